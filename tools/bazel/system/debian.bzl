@@ -1,0 +1,107 @@
+"""Repository rules exposing pinned Debian system libraries to Bazel.
+
+Every repository created here first checks that the installed Debian packages
+match tools/debian-pins.txt exactly, so a build never silently runs against a
+different library version than the one tested.
+"""
+
+_LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+def _check_pins(ctx):
+    pins = ctx.read(ctx.attr.pins)
+    bad = []
+    for line in pins.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        pkg, ver = line.split(" ", 1)
+        res = ctx.execute(["dpkg-query", "-W", "-f", "${Version}", pkg])
+        have = res.stdout.strip() if res.return_code == 0 else "not installed"
+        if have != ver.strip():
+            bad.append("  %s: pinned %s, found %s" % (pkg, ver.strip(), have))
+    if bad:
+        fail("wring builds only against the pinned Debian packages " +
+             "(tools/debian-pins.txt), but:\n" + "\n".join(bad) +
+             "\nFix: run `bash tools/setup.sh` (it installs the pinned versions), " +
+             "then `bazel clean --expunge`.")
+
+def _absl_linkopts(ctx):
+    res = ctx.execute(["sh", "-c", "ls %s/libabsl_*.so" % _LIBDIR])
+    if res.return_code != 0:
+        fail("Abseil shared libraries not found under %s: run tools/setup.sh" % _LIBDIR)
+    libs = []
+    for path in sorted(res.stdout.strip().split("\n")):
+        name = path.split("/")[-1][len("lib"):-len(".so")]
+        libs.append('"-l%s"' % name)
+    return ", ".join(libs)
+
+_SYSTEM_BUILD = """
+package(default_visibility = ["//visibility:public"])
+
+# Abseil must not be linked with --as-needed: some of its libraries are only
+# reached through inline code, and dropping them fails at run time.
+cc_library(
+    name = "absl",
+    linkopts = ["-Wl,--push-state,--no-as-needed", {absl}, "-Wl,--pop-state"],
+)
+
+cc_library(name = "re2", linkopts = ["-lre2"], deps = [":absl"])
+
+cc_library(name = "yaml", linkopts = ["-lyaml"])
+
+# Header-only.
+cc_library(name = "nlohmann_json")
+
+cc_library(
+    name = "gtest_main",
+    linkopts = ["-lgmock", "-lgtest_main", "-lgtest", "-pthread"],
+)
+
+cc_library(
+    name = "gtest",
+    linkopts = ["-lgmock", "-lgtest", "-pthread"],
+)
+"""
+
+def _debian_system_libraries_impl(ctx):
+    _check_pins(ctx)
+    ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
+    ctx.file("BUILD", _SYSTEM_BUILD.format(absl = _absl_linkopts(ctx)))
+
+debian_system_libraries = repository_rule(
+    implementation = _debian_system_libraries_impl,
+    attrs = {"pins": attr.label(allow_single_file = True)},
+    local = True,
+)
+
+_PROTOBUF_BUILD = """
+package(default_visibility = ["//visibility:public"])
+
+cc_library(
+    name = "protobuf",
+    linkopts = ["-lprotobuf", "-pthread"],
+)
+
+sh_binary(
+    name = "protoc",
+    srcs = ["protoc.sh"],
+)
+
+proto_lang_toolchain(
+    name = "cc_toolchain",
+    command_line = "--cpp_out=$(OUT)",
+    runtime = ":protobuf",
+)
+"""
+
+def _debian_protobuf_impl(ctx):
+    _check_pins(ctx)
+    ctx.file("WORKSPACE", "workspace(name = \"com_google_protobuf\")\n")
+    ctx.file("protoc.sh", "#!/bin/sh\nexec /usr/bin/protoc \"$@\"\n", executable = True)
+    ctx.file("BUILD", _PROTOBUF_BUILD)
+
+debian_protobuf = repository_rule(
+    implementation = _debian_protobuf_impl,
+    attrs = {"pins": attr.label(allow_single_file = True)},
+    local = True,
+)
