@@ -43,6 +43,7 @@ class ModuleTree {
   static absl::StatusOr<ModuleTree> Create(std::vector<Module> modules,
                                            std::vector<Parameter> parameters = {});
 
+  ModuleTree() = default;  // empty; use Create() for a real tree
   ModuleTree(ModuleTree&&) = default;
   ModuleTree& operator=(ModuleTree&&) = default;
 
@@ -65,8 +66,6 @@ class ModuleTree {
   const std::string& root_class() const { return modules_[0].class_name; }
 
  private:
-  ModuleTree() = default;
-
   std::vector<Module> modules_;
   std::vector<Parameter> parameters_;
   std::vector<int> parents_;
