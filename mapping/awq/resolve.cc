@@ -121,9 +121,7 @@ absl::StatusOr<AwqResolution> ResolveAwqMappings(const ModuleTree& tree,
                             : "no layers are targeted for quantization."));
         return absl::OkStatus();
       }
-      std::vector<std::string> balance_names;
-      for (int b : balance) balance_names.push_back(tree.module(b).name);
-      const int parent = LowestCommonAncestorAvoidingModuleList(tree, balance_names);
+      const int parent = LowestCommonAncestorAvoidingModuleList(tree, balance);
       absl::optional<int> hook;
       if (mapping.activation_hook_target.has_value() && !mapping.activation_hook_target->empty()) {
         auto target = ResolveHookTarget(tree, parent, *mapping.activation_hook_target);

@@ -96,7 +96,8 @@ absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,
   std::vector<std::vector<int>> matches(num_keys);
   std::vector<bool> unmatched(num_keys, true);
   size_t num_unmatched = num_keys;
-  absl::optional<std::string> context;
+  // Views into module names, which the tree keeps alive.
+  absl::optional<absl::string_view> context;
 
   auto emit = [&]() -> absl::Status {
     ModuleSet set(n);
@@ -111,7 +112,8 @@ absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,
     const std::string& name = tree.module(m).name;
     for (size_t key = 0; key < num_keys; ++key) {
       if (!table.Matches(m, targets[first_of_key[key]])) continue;
-      std::string new_context = LowestCommonAncestorName(name, context);
+      absl::string_view new_context =
+          context.has_value() ? LowestCommonAncestorNameView(name, *context) : name;
       if (num_unmatched == 0 && new_context != *context) {
         absl::Status status = emit();
         if (!status.ok()) return status;
@@ -121,7 +123,7 @@ absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,
         new_context = name;
       }
       matches[key].push_back(m);
-      context = std::move(new_context);
+      context = new_context;
       if (unmatched[key]) {
         unmatched[key] = false;
         --num_unmatched;

@@ -76,45 +76,60 @@ bool ModuleTree::IsLinear(int index) const {
 
 namespace {
 
-std::string CommonAncestorOfPair(absl::string_view lo, absl::string_view hi) {
-  // os.path.commonprefix(["." + lo + ".", "." + hi + "."]) cut at its last
-  // dot, without building the padded strings.
-  std::string a = absl::StrCat(".", lo, ".");
-  std::string b = absl::StrCat(".", hi, ".");
+// os.path.commonprefix(["." + lo + ".", "." + hi + "."]) cut at its last
+// dot, computed without building the padded strings: the result is always
+// a prefix of `lo`.
+absl::string_view CommonAncestorOfPair(absl::string_view lo, absl::string_view hi) {
   size_t n = 0;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  size_t last_dot = a.substr(0, n).rfind('.');
-  if (last_dot == std::string::npos || last_dot == 0) return "";
-  return a.substr(1, last_dot - 1);
+  const size_t limit = std::min(lo.size(), hi.size());
+  while (n < limit && lo[n] == hi[n]) ++n;
+  // The padded strings also agree on the character after the common part
+  // when both continue with a dot (or end, which pads to a dot).
+  const char next_lo = n < lo.size() ? lo[n] : '.';
+  const char next_hi = n < hi.size() ? hi[n] : '.';
+  if (next_lo == '.' && next_hi == '.') return lo.substr(0, n);
+  size_t dot = lo.substr(0, n).rfind('.');
+  return dot == absl::string_view::npos ? absl::string_view() : lo.substr(0, dot);
 }
 
 }  // namespace
 
+absl::string_view LowestCommonAncestorNameView(absl::string_view name,
+                                               absl::string_view context) {
+  return name < context ? CommonAncestorOfPair(name, context)
+                        : CommonAncestorOfPair(context, name);
+}
+
 std::string LowestCommonAncestorName(absl::Span<const std::string> names) {
   if (names.empty()) return "";
   auto [lo, hi] = std::minmax_element(names.begin(), names.end());
-  return CommonAncestorOfPair(*lo, *hi);
+  return std::string(CommonAncestorOfPair(*lo, *hi));
 }
 
 std::string LowestCommonAncestorName(absl::string_view name,
                                      const absl::optional<std::string>& context) {
-  if (!context.has_value()) return CommonAncestorOfPair(name, name);
-  absl::string_view c = *context;
-  return name < c ? CommonAncestorOfPair(name, c) : CommonAncestorOfPair(c, name);
+  if (!context.has_value()) return std::string(name);
+  return std::string(LowestCommonAncestorNameView(name, *context));
 }
 
 int LowestCommonAncestorAvoidingModuleList(const ModuleTree& tree,
-                                           absl::Span<const std::string> names) {
-  std::string ancestor = LowestCommonAncestorName(names);
+                                           absl::Span<const int> modules) {
+  if (modules.empty()) return 0;
+  absl::string_view lo = tree.module(modules[0]).name, hi = lo;
+  for (int m : modules) {
+    absl::string_view name = tree.module(m).name;
+    if (name < lo) lo = name;
+    if (hi < name) hi = name;
+  }
+  absl::string_view ancestor = CommonAncestorOfPair(lo, hi);
   while (true) {
     if (ancestor.empty()) return 0;
     absl::optional<int> index = tree.Find(ancestor);
-    // The LCA of module names is always a module of the tree; a missing one
-    // can only come from names outside it, for which the root is the answer.
+    // The LCA of module names is always a module of the tree.
     if (!index.has_value()) return 0;
     if (!tree.IsInstance(*index, "ModuleList")) return *index;
     size_t dot = ancestor.rfind('.');
-    ancestor = dot == std::string::npos ? "" : ancestor.substr(0, dot);
+    ancestor = dot == absl::string_view::npos ? absl::string_view() : ancestor.substr(0, dot);
   }
 }
 

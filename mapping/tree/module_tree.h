@@ -82,11 +82,17 @@ std::string LowestCommonAncestorName(absl::Span<const std::string> names);
 std::string LowestCommonAncestorName(absl::string_view name,
                                      const absl::optional<std::string>& context);
 
-// AWQ's get_lowest_common_ancestor_with_avoid(names, model, nn.ModuleList):
-// the LCA, lifted past ModuleList ancestors (hooks on them never fire).
-// Returns the module's index (0, the root, when nothing else qualifies).
+// The same for two names, as a view into one of them (no allocation: this
+// runs for every match of every target on 100k-module models).
+absl::string_view LowestCommonAncestorNameView(absl::string_view name,
+                                               absl::string_view context);
+
+// AWQ's get_lowest_common_ancestor_with_avoid(names, model, nn.ModuleList)
+// for the modules at `modules`: their LCA, lifted past ModuleList ancestors
+// (hooks on them never fire). Returns the module's index (0, the root, when
+// nothing else qualifies).
 int LowestCommonAncestorAvoidingModuleList(const ModuleTree& tree,
-                                           absl::Span<const std::string> names);
+                                           absl::Span<const int> modules);
 
 }  // namespace mapping
 }  // namespace wring

@@ -30,6 +30,11 @@ TEST(LowestCommonAncestorTest, DocstringCases) {
   EXPECT_EQ(LowestCommonAncestorName(V{}), "");
   EXPECT_EQ(LowestCommonAncestorName("a.b", absl::nullopt), "a.b");
   EXPECT_EQ(LowestCommonAncestorName("a.b", std::string("a.c")), "a");
+  EXPECT_EQ(LowestCommonAncestorNameView("model.layers.1.mlp", "model.layers.10.mlp"),
+            "model.layers");
+  EXPECT_EQ(LowestCommonAncestorNameView("a.b", "a.b"), "a.b");
+  EXPECT_EQ(LowestCommonAncestorNameView("a.b", "a.b.c"), "a.b");
+  EXPECT_EQ(LowestCommonAncestorNameView("", "a.b"), "");
 }
 
 TEST(LowestCommonAncestorTest, UpstreamVectors) {
@@ -70,19 +75,20 @@ ModuleTree MoeTree() {
 
 TEST(LowestCommonAncestorTest, AwqSkipsModuleListAncestors) {
   ModuleTree tree = MoeTree();
-  using V = std::vector<std::string>;
+  auto at = [&](const char* name) { return *tree.Find(name); };
   EXPECT_EQ(tree.module(LowestCommonAncestorAvoidingModuleList(
-                            tree, V{"decoder.mlp.experts.0.up_proj",
-                                    "decoder.mlp.experts.1.up_proj"}))
+                            tree, {at("decoder.mlp.experts.0.up_proj"),
+                                   at("decoder.mlp.experts.1.up_proj")}))
                 .name,
             "decoder.mlp");
   // A single balance layer is its own parent.
   EXPECT_EQ(tree.module(LowestCommonAncestorAvoidingModuleList(
-                            tree, V{"decoder.mlp.experts.0.up_proj"}))
+                            tree, {at("decoder.mlp.experts.0.up_proj")}))
                 .name,
             "decoder.mlp.experts.0.up_proj");
   // Nothing in common: the root model (upstream's test_moe_multiple_balance_layers).
-  EXPECT_EQ(LowestCommonAncestorAvoidingModuleList(tree, V{"embed_tokens", "decoder.self_attn.v_proj"}),
+  EXPECT_EQ(LowestCommonAncestorAvoidingModuleList(
+                tree, {at("embed_tokens"), at("decoder.self_attn.v_proj")}),
             0);
 }
 

@@ -87,8 +87,16 @@ sh_binary(
     srcs = ["protoc.sh"],
 )
 
+# Well-known types come precompiled in libprotobuf; generating them again
+# would define their symbols twice.
+proto_library(
+    name = "struct_proto",
+    srcs = ["google/protobuf/struct.proto"],
+)
+
 proto_lang_toolchain(
     name = "cc_toolchain",
+    blacklisted_protos = [":struct_proto"],
     command_line = "--cpp_out=$(OUT)",
     runtime = ":protobuf",
 )
@@ -97,6 +105,7 @@ proto_lang_toolchain(
 def _debian_protobuf_impl(ctx):
     _check_pins(ctx)
     ctx.file("WORKSPACE", "workspace(name = \"com_google_protobuf\")\n")
+    ctx.symlink("/usr/include/google/protobuf/struct.proto", "google/protobuf/struct.proto")
     ctx.file("protoc.sh", "#!/bin/sh\nexec /usr/bin/protoc \"$@\"\n", executable = True)
     ctx.file("BUILD", _PROTOBUF_BUILD)
 
