@@ -1,0 +1,180 @@
+#include "mapping/model/moe_linearize.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "mapping/base/json.h"
+#include "mapping/model/fixture_format.h"
+#include "mapping/model/tensor_names.h"
+
+namespace wring {
+namespace mapping {
+namespace {
+
+std::string ReadFixture(const std::string& name) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  std::string path = std::string(srcdir == nullptr ? "." : srcdir) +
+                     "/wring/tests/fixtures/mapping/" + name + ".json";
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+ModelInput LoadFixture(const std::string& name) {
+  absl::StatusOr<Json> json = ParseJson(ReadFixture(name), name);
+  EXPECT_TRUE(json.ok()) << json.status();
+  absl::StatusOr<ModelInput> model = ModelFromModuleDump(*json, name);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *std::move(model);
+}
+
+bool IsExpertModule(const std::string& class_name) {
+  return class_name == "_ExpertMLP" || class_name == "ExpertMLPWithGate";
+}
+
+void ExpectSameStructure(const std::string& architecture, int expected_linearized) {
+  ModelInput fused = LoadFixture(architecture + ".fused");
+  ModelInput expected = LoadFixture(architecture + ".linearized");
+  absl::StatusOr<int> count = LinearizeFusedExperts(fused);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, expected_linearized);
+  EXPECT_EQ(fused.linearized_experts, expected_linearized);
+
+  const ModuleTree& got = fused.tree;
+  const ModuleTree& want = expected.tree;
+  ASSERT_EQ(got.size(), want.size());
+  for (int i = 0; i < want.size(); ++i) {
+    const Module& g = got.module(i);
+    const Module& w = want.module(i);
+    ASSERT_EQ(g.name, w.name) << "module #" << i;
+    EXPECT_EQ(g.in_features, w.in_features) << w.name;
+    EXPECT_EQ(g.out_features, w.out_features) << w.name;
+    if (IsExpertModule(w.class_name)) {
+      EXPECT_EQ(g.class_name, "ExpertMLPWithGate") << w.name;
+    } else {
+      EXPECT_EQ(g.class_name, w.class_name) << w.name;
+      EXPECT_EQ(g.mro, w.mro) << w.name;
+    }
+  }
+  ASSERT_EQ(got.parameters().size(), want.parameters().size());
+  for (size_t i = 0; i < want.parameters().size(); ++i) {
+    ASSERT_EQ(got.parameters()[i].name, want.parameters()[i].name) << "param #" << i;
+    EXPECT_EQ(got.parameters()[i].shape, want.parameters()[i].shape)
+        << want.parameters()[i].name;
+  }
+  ASSERT_FALSE(fused.notes.empty());
+  EXPECT_NE(fused.notes.back().find("linearized " + std::to_string(expected_linearized) +
+                                    " fused expert modules"),
+            std::string::npos)
+      << fused.notes.back();
+}
+
+TEST(LinearizeFusedExpertsTest, Qwen3MoeMatchesLinearizedFixture) {
+  ExpectSameStructure("Qwen3MoeForCausalLM", 24);
+}
+
+TEST(LinearizeFusedExpertsTest, Qwen3NextMatchesLinearizedFixture) {
+  ExpectSameStructure("Qwen3NextForCausalLM", 48);
+}
+
+TEST(LinearizeFusedExpertsTest, LinearizedFixtureHasNothingLeftToLinearize) {
+  ModelInput model = LoadFixture("Qwen3MoeForCausalLM.linearized");
+  int before = model.tree.size();
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(model.tree.size(), before);
+}
+
+ModelInput FromTensors(std::vector<NamedTensor> tensors, Json config = Json::object()) {
+  absl::StatusOr<ModelInput> model = ModelFromTensorNames(tensors, config, "test");
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *std::move(model);
+}
+
+std::vector<std::string> Names(const ModuleTree& tree) {
+  std::vector<std::string> out;
+  for (const Module& m : tree.modules()) out.push_back(m.name);
+  return out;
+}
+
+TEST(LinearizeFusedExpertsTest, LlmCompressorLayoutRegistersUpBeforeGateAndKeepsActFn) {
+  ModelInput model = FromTensors({{"moe.experts.gate_up_proj", {2, 8, 4}},
+                                  {"moe.experts.down_proj", {2, 4, 4}}});
+  LinearizeOptions options;
+  options.layout = ExpertLayout::kLlmCompressor;
+  ASSERT_TRUE(LinearizeFusedExperts(model, options).ok());
+  EXPECT_EQ(Names(model.tree),
+            (std::vector<std::string>{"", "moe", "moe.experts", "moe.experts.0",
+                                      "moe.experts.0.up_proj", "moe.experts.0.gate_proj",
+                                      "moe.experts.0.down_proj", "moe.experts.1",
+                                      "moe.experts.1.up_proj", "moe.experts.1.gate_proj",
+                                      "moe.experts.1.down_proj", "moe.experts.act_fn"}));
+  EXPECT_TRUE(model.tree.IsInstance(*model.tree.Find("moe.experts"), "ModuleList"));
+}
+
+TEST(LinearizeFusedExpertsTest, TransposedWithBiasesGivesPerExpertBiases) {
+  // GPT-OSS layout: gate_up_proj [E, H, 2I], down_proj [E, I, H].
+  ModelInput model = FromTensors({{"mlp.experts.gate_up_proj", {3, 6, 10}},
+                                  {"mlp.experts.gate_up_proj_bias", {3, 10}},
+                                  {"mlp.experts.down_proj", {3, 5, 6}},
+                                  {"mlp.experts.down_proj_bias", {3, 6}}});
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
+  const Module& gate = model.tree.module(*model.tree.Find("mlp.experts.2.gate_proj"));
+  EXPECT_EQ(gate.in_features, 6);
+  EXPECT_EQ(gate.out_features, 5);
+  const Module& down = model.tree.module(*model.tree.Find("mlp.experts.2.down_proj"));
+  EXPECT_EQ(down.in_features, 5);
+  EXPECT_EQ(down.out_features, 6);
+  ASSERT_EQ(model.tree.parameters().size(), 3u * 6u);
+  EXPECT_EQ(model.tree.parameters()[1].name, "mlp.experts.0.gate_proj.bias");
+  EXPECT_EQ(model.tree.parameters()[1].shape, (std::vector<int64_t>{5}));
+  EXPECT_EQ(model.tree.parameters()[5].name, "mlp.experts.0.down_proj.bias");
+  EXPECT_EQ(model.tree.parameters()[5].shape, (std::vector<int64_t>{6}));
+}
+
+TEST(LinearizeFusedExpertsTest, UngatedExpertsHaveNoGateProj) {
+  Json config = {{"hidden_size", 4}};
+  ModelInput model = FromTensors(
+      {{"e.up_proj", {2, 4, 6}}, {"e.down_proj", {2, 6, 4}}}, config);  // transposed
+  ASSERT_TRUE(LinearizeFusedExperts(model).ok());
+  EXPECT_FALSE(model.tree.Find("e.0.gate_proj").has_value());
+  const Module& up = model.tree.module(*model.tree.Find("e.1.up_proj"));
+  EXPECT_EQ(up.in_features, 4);
+  EXPECT_EQ(up.out_features, 6);
+  EXPECT_EQ(model.tree.module(*model.tree.Find("e.0")).class_name, "ExpertMLPWithoutGate");
+}
+
+TEST(LinearizeFusedExpertsTest, InconsistentShapesNameTheModule) {
+  ModelInput model = FromTensors({{"layers.0.experts.gate_up_proj", {4, 7, 16}},
+                                  {"layers.0.experts.down_proj", {4, 16, 8}}});
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_FALSE(count.ok());
+  EXPECT_NE(count.status().message().find("\"layers.0.experts\""), std::string::npos);
+  EXPECT_NE(count.status().message().find("do not fit"), std::string::npos);
+
+  ModelInput mismatch = FromTensors({{"x.gate_up_proj", {4, 16, 16}}, {"x.down_proj", {3, 16, 8}}});
+  count = LinearizeFusedExperts(mismatch);
+  ASSERT_FALSE(count.ok());
+  EXPECT_NE(count.status().message().find("expert counts differ"), std::string::npos);
+}
+
+TEST(LinearizeFusedExpertsTest, UnknownShapesStayFusedWithANote) {
+  std::vector<NamedTensor> tensors = {{"m.experts.gate_up_proj", {}, false},
+                                      {"m.experts.down_proj", {}, false}};
+  ModelInput model = FromTensors(tensors);
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 0);
+  EXPECT_NE(model.notes.back().find("left fused"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mapping
+}  // namespace wring
