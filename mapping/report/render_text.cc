@@ -92,7 +92,12 @@ void RenderAwq(const report::AwqReport& awq, std::string* out) {
       absl::StrAppend(out, "      ", line, "\n");
     }
   }
-  if (awq.has_error()) absl::StrAppend(out, "  raises: ", awq.error(), "\n");
+  if (awq.has_error()) {
+    // The full message is in the diagnostics above; keep this line short.
+    std::string error = awq.error();
+    if (error.size() > 160) error = absl::StrCat(error.substr(0, 157), "...");
+    absl::StrAppend(out, "  raises: ", error, "\n");
+  }
 }
 
 void RenderQuantization(const report::CheckReport& report, std::string* out) {
@@ -102,26 +107,33 @@ void RenderQuantization(const report::CheckReport& report, std::string* out) {
     std::vector<std::string> modules(use.modules().begin(), use.modules().end());
     absl::StrAppend(out, "  ", use.modifier(), " ", use.group(), ": ", use.summary(), " -> ",
                     modules.size(), " modules\n");
-    std::map<std::string, std::vector<int>> by_rest;
-    std::vector<std::string> order, other;
+    // Keyed by layer stack (e.g. a vision tower's layers are not the
+    // decoder's) and the name inside the layer.
+    std::map<std::pair<std::string, std::string>, std::vector<int>> by_rest;
+    std::vector<std::pair<std::string, std::string>> order;
+    std::vector<std::string> other;
     for (const std::string& name : modules) {
       LayerName split = SplitLayerName(name);
       if (!split.layer.has_value()) {
         other.push_back(name);
         continue;
       }
-      if (!by_rest.count(split.rest)) order.push_back(split.rest);
-      by_rest[split.rest].push_back(*split.layer);
+      auto key = std::make_pair(split.prefix, split.rest);
+      if (!by_rest.count(key)) order.push_back(key);
+      by_rest[key].push_back(*split.layer);
     }
-    std::map<std::string, std::vector<std::string>> by_layers;
-    std::vector<std::string> layer_order;
-    for (const std::string& rest : order) {
-      std::string ranges = FormatIndexRanges(by_rest[rest]);
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_layers;
+    std::vector<std::pair<std::string, std::string>> layer_order;
+    for (const auto& key : order) {
+      auto ranges = std::make_pair(key.first, FormatIndexRanges(by_rest[key]));
       if (!by_layers.count(ranges)) layer_order.push_back(ranges);
-      by_layers[ranges].push_back(rest);
+      by_layers[ranges].push_back(key.second);
     }
-    for (const std::string& ranges : layer_order) {
-      absl::StrAppend(out, "      layers ", ranges, ": ", SummarizeNames(by_layers[ranges]), "\n");
+    for (const auto& ranges : layer_order) {
+      std::string where =
+          ranges.first == "model.layers." ? "layers" : absl::StrCat(ranges.first, "*");
+      absl::StrAppend(out, "      ", where, " ", ranges.second, ": ",
+                      SummarizeNames(by_layers[ranges]), "\n");
     }
     if (!other.empty()) absl::StrAppend(out, "      ", absl::StrJoin(other, ", "), "\n");
   }

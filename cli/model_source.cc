@@ -1,0 +1,94 @@
+#include "cli/model_source.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mapping/archs/architectures.h"
+#include "mapping/base/json.h"
+#include "mapping/base/status_macros.h"
+#include "mapping/model/model_loader.h"
+
+namespace wring {
+namespace cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<mapping::Json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return mapping::ParseJson(text.str(), path);
+}
+
+// A config.json on its own: an object naming a model type, with neither
+// modules (module dump) nor weight_map (safetensors index).
+bool LooksLikeConfig(const mapping::Json& doc) {
+  return doc.is_object() && !doc.contains("modules") && !doc.contains("weight_map") &&
+         (doc.contains("model_type") || doc.contains("architectures"));
+}
+
+bool DirectoryHasWeights(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::EndsWith(name, ".safetensors") || name == "model.safetensors.index.json") {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<mapping::ModelInput> FromConfigOnly(const std::string& config_path,
+                                                   const std::string& architecture) {
+  WRING_ASSIGN_OR_RETURN(mapping::Json config, ReadJsonFile(config_path));
+  auto model = mapping::ModelFromConfig(config, config_path, architecture);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model.status().message(),
+        "\nwring builds the module structure from config.json alone only for: ",
+        absl::StrJoin(mapping::KnownArchitectures(), ", "),
+        ". For other models pass --model with the checkpoint directory, its "
+        "safetensors files or model.safetensors.index.json, or a module list."));
+  }
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<mapping::ModelInput> LoadModelArgument(const std::string& model_path,
+                                                      const std::string& config_path,
+                                                      const std::string& architecture) {
+  if (model_path.empty()) {
+    if (config_path.empty()) {
+      return absl::InvalidArgumentError(
+          "--model is required (a checkpoint directory, .safetensors file, "
+          "model.safetensors.index.json, module dump or module list), or give --config "
+          "config.json alone for a known architecture");
+    }
+    return FromConfigOnly(config_path, architecture);
+  }
+  std::error_code ec;
+  fs::path path(model_path);
+  if (fs::is_directory(path, ec) && !DirectoryHasWeights(path)) {
+    fs::path config = config_path.empty() ? path / "config.json" : fs::path(config_path);
+    if (fs::exists(config, ec)) return FromConfigOnly(config.string(), architecture);
+  }
+  if (fs::is_regular_file(path, ec) && absl::EndsWith(model_path, ".json")) {
+    auto doc = ReadJsonFile(model_path);
+    if (doc.ok() && LooksLikeConfig(*doc)) return FromConfigOnly(model_path, architecture);
+  }
+  WRING_ASSIGN_OR_RETURN(mapping::ModelInput model,
+                         mapping::LoadModelFromPath(model_path, config_path));
+  if (!architecture.empty()) model.architecture = architecture;
+  return model;
+}
+
+}  // namespace cli
+}  // namespace wring

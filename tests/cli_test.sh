@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `wring` command: exit statuses (0 would run,
+# 1 would fail, 2 unusable input) and that every bad input gets a message
+# naming the file/field and the fix.
+set -u
+WRING="$1"
+FIXTURES="$(dirname "$2")"
+LLAMA3_CONFIG="$3"
+TMP="${TEST_TMPDIR:-$(mktemp -d)}"
+failures=0
+cases=0
+
+# expect STATUS PATTERN -- ARGS...: runs wring, checks the exit status and
+# that stdout+stderr match the extended regex PATTERN.
+expect() {
+  local want="$1" pattern="$2"
+  shift 3
+  cases=$((cases + 1))
+  local out status
+  out="$("$WRING" "$@" 2>&1)"
+  status=$?
+  if [ "$status" != "$want" ] || ! grep -Eq -- "$pattern" <<<"$out"; then
+    failures=$((failures + 1))
+    echo "FAIL: wring $* -> exit $status (want $want), pattern /$pattern/"
+    echo "$out" | head -20
+  fi
+}
+
+recipe() {  # recipe NAME TEXT: writes a recipe file, prints its path
+  printf '%s\n' "$2" > "$TMP/$1"
+  echo "$TMP/$1"
+}
+
+# Verdicts.
+expect 0 "^Verdict: WOULD RUN" -- check --model "$FIXTURES/LlamaForCausalLM.json"
+expect 1 "AWQ needs to match a single smoothlayer" -- check --model "$FIXTURES/Gemma3ForConditionalGeneration.json"
+expect 1 "fix: Give AWQModifier explicit .mappings. whose patterns only match model.language_model" -- check --model "$FIXTURES/Gemma3ForConditionalGeneration.json"
+expect 0 '"would_run": true' -- check --model "$FIXTURES/Qwen3MoeForCausalLM.fused.json" --json
+expect 0 "linearized" -- check --model "$FIXTURES/Qwen3MoeForCausalLM.fused.json"
+expect 0 "layers 0-31: input_layernorm -> self_attn.q_proj,self_attn.k_proj,self_attn.v_proj \(parent self_attn\)" -- check --config "$LLAMA3_CONFIG"
+expect 0 "LlamaForCausalLM: default_mappings" -- mappings --arch LlamaForCausalLM
+expect 0 "falls back to default_mappings" -- mappings --arch NoSuchForCausalLM
+
+# Recipes llm-compressor would reject: exit 1 with its message.
+r=$(recipe both.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier:
+      scheme: W4A16
+      config_groups:
+        g: {targets: [Linear], weights: {num_bits: 4}}')
+expect 1 "Please specify either .scheme. or .config_groups." -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe order.yaml 'stage_stage:
+  q_modifiers:
+    QuantizationModifier: {scheme: W4A16, targets: [Linear]}
+    AWQModifier: {}')
+expect 1 "no subsequent quantization modifier" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe incomplete.yaml 'quant_stage:
+  quant_modifiers:
+    AWQModifier:
+      mappings:
+        - smooth_layer: "re:.*input_layernorm$"
+          balance_layers: ["re:.*nonexistent_proj$"]
+    QuantizationModifier: {scheme: W4A16, targets: [Linear], ignore: [lm_head]}')
+expect 1 "Found a final incomplete set" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+
+# Unusable input: exit 2, message names the problem.
+r=$(recipe badre.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier: {scheme: W4A16, targets: ["re:.*(q_proj"]}')
+expect 2 "not a valid regular expression" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe lookahead.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier: {scheme: W4A16, targets: ["re:model\\.layers\\.(?!0\\.).*"]}')
+expect 2 "negative lookahead" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe preset.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier: {scheme: W4A61, targets: [Linear]}')
+expect 2 "unknown preset scheme name 'W4A61'.*did you mean 'W4A16'" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe modifier.yaml 'quant_stage:
+  quant_modifiers:
+    AWQModifer: {}')
+expect 2 "AWQModifier" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe key.yaml 'quant_stage:
+  quant_modifiers:
+    AWQModifier: {duo_scailng: true}
+    QuantizationModifier: {scheme: W4A16, targets: [Linear]}')
+expect 2 "duo_scaling" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe malformed.yaml 'quant_stage:
+  quant_modifiers: [unclosed')
+expect 2 "malformed.yaml:[0-9]+" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+expect 2 "cannot read the recipe file" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$TMP/missing.yaml"
+
+: > "$TMP/empty.txt"
+expect 2 "empty" -- check --model "$TMP/empty.txt"
+printf 'model\nmodel.layers\nmodel\n' > "$TMP/dup.txt"
+expect 2 "dup.txt:3: module \"model\" is listed twice" -- check --model "$TMP/dup.txt"
+printf '{"modules": [{"name": "", "class": "M"}, ' > "$TMP/broken.json"
+expect 2 "broken.json: not valid JSON" -- check --model "$TMP/broken.json"
+printf '{"architectures": ["LlamaForCausalLM"], "model_type": "llama",' > "$TMP/config.json"
+expect 2 "config.json" -- check --model "$FIXTURES/LlamaForCausalLM.json" --config "$TMP/config.json"
+# A safetensors header claiming more bytes than the file holds.
+mkdir -p "$TMP/st"
+printf '\xff\x00\x00\x00\x00\x00\x00\x00{"a":1}' > "$TMP/st/bad.safetensors"
+expect 2 "bad.safetensors" -- check --model "$TMP/st/bad.safetensors"
+printf '\x15\x00\x00\x00\x00\x00\x00\x00{"w":{"dtype":"F32"}}' > "$TMP/st/bad2.safetensors"
+expect 2 "bad2.safetensors.*\\bw\\b|bad2.safetensors" -- check --model "$TMP/st/bad2.safetensors"
+expect 2 "unknown flag --recipie; did you mean 'recipe'" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipie x
+expect 2 "unknown command 'chek'; did you mean 'check'" -- chek
+expect 2 "--model is required" -- check
+expect 2 "xz" -- check --model "$FIXTURES/../../../tests/fixtures/mapping/LlamaForCausalLM.json.xz"
+
+echo "cli_test: $((cases - failures)) passed, $failures failed"
+[ "$failures" = 0 ]
