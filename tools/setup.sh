@@ -1,21 +1,42 @@
 #!/usr/bin/env bash
-# Installs the exact Debian packages wring builds against (tools/debian-pins.txt).
-# Idempotent: packages already at the pinned version are left alone.
+# Installs everything wring builds and tests with. Idempotent.
+#  - tools/debian-pins.txt: build dependencies at exact Debian versions (the
+#    Bazel build refuses others);
+#  - tools/test-packages.txt: test-only Debian packages (e.g. the browser),
+#    at the archive's current version (security updates replace them);
+#  - tools/python-requirements.txt: PyPI packages for the browser tests,
+#    installed into .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+
 want=()
 while read -r pkg ver; do
   case "$pkg" in ''|'#'*) continue ;; esac
   have=$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || true)
   if [ "$have" != "$ver" ]; then want+=("$pkg=$ver"); fi
 done < tools/debian-pins.txt
-if [ ${#want[@]} -eq 0 ]; then
-  echo "setup: all pinned Debian packages present"
-  exit 0
+while read -r pkg _; do
+  case "$pkg" in ''|'#'*) continue ;; esac
+  if ! dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+    want+=("$pkg")
+  fi
+done < tools/test-packages.txt
+
+if [ ${#want[@]} -gt 0 ]; then
+  echo "setup: installing ${want[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${want[@]}"
+else
+  echo "setup: all Debian packages present"
 fi
-echo "setup: installing ${want[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${want[@]}"
+
+if [ -s tools/python-requirements.txt ]; then
+  if [ ! -x .venv/bin/python ]; then /usr/bin/python3 -m venv .venv; fi
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/python-requirements.txt; then
+    echo "setup: pip install of tools/python-requirements.txt failed" >&2
+    exit 1
+  fi
+fi
