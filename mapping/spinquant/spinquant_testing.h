@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <string>
 
+#include "mapping/testing/python_sets.h"
 #include "mapping/tree/module_tree.h"
 
 namespace wring {
 namespace mapping {
 namespace spinquant {
+
+using ::wring::mapping::testing::SameMessageUpToSetOrder;
 
 struct DecoderShape {
   std::string architecture = "LlamaForCausalLM";
@@ -30,12 +33,6 @@ struct DecoderShape {
 };
 
 ModuleTree BuildDecoderTree(const DecoderShape& shape);
-
-// True when `actual` and `expected` are the same text once every Python set
-// of strings in them ({'a', 'b'}) is compared as a set: same text around the
-// sets, same members. `why` receives the first difference.
-bool SameMessageUpToSetOrder(const std::string& actual, const std::string& expected,
-                             std::string* why);
 
 }  // namespace spinquant
 }  // namespace mapping
