@@ -9,6 +9,10 @@ LLAMA3_CONFIG="$3"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 failures=0
 cases=0
+junit_cases=""
+
+# xml_escape TEXT
+xml_escape() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g' <<<"$1"; }
 
 # expect STATUS PATTERN -- ARGS...: runs wring, checks the exit status and
 # that stdout+stderr match the extended regex PATTERN.
@@ -19,10 +23,15 @@ expect() {
   local out status
   out="$("$WRING" "$@" 2>&1)"
   status=$?
+  local name
+  name="$(xml_escape "wring $*")"
   if [ "$status" != "$want" ] || ! grep -Eq -- "$pattern" <<<"$out"; then
     failures=$((failures + 1))
     echo "FAIL: wring $* -> exit $status (want $want), pattern /$pattern/"
     echo "$out" | head -20
+    junit_cases+="<testcase name=\"$name\"><failure message=\"exit $status, want $want\"/></testcase>"
+  else
+    junit_cases+="<testcase name=\"$name\"/>"
   fi
 }
 
@@ -110,4 +119,9 @@ expect 2 "--model is required" -- check
 expect 2 "xz" -- check --model "$FIXTURES/../../../tests/fixtures/mapping/LlamaForCausalLM.json.xz"
 
 echo "cli_test: $((cases - failures)) passed, $failures failed"
+# One JUnit case per check, so the test count reflects them.
+if [ -n "${XML_OUTPUT_FILE:-}" ]; then
+  printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="cli_test" tests="%d" failures="%d" errors="0">%s</testsuite></testsuites>\n' \
+    "$cases" "$failures" "$junit_cases" > "$XML_OUTPUT_FILE"
+fi
 [ "$failures" = 0 ]

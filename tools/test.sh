@@ -10,16 +10,20 @@ bazel_status=$?
 
 passed=0
 failed=0
-# Every test target leaves a JUnit XML; count the cases inside (GoogleTest
-# writes one per TEST, shell tests one per target).
+# Every test target leaves a JUnit XML; count the cases inside: each
+# <testsuite> element carries its own tests/failures/errors (GoogleTest writes
+# one per test suite, Bazel one per shell test).
+attr() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$2"; }
 while IFS= read -r xml; do
-  read -r tests failures errors < <(
-    grep -m1 -o '<testsuites[^>]*>' "$xml" |
-      sed -E 's/.* tests="([0-9]+)".* failures="([0-9]+)".* errors="([0-9]+)".*/\1 \2 \3/')
-  if [ -z "${tests:-}" ]; then continue; fi
-  passed=$((passed + tests - failures - errors))
-  failed=$((failed + failures + errors))
-done < <(find -L bazel-testlogs/ -name test.xml 2>/dev/null)
+  while IFS= read -r suite; do
+    tests=$(attr tests "$suite")
+    failures=$(attr failures "$suite")
+    errors=$(attr errors "$suite")
+    passed=$((passed + ${tests:-0} - ${failures:-0} - ${errors:-0}))
+    failed=$((failed + ${failures:-0} + ${errors:-0}))
+  done < <(grep -o '<testsuite [^>]*>' "$xml" 2>/dev/null)
+done < <(bazel query 'tests(//...)' 2>/dev/null |
+           sed -E 's|^//([^:]*):(.*)$|bazel-testlogs/\1/\2/test.xml|')
 # Targets that failed to build or timed out leave no cases: count each once.
 if [ "$bazel_status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
 
