@@ -52,6 +52,16 @@ std::vector<std::string> CompressEntries(const std::vector<const Entry*>& entrie
   return out;
 }
 
+std::string SkipReasonExplanation(const std::string& reason) {
+  if (reason == "incompatible") {
+    return " (its output width differs from o_proj's input, as with grouped-query "
+           "attention; llm-compressor skips it)";
+  }
+  if (reason == "not_targeted") return " (no layer of the set gets a quantization scheme)";
+  if (reason == "no_balance") return " (the mapping lists no balance layers)";
+  return "";
+}
+
 void RenderAwq(const report::AwqReport& awq, std::string* out) {
   absl::StrAppend(out, "\nAWQ mappings (", awq.source(),
                   awq.list_name().empty() ? "" : absl::StrCat(": ", awq.list_name()), ")\n");
@@ -87,7 +97,8 @@ void RenderAwq(const report::AwqReport& awq, std::string* out) {
     }
     for (const std::string& line : CompressEntries(
              skipped, [](const report::SkippedMapping& s, const absl::optional<int>& layer) {
-               return absl::StrCat("skipped ", InLayer(s.smooth(), layer), ": ", s.reason());
+               return absl::StrCat("skipped ", InLayer(s.smooth(), layer), ": ", s.reason(),
+                                   SkipReasonExplanation(s.reason()));
              })) {
       absl::StrAppend(out, "      ", line, "\n");
     }
