@@ -104,6 +104,27 @@ TEST_P(CheckFixtureTest, ReportMatchesLlmCompressor) {
   EXPECT_EQ(Get(Get(*json, "model"), "linearized_experts").get<int>() > 0, fused);
 }
 
+// Protobuf seeds map iteration per instance; the report's map field must
+// still print in one order, or the same input gives different bytes.
+TEST(CheckReportJsonTest, SameInputGivesTheSameBytes) {
+  auto doc = testing::LoadFixtureJson("LlamaForCausalLM");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  std::string first;
+  for (int run = 0; run < 4; ++run) {
+    auto model = ModelFromModuleDump(*doc, "LlamaForCausalLM");
+    ASSERT_TRUE(model.ok());
+    auto report = CheckRecipe(*std::move(model), nullptr);
+    ASSERT_TRUE(report.ok());
+    ASSERT_GT(report->spinquant().fields_size(), 1);
+    std::string json = ReportToJson(*report);
+    if (run == 0) {
+      first = json;
+    } else {
+      EXPECT_EQ(json, first) << "run " << run;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllFixtures, CheckFixtureTest,
                          ::testing::ValuesIn(testing::FixtureNames()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
