@@ -12,6 +12,25 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 
+# The WebAssembly build compiles Debian's own sources of the pinned libraries
+# (tools/bazel/wasm/debian_sources.bzl runs `apt-get source`), so apt needs a
+# deb-src entry for each archive it already uses.
+need_update=0
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "setup: adding deb-src entries for the archives apt uses"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    sed -e 's/^Types: deb$/Types: deb-src/' "$f" |
+      $SUDO tee "/etc/apt/sources.list.d/wring-deb-src-$(basename "$f")" >/dev/null
+  done
+  if [ -f /etc/apt/sources.list ] && grep -qE '^deb ' /etc/apt/sources.list; then
+    grep -E '^deb ' /etc/apt/sources.list | sed -e 's/^deb /deb-src /' |
+      $SUDO tee /etc/apt/sources.list.d/wring-deb-src.list >/dev/null
+  fi
+  need_update=1
+fi
+if ! ls /var/lib/apt/lists/*_Sources* >/dev/null 2>&1; then need_update=1; fi
+
 want=()
 while read -r pkg ver; do
   case "$pkg" in ''|'#'*) continue ;; esac
@@ -25,9 +44,9 @@ while read -r pkg _; do
   fi
 done < tools/test-packages.txt
 
+if [ ${#want[@]} -gt 0 ] || [ "$need_update" = 1 ]; then $SUDO apt-get update -qq; fi
 if [ ${#want[@]} -gt 0 ]; then
   echo "setup: installing ${want[*]}"
-  $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${want[@]}"
 else
   echo "setup: all Debian packages present"

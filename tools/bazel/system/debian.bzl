@@ -38,19 +38,75 @@ def _absl_linkopts(ctx):
 _SYSTEM_BUILD = """
 package(default_visibility = ["//visibility:public"])
 
+# In the WebAssembly configuration (//tools/bazel/wasm) the same libraries
+# come from @wasm_deps, compiled with Emscripten from the Debian sources of
+# the pinned packages.
+
 # Abseil must not be linked with --as-needed: some of its libraries are only
 # reached through inline code, and dropping them fails at run time.
 cc_library(
     name = "absl",
-    linkopts = ["-Wl,--push-state,--no-as-needed", {absl}, "-Wl,--pop-state"],
+    linkopts = select({{
+        "@//tools/bazel/wasm:emscripten": [],
+        "//conditions:default": ["-Wl,--push-state,--no-as-needed", {absl}, "-Wl,--pop-state"],
+    }}),
+    deps = select({{
+        "@//tools/bazel/wasm:emscripten": ["@wasm_deps//:absl"],
+        "//conditions:default": [],
+    }}),
 )
 
-cc_library(name = "re2", linkopts = ["-lre2"], deps = [":absl"])
+cc_library(
+    name = "re2",
+    linkopts = select({{
+        "@//tools/bazel/wasm:emscripten": [],
+        "//conditions:default": ["-lre2"],
+    }}),
+    deps = select({{
+        "@//tools/bazel/wasm:emscripten": ["@wasm_deps//:re2"],
+        "//conditions:default": [":absl"],
+    }}),
+)
 
-cc_library(name = "yaml", linkopts = ["-lyaml"])
+cc_library(
+    name = "yaml",
+    linkopts = select({{
+        "@//tools/bazel/wasm:emscripten": [],
+        "//conditions:default": ["-lyaml"],
+    }}),
+    deps = select({{
+        "@//tools/bazel/wasm:emscripten": ["@wasm_deps//:yaml"],
+        "//conditions:default": [],
+    }}),
+)
 
 # Header-only.
-cc_library(name = "nlohmann_json")
+cc_library(
+    name = "nlohmann_json",
+    deps = select({{
+        "@//tools/bazel/wasm:emscripten": ["@wasm_deps//:nlohmann_json"],
+        "//conditions:default": [],
+    }}),
+)
+
+# LibTorch (Debian's CPU build, for the native backend only). Its C++ API
+# headers live under /usr/include/torch/csrc/api/include; the repository links
+# that directory in so `includes` can name it (an include path of
+# /usr/include itself breaks unsandboxed builds). ATen/c10 headers resolve
+# under /usr/include.
+cc_library(
+    name = "torch",
+    hdrs = glob(["torch_api_include/**/*.h"]),
+    includes = ["torch_api_include"],
+    linkopts = [
+        "-Wl,--push-state,--no-as-needed",
+        "-ltorch",
+        "-ltorch_cpu",
+        "-lc10",
+        "-Wl,--pop-state",
+        "-pthread",
+    ],
+)
 
 cc_library(
     name = "gtest_main",
@@ -66,6 +122,7 @@ cc_library(
 def _debian_system_libraries_impl(ctx):
     _check_pins(ctx)
     ctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % ctx.name)
+    ctx.symlink("/usr/include/torch/csrc/api/include", "torch_api_include")
     ctx.file("BUILD", _SYSTEM_BUILD.format(absl = _absl_linkopts(ctx)))
 
 debian_system_libraries = repository_rule(
@@ -77,9 +134,17 @@ debian_system_libraries = repository_rule(
 _PROTOBUF_BUILD = """
 package(default_visibility = ["//visibility:public"])
 
+# In the WebAssembly configuration: compiled from the same Debian source.
 cc_library(
     name = "protobuf",
-    linkopts = ["-lprotobuf", "-pthread"],
+    linkopts = select({
+        "@//tools/bazel/wasm:emscripten": [],
+        "//conditions:default": ["-lprotobuf", "-pthread"],
+    }),
+    deps = select({
+        "@//tools/bazel/wasm:emscripten": ["@wasm_deps//:protobuf"],
+        "//conditions:default": [],
+    }),
 )
 
 sh_binary(

@@ -1,0 +1,203 @@
+#include "validator_wasm/validator_api.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/types/optional.h"
+#include "mapping/archs/architectures.h"
+#include "mapping/base/json.h"
+#include "mapping/base/status_macros.h"
+#include "mapping/check/check.h"
+#include "mapping/check/version.h"
+#include "mapping/model/model_input.h"
+#include "mapping/model/model_text.h"
+#include "mapping/model/safetensors.h"
+#include "mapping/proto/recipe.pb.h"
+#include "mapping/proto/report.pb.h"
+#include "mapping/recipe/recipe_parser.h"
+#include "mapping/report/report_json.h"
+
+namespace wring {
+namespace mapping {
+namespace validator {
+namespace {
+
+// Names the inputs in messages; the page has no file paths.
+constexpr char kModelSource[] = "model";
+constexpr char kConfigSource[] = "config.json";
+constexpr char kRecipeSource[] = "recipe";
+constexpr char kHeadersSource[] = "safetensors headers";
+
+// A config.json is small; a module dump is not. Only small JSON objects are
+// worth a second look as a possible config given in place of the model.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+
+absl::StatusOr<Json> ParseConfig(absl::string_view text, absl::string_view source) {
+  if (absl::StripAsciiWhitespace(text).empty()) return Json::object();
+  WRING_ASSIGN_OR_RETURN(Json config, ParseJson(text, source));
+  if (!config.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config.json must be a JSON object, got ", JsonTypeName(config)));
+  }
+  return config;
+}
+
+// As `wring check --model config.json`: a config with neither modules (a
+// module dump) nor weight_map (a safetensors index).
+bool LooksLikeConfig(const Json& document) {
+  return document.is_object() && !document.contains("modules") &&
+         !document.contains("weight_map") &&
+         (document.contains("model_type") || document.contains("architectures"));
+}
+
+absl::StatusOr<ModelInput> FromConfigOnly(const Json& config, absl::string_view source) {
+  auto model = ModelFromConfig(config, source);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model.status().message(),
+        "\nwring builds the module structure from config.json alone only for: ",
+        absl::StrJoin(KnownArchitectures(), ", "),
+        ". For other models give a module list, a module dump, "
+        "model.safetensors.index.json or the model's .safetensors files."));
+  }
+  return model;
+}
+
+absl::StatusOr<ModelInput> ModelFromInputs(absl::string_view model_text,
+                                           absl::string_view config_text) {
+  WRING_ASSIGN_OR_RETURN(Json config, ParseConfig(config_text, kConfigSource));
+  absl::string_view trimmed = absl::StripAsciiWhitespace(model_text);
+  if (trimmed.empty()) {
+    if (config.empty()) {
+      return absl::InvalidArgumentError(
+          "no model given: give a module list, a module dump, "
+          "model.safetensors.index.json or .safetensors files, or a config.json alone for a "
+          "known architecture");
+    }
+    return FromConfigOnly(config, kConfigSource);
+  }
+  if (trimmed.front() == '{' && trimmed.size() <= kMaxConfigBytes) {
+    absl::StatusOr<Json> document = ParseJson(trimmed, kModelSource);
+    if (document.ok() && LooksLikeConfig(*document)) {
+      return FromConfigOnly(*document, kModelSource);
+    }
+  }
+  return ModelFromText(model_text, kModelSource, config);
+}
+
+// One element of the `headers` array, turned back into the file's first
+// 8 + N bytes so the header goes through the same validation as a file's.
+absl::StatusOr<SafetensorsHeader> ShardHeader(const Json& shard, size_t index) {
+  const std::string where = absl::StrCat(kHeadersSource, "[", index, "]");
+  if (!shard.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": expected an object {\"name\", \"header\", \"size\"}, got ",
+        JsonTypeName(shard)));
+  }
+  absl::optional<std::string> name = JsonString(shard, "name");
+  absl::optional<std::string> header = JsonString(shard, "header");
+  absl::optional<int64_t> size = JsonInt(shard, "size");
+  if (!name.has_value() || name->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".name: expected the shard's file name (a non-empty string)"));
+  }
+  if (!header.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".header: expected the header's JSON text (the bytes after the 8-byte length) "
+        "as a string"));
+  }
+  if (!size.has_value() || *size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".size: expected the file's size in bytes (a non-negative integer)"));
+  }
+  std::string prefix(8, '\0');
+  uint64_t length = header->size();
+  for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  prefix += *header;
+  return ParseSafetensorsHeader(prefix, static_cast<uint64_t>(*size), *name);
+}
+
+absl::StatusOr<ModelInput> ModelFromHeaders(absl::string_view headers_text,
+                                            absl::string_view config_text) {
+  WRING_ASSIGN_OR_RETURN(Json config, ParseConfig(config_text, kConfigSource));
+  WRING_ASSIGN_OR_RETURN(Json headers, ParseJson(headers_text, kHeadersSource));
+  if (!headers.is_array() || headers.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kHeadersSource, ": expected a non-empty JSON array of {\"name\", \"header\", \"size\"}"));
+  }
+  std::vector<std::pair<std::string, SafetensorsHeader>> shards;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    WRING_ASSIGN_OR_RETURN(SafetensorsHeader header, ShardHeader(headers[i], i));
+    shards.emplace_back(*JsonString(headers[i], "name"), std::move(header));
+  }
+  // As for a checkpoint directory: shards in file-name order.
+  std::stable_sort(shards.begin(), shards.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<SafetensorsHeader> ordered;
+  ordered.reserve(shards.size());
+  for (auto& shard : shards) ordered.push_back(std::move(shard.second));
+  const std::string source = shards.size() == 1
+                                 ? shards[0].first
+                                 : absl::StrCat(shards.size(), " .safetensors files");
+  return ModelFromSafetensorsHeaders(ordered, config, source);
+}
+
+std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recipe_text) {
+  if (!model.ok()) return UnusableInputReport(model.status());
+  absl::optional<recipe::Recipe> recipe;
+  if (!absl::StripAsciiWhitespace(recipe_text).empty()) {
+    auto parsed = ParseRecipe(recipe_text, kRecipeSource);
+    if (!parsed.ok()) return UnusableInputReport(parsed.status());
+    recipe = *std::move(parsed);
+  }
+  auto report = CheckRecipe(*std::move(model), recipe.has_value() ? &*recipe : nullptr);
+  if (!report.ok()) return UnusableInputReport(report.status());
+  return ReportToJson(*report);
+}
+
+}  // namespace
+
+std::string UnusableInputReport(const absl::Status& error) {
+  const std::string message(error.message());
+  report::CheckReport report;
+  report.set_wring_version(kWringVersion);
+  report::Verdict* verdict = report.mutable_verdict();
+  verdict->set_would_run(false);
+  verdict->set_exit_code(kExitUnusableInput);
+  verdict->set_summary(message);
+  report::Diagnostic* diagnostic = report.add_diagnostics();
+  diagnostic->set_severity("error");
+  diagnostic->set_code("input");
+  diagnostic->set_message(message);
+  return ReportToJson(report);
+}
+
+std::string Check(absl::string_view model, absl::string_view config, absl::string_view recipe) {
+  return CheckModel(ModelFromInputs(model, config), recipe);
+}
+
+std::string CheckSafetensors(absl::string_view headers, absl::string_view config,
+                             absl::string_view recipe) {
+  return CheckModel(ModelFromHeaders(headers, config), recipe);
+}
+
+std::string DefaultRecipe() { return DefaultAwqW4A16Recipe(); }
+
+std::string KnownArchitecturesJson() {
+  Json names = Json::array();
+  for (const std::string& name : KnownArchitectures()) names.push_back(name);
+  return names.dump();
+}
+
+std::string Version() { return kWringVersion; }
+
+}  // namespace validator
+}  // namespace mapping
+}  // namespace wring
