@@ -80,7 +80,11 @@ absl::StatusOr<mapping::ModelInput> LoadModelArgument(const std::string& model_p
     fs::path config = config_path.empty() ? path / "config.json" : fs::path(config_path);
     if (fs::exists(config, ec)) return FromConfigOnly(config.string(), architecture);
   }
-  if (fs::is_regular_file(path, ec) && absl::EndsWith(model_path, ".json")) {
+  // Only a small .json can be a config.json; a module dump can be tens of MB
+  // and must not be parsed twice.
+  constexpr uintmax_t kMaxConfigBytes = 4 << 20;
+  if (fs::is_regular_file(path, ec) && absl::EndsWith(model_path, ".json") &&
+      fs::file_size(path, ec) <= kMaxConfigBytes) {
     auto doc = ReadJsonFile(model_path);
     if (doc.ok() && LooksLikeConfig(*doc)) return FromConfigOnly(model_path, architecture);
   }

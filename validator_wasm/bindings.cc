@@ -21,11 +21,18 @@ std::string CheckSafetensors(const std::string& headers, const std::string& conf
   return api::CheckSafetensors(headers, config, recipe);
 }
 
+// Timings of a check (JSON), for benchmarks.
+std::string ProfileCheck(const std::string& model, const std::string& config,
+                         const std::string& recipe) {
+  return api::CheckTimingsToJson(api::ProfileCheck(model, config, recipe));
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(wring_validator) {
   emscripten::function("check", &Check);
   emscripten::function("checkSafetensors", &CheckSafetensors);
+  emscripten::function("profileCheck", &ProfileCheck);
   emscripten::function("defaultRecipe", &api::DefaultRecipe);
   emscripten::function("knownArchitectures", &api::KnownArchitecturesJson);
   emscripten::function("version", &api::Version);

@@ -1,6 +1,7 @@
 #include "validator_wasm/validator_api.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/optional.h"
 #include "mapping/archs/architectures.h"
@@ -149,7 +151,15 @@ absl::StatusOr<ModelInput> ModelFromHeaders(absl::string_view headers_text,
   return ModelFromSafetensorsHeaders(ordered, config, source);
 }
 
-std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recipe_text) {
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// The check after the model is read; `timings`, when given, receives how long
+// resolution (CheckRecipe) and the JSON report took.
+std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recipe_text,
+                       CheckTimings* timings = nullptr) {
   if (!model.ok()) return UnusableInputReport(model.status());
   absl::optional<recipe::Recipe> recipe;
   if (!absl::StripAsciiWhitespace(recipe_text).empty()) {
@@ -157,9 +167,24 @@ std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recip
     if (!parsed.ok()) return UnusableInputReport(parsed.status());
     recipe = *std::move(parsed);
   }
+  // The clock is read only when profiling: a plain check needs no timer.
+  const int modules = model->tree.size();
+  std::chrono::steady_clock::time_point start;
+  if (timings != nullptr) start = std::chrono::steady_clock::now();
   auto report = CheckRecipe(*std::move(model), recipe.has_value() ? &*recipe : nullptr);
+  if (timings != nullptr) {
+    timings->resolve_ms = MillisecondsSince(start);
+    timings->modules = modules;
+  }
   if (!report.ok()) return UnusableInputReport(report.status());
-  return ReportToJson(*report);
+  if (timings != nullptr) start = std::chrono::steady_clock::now();
+  std::string json = ReportToJson(*report);
+  if (timings != nullptr) {
+    timings->report_ms = MillisecondsSince(start);
+    timings->exit_code = report->verdict().exit_code();
+    timings->resolved_awq_mappings = report->awq().resolved_size();
+  }
+  return json;
 }
 
 }  // namespace
@@ -181,6 +206,26 @@ std::string UnusableInputReport(const absl::Status& error) {
 
 std::string Check(absl::string_view model, absl::string_view config, absl::string_view recipe) {
   return CheckModel(ModelFromInputs(model, config), recipe);
+}
+
+CheckTimings ProfileCheck(absl::string_view model, absl::string_view config,
+                          absl::string_view recipe) {
+  CheckTimings timings;
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<ModelInput> input = ModelFromInputs(model, config);
+  timings.read_model_ms = MillisecondsSince(start);
+  CheckModel(std::move(input), recipe, &timings);
+  timings.total_ms = MillisecondsSince(start);
+  return timings;
+}
+
+std::string CheckTimingsToJson(const CheckTimings& t) {
+  return absl::StrFormat(
+      "{\"read_model_ms\": %.3f, \"resolve_ms\": %.3f, \"report_ms\": %.3f, "
+      "\"total_ms\": %.3f, \"modules\": %d, \"resolved_awq_mappings\": %d, "
+      "\"exit_code\": %d}",
+      t.read_model_ms, t.resolve_ms, t.report_ms, t.total_ms, t.modules,
+      t.resolved_awq_mappings, t.exit_code);
 }
 
 std::string CheckSafetensors(absl::string_view headers, absl::string_view config,

@@ -32,6 +32,23 @@ std::string Check(absl::string_view model, absl::string_view config, absl::strin
 std::string CheckSafetensors(absl::string_view headers, absl::string_view config,
                              absl::string_view recipe);
 
+// Where a check's time goes, for benchmarks: reading the model input,
+// resolution (CheckRecipe: linearization, schemes, AWQ, SpinQuant) and
+// writing the JSON report.
+struct CheckTimings {
+  double read_model_ms = 0;
+  double resolve_ms = 0;
+  double report_ms = 0;
+  double total_ms = 0;
+  int modules = 0;
+  int resolved_awq_mappings = 0;
+  int exit_code = 2;
+};
+// Runs Check() and returns its timings instead of the report.
+CheckTimings ProfileCheck(absl::string_view model, absl::string_view config,
+                          absl::string_view recipe);
+std::string CheckTimingsToJson(const CheckTimings& timings);
+
 // The recipe used when none is given (YAML).
 std::string DefaultRecipe();
 // Architectures whose module tree wring builds from config.json alone: a JSON

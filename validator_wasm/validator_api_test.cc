@@ -126,6 +126,20 @@ TEST(ValidatorApiTest, EmptyRecipeIsTheDefaultRecipe) {
   EXPECT_TRUE(ParseRecipe(DefaultRecipe(), "default").ok());
 }
 
+TEST(ValidatorApiTest, ProfileCheckTimesTheSameCheck) {
+  CheckTimings t = ProfileCheck("", ReadFile(kLlamaConfigPath), "");
+  EXPECT_EQ(t.exit_code, 0);
+  EXPECT_EQ(t.modules, 423);
+  EXPECT_EQ(t.resolved_awq_mappings, 96);  // v_proj -> o_proj skipped (GQA)
+  EXPECT_GT(t.resolve_ms, 0);
+  EXPECT_GE(t.total_ms, t.read_model_ms + t.resolve_ms + t.report_ms);
+  auto json = ParseJson(CheckTimingsToJson(t), "timings");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ((*json)["modules"], 423);
+  CheckTimings bad = ProfileCheck("{", "", "");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
 TEST(ValidatorApiTest, NoModelAtAll) { ExpectUnusable(Check("", "", ""), "no model given"); }
 
 TEST(ValidatorApiTest, MalformedModelJson) {

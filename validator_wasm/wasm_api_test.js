@@ -48,7 +48,7 @@ function expectStillWorks() {
 }
 
 test('API shape', () => {
-  for (const f of ['check', 'checkSafetensors', 'defaultRecipe', 'knownArchitectures', 'version']) {
+  for (const f of ['check', 'checkSafetensors', 'profileCheck', 'defaultRecipe', 'knownArchitectures', 'version']) {
     assert.strictEqual(typeof m[f], 'function', f);
   }
   assert.match(m.version(), /^\d+\.\d+\.\d+/);
@@ -60,6 +60,14 @@ test('API shape', () => {
   const explicit = JSON.parse(m.check(fixture, '', m.defaultRecipe()));
   assert.strictEqual(implicit.recipe.is_default, true);
   assert.deepStrictEqual(explicit.targets, implicit.targets);
+});
+
+test('profileCheck times the same check', () => {
+  const t = JSON.parse(m.profileCheck(fixture, '', ''));
+  assert.strictEqual(t.exit_code, 0);
+  assert.strictEqual(t.modules, JSON.parse(m.check(fixture, '', '')).model.num_modules);
+  assert.ok(t.resolve_ms > 0 && t.total_ms >= t.resolve_ms, JSON.stringify(t));
+  assert.strictEqual(JSON.parse(m.profileCheck('{', '', '')).exit_code, 2);
 });
 
 test('module list, config only, safetensors headers', () => {

@@ -164,6 +164,16 @@ self.onmessage = (event) => {
   const msg = event.data;
   if (msg.type === 'check') {
     check(msg).catch((e) => postMessage({ type: 'result', id: msg.id, error: String(e && e.stack || e) }));
+  } else if (msg.type === 'profile') {
+    // Benchmarks: the validator's own breakdown of one check (read model,
+    // resolve, write report), without the page's summary work.
+    readInput(msg.model, new Progress(msg.id, 1, 0))
+      .then((model) => readInput(msg.config, new Progress(msg.id, 1, 0))
+        .then((config) => postMessage({
+          type: 'profile', id: msg.id,
+          timings: JSON.parse(validator.profileCheck(model, config, msg.recipeText || '')),
+        })))
+      .catch((e) => postMessage({ type: 'profile', id: msg.id, error: String(e && e.stack || e) }));
   } else if (msg.type === 'list') {
     const page = lastStore ? lastStore.page(msg.listId, msg.offset, msg.limit) : { items: [], total: 0 };
     postMessage({ type: 'list', id: msg.id, items: page.items, total: page.total });

@@ -82,9 +82,9 @@ void WarnAboutNonTextTowers(const ModuleTree& tree, const report::CheckReport& r
   for (const char* tower : kTowers) {
     int count = 0;
     std::string example;
+    const std::string component = absl::StrCat(tower, ".");
     for (const std::string& name : report.targets()) {
-      if (absl::StrContains(name, absl::StrCat(tower, ".")) ||
-          absl::EndsWith(name, tower)) {
+      if (absl::StrContains(name, component) || absl::EndsWith(name, tower)) {
         if (count++ == 0) example = name;
       }
     }

@@ -62,6 +62,18 @@ class MatchTable {
   bool IsMatch(int module, absl::Span<const int> targets, absl::Span<const int> ignore) const;
   bool MatchesAny(int module, absl::Span<const int> patterns) const;
 
+  // A set of patterns as a bitmask, to ask "does any of them match module m"
+  // with one AND per 64 patterns (resolution asks it for every module).
+  using PatternMask = std::vector<uint64_t>;
+  PatternMask Mask(absl::Span<const int> patterns) const;
+  bool MatchesMask(int module, const PatternMask& mask) const {
+    const size_t base = static_cast<size_t>(module) * words_;
+    for (int w = 0; w < words_; ++w) {
+      if ((name_bits_[base + w] | class_bits_[base + w]) & mask[w]) return true;
+    }
+    return false;
+  }
+
   int num_patterns() const { return num_patterns_; }
 
  private:

@@ -14,7 +14,9 @@ NamedModuleMatches MatchNamedModules(const ModuleTree& tree, const MatchTable& t
                                      absl::Span<const int> ignore) {
   NamedModuleMatches result;
   std::vector<bool> used(targets.size(), false);
+  const MatchTable::PatternMask any_target = table.Mask(targets);
   for (int m = 0; m < tree.size(); ++m) {
+    if (!table.MatchesMask(m, any_target)) continue;
     for (size_t t = 0; t < targets.size(); ++t) {
       if (!table.Matches(m, targets[t])) continue;
       used[t] = true;
@@ -106,8 +108,11 @@ absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,
   };
 
   std::vector<size_t> matched_here;
+  // Most modules match none of the targets: one mask test skips them.
+  const MatchTable::PatternMask any_target = table.Mask(targets);
+  const MatchTable::PatternMask any_ignore = table.Mask(ignore);
   for (int m = 0; m < tree.size(); ++m) {
-    if (table.MatchesAny(m, ignore)) continue;
+    if (!table.MatchesMask(m, any_target) || table.MatchesMask(m, any_ignore)) continue;
     matched_here.clear();
     const std::string& name = tree.module(m).name;
     for (size_t key = 0; key < num_keys; ++key) {

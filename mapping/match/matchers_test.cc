@@ -156,6 +156,45 @@ TEST(MatchModulesSetTest, ConsumerErrorStopsTheWalk) {
   EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
 }
 
+TEST(MatchTableTest, DigitSpellingPatternsSeeEveryIndex) {
+  // Patterns without digits are evaluated once per digit-normalized name;
+  // those that spell digits must still tell layer 0 from layer 1.
+  Fixture f;
+  int any_layer = *f.registry.Add("re:.*layers\\.\\d+\\.self_attn\\.q_proj$");
+  int layer_one = *f.registry.Add("re:.*layers\\.1\\.self_attn\\.q_proj$");
+  int low_layers = *f.registry.Add("re:.*layers\\.[0-0]\\.mlp$");
+  int dots = *f.registry.Add("re:model.layers...mlp$");  // '.' matches digits and dots alike
+  MatchTable table = f.Table();
+  int q0 = *f.tree.Find("model.layers.0.self_attn.q_proj");
+  int q1 = *f.tree.Find("model.layers.1.self_attn.q_proj");
+  EXPECT_TRUE(table.NameMatches(q0, any_layer));
+  EXPECT_TRUE(table.NameMatches(q1, any_layer));
+  EXPECT_FALSE(table.NameMatches(q0, layer_one));
+  EXPECT_TRUE(table.NameMatches(q1, layer_one));
+  EXPECT_TRUE(table.NameMatches(*f.tree.Find("model.layers.0.mlp"), low_layers));
+  EXPECT_FALSE(table.NameMatches(*f.tree.Find("model.layers.1.mlp"), low_layers));
+  EXPECT_TRUE(table.NameMatches(*f.tree.Find("model.layers.1.mlp"), dots));
+}
+
+TEST(MatchTableTest, LiteralSuffixShortcutKeepsRegexMeaning) {
+  // Names are skipped early when they cannot end in a pattern's literal;
+  // quantifiers, alternations and flags must disable that shortcut.
+  Fixture f;
+  int quantified = *f.registry.Add("re:.*q_projj*$");
+  int alternation = *f.registry.Add("re:.*down_proj$|.*q_proj$");
+  int flags = *f.registry.Add("re:(?i).*Q_PROJ$");
+  int escaped = *f.registry.Add("re:.*self_attn\\.q_proj$");
+  int layer = *f.registry.Add("re:.*layers\\.(1)\\.self_attn\\.q_proj$");
+  MatchTable table = f.Table();
+  int q1 = *f.tree.Find("model.layers.1.self_attn.q_proj");
+  int q0 = *f.tree.Find("model.layers.0.self_attn.q_proj");
+  for (int p : {quantified, alternation, flags, escaped, layer}) {
+    EXPECT_TRUE(table.NameMatches(q1, p)) << f.registry.text(p);
+  }
+  EXPECT_FALSE(table.NameMatches(q0, layer));
+  EXPECT_TRUE(table.NameMatches(*f.tree.Find("model.layers.0.mlp.down_proj"), alternation));
+}
+
 TEST(PythonReprTest, QuotesLikePython) {
   EXPECT_EQ(PythonStrRepr("a"), "'a'");
   EXPECT_EQ(PythonStrRepr("it's"), "\"it's\"");

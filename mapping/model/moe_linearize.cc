@@ -187,6 +187,18 @@ void Expand(const Module& fused_module, const FusedExperts& f, const ModuleTree&
 absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOptions& options) {
   const ModuleTree& tree = model.tree;
   if (tree.size() == 0) return 0;
+  // Most models hold no fused experts, which always have a `down_proj`
+  // parameter of their own (3-D, or of unknown shape in an index-only
+  // checkpoint); without one a 100k-module tree is not worth indexing.
+  bool candidate = false;
+  for (const Parameter& p : tree.parameters()) {
+    if ((p.shape.size() == 3 || p.shape.empty()) &&
+        (p.name == "down_proj" || absl::EndsWith(p.name, ".down_proj"))) {
+      candidate = true;
+      break;
+    }
+  }
+  if (!candidate) return 0;
   // Direct parameters of each module, by their last name component.
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, const std::vector<int64_t>*>>
       direct;
