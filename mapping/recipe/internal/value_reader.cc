@@ -250,69 +250,60 @@ absl::Status ValueReader::CheckKeys(int id, absl::string_view path,
   return absl::OkStatus();
 }
 
-std::string ValueReader::RenderFlow(int id) const {
+std::string ValueReader::Render(int id, const ScalarSpelling& spell) const {
   const YamlNode& n = node(id);
   switch (n.kind) {
     case YamlKind::kSequence: {
       std::vector<std::string> items;
-      for (int item : n.items) items.push_back(RenderFlow(item));
+      for (int item : n.items) items.push_back(Render(item, spell));
       return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
     }
     case YamlKind::kMapping: {
       std::vector<std::string> entries;
       for (const auto& [key, value] : n.entries) {
-        entries.push_back(absl::StrCat(RenderFlow(key), ": ", RenderFlow(value)));
+        entries.push_back(absl::StrCat(Render(key, spell), ": ", Render(value, spell)));
       }
       return absl::StrCat("{", absl::StrJoin(entries, ", "), "}");
     }
     case YamlKind::kScalar:
       break;
   }
-  switch (n.type) {
-    case ScalarType::kNull:
-      return "null";
-    case ScalarType::kBool:
-      return n.bool_value ? "true" : "false";
-    case ScalarType::kInt:
-    case ScalarType::kFloat:
-      return n.text;
-    case ScalarType::kString:
-      return DoubleQuoted(n.text);
-  }
-  return "null";
+  return spell(n);
+}
+
+std::string ValueReader::RenderFlow(int id) const {
+  return Render(id, [](const YamlNode& n) -> std::string {
+    switch (n.type) {
+      case ScalarType::kBool:
+        return n.bool_value ? "true" : "false";
+      case ScalarType::kInt:
+      case ScalarType::kFloat:
+        return n.text;
+      case ScalarType::kString:
+        return DoubleQuoted(n.text);
+      case ScalarType::kNull:
+        break;
+    }
+    return "null";
+  });
 }
 
 std::string ValueReader::PythonRepr(int id) const {
-  const YamlNode& n = node(id);
-  switch (n.kind) {
-    case YamlKind::kSequence: {
-      std::vector<std::string> items;
-      for (int item : n.items) items.push_back(PythonRepr(item));
-      return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
+  return Render(id, [](const YamlNode& n) -> std::string {
+    switch (n.type) {
+      case ScalarType::kBool:
+        return n.bool_value ? "True" : "False";
+      case ScalarType::kInt:
+        return n.int_in_range ? absl::StrCat(n.int_value) : n.text;
+      case ScalarType::kFloat:
+        return PythonFloatRepr(n.float_value);
+      case ScalarType::kString:
+        return PythonStrRepr(n.text);
+      case ScalarType::kNull:
+        break;
     }
-    case YamlKind::kMapping: {
-      std::vector<std::string> entries;
-      for (const auto& [key, value] : n.entries) {
-        entries.push_back(absl::StrCat(PythonRepr(key), ": ", PythonRepr(value)));
-      }
-      return absl::StrCat("{", absl::StrJoin(entries, ", "), "}");
-    }
-    case YamlKind::kScalar:
-      break;
-  }
-  switch (n.type) {
-    case ScalarType::kNull:
-      return "None";
-    case ScalarType::kBool:
-      return n.bool_value ? "True" : "False";
-    case ScalarType::kInt:
-      return n.int_in_range ? absl::StrCat(n.int_value) : n.text;
-    case ScalarType::kFloat:
-      return PythonFloatRepr(n.float_value);
-    case ScalarType::kString:
-      return PythonStrRepr(n.text);
-  }
-  return "None";
+    return "None";
+  });
 }
 
 bool ValueReader::Truthy(int id) const {

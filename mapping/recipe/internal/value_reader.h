@@ -7,6 +7,7 @@
 #define WRING_MAPPING_RECIPE_INTERNAL_VALUE_READER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,10 @@ class ValueReader {
   bool Truthy(int id) const;
 
  private:
+  // Spells one scalar; Render walks sequences and mappings around it.
+  using ScalarSpelling = std::function<std::string(const YamlNode&)>;
+  std::string Render(int id, const ScalarSpelling& spell) const;
+
   const YamlDocument& doc_;
   std::string source_;
 };
