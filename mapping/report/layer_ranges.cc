@@ -1,10 +1,12 @@
 #include "mapping/report/layer_ranges.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "re2/re2.h"
 
 namespace wring {
@@ -80,6 +82,61 @@ std::string SummarizeNames(const std::vector<std::string>& names) {
     }
   }
   return absl::StrJoin(out, ",");
+}
+
+std::vector<std::string> CollapseIndexedLines(const std::vector<std::string>& lines) {
+  // The index is the first ".<digits>." after the "layers ...: " prefix;
+  // every occurrence of it in the line becomes the placeholder.
+  static const RE2* index = new RE2(R"(\.(\d+)\.)");
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<int>> groups;
+  std::map<std::string, std::string> single;
+  for (const std::string& line : lines) {
+    size_t body = line.find(": ");
+    body = body == std::string::npos ? 0 : body + 2;
+    re2::StringPiece rest(line.data() + body, line.size() - body);
+    std::string number;
+    int i = 0;
+    std::string key;
+    if (RE2::PartialMatch(rest, *index, &number) && absl::SimpleAtoi(number, &i)) {
+      std::string needle = absl::StrCat(".", number, ".");
+      key = line.substr(0, body);
+      std::string tail = line.substr(body);
+      size_t pos = 0, next;
+      while ((next = tail.find(needle, pos)) != std::string::npos) {
+        key.append(tail, pos, next - pos);
+        key += ".\x01.";
+        pos = next + needle.size();
+      }
+      key.append(tail, pos, std::string::npos);
+    } else {
+      key = line;
+      i = -1;
+    }
+    if (!groups.count(key)) {
+      order.push_back(key);
+      single[key] = line;
+    }
+    groups[key].push_back(i);
+  }
+  std::vector<std::string> out;
+  for (const std::string& key : order) {
+    const std::vector<int>& indices = groups[key];
+    if (indices.size() < 3 || indices[0] < 0) {
+      if (indices.size() == 1 || indices[0] < 0) {
+        out.push_back(single[key]);
+      } else {
+        for (int i : indices) out.push_back(absl::StrReplaceAll(key, {{"\x01", absl::StrCat(i)}}));
+      }
+      continue;
+    }
+    std::vector<int> sorted = indices;
+    std::sort(sorted.begin(), sorted.end());
+    out.push_back(absl::StrCat(
+        absl::StrReplaceAll(key, {{"\x01", absl::StrCat("{", FormatIndexRanges(sorted), "}")}}),
+        " x", indices.size()));
+  }
+  return out;
 }
 
 }  // namespace mapping

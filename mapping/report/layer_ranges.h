@@ -31,6 +31,12 @@ std::string FormatIndexRanges(const std::vector<int>& indices);
 // names differ only in one number; otherwise joins them with ",".
 std::string SummarizeNames(const std::vector<std::string>& names);
 
+// Collapses lines that differ only in one index repeated inside them
+// ("layers 0-47: mlp.experts.3.up_proj -> mlp.experts.3.down_proj") into
+// one line with the index range in braces. Lines come back in first-seen
+// order; groups of fewer than three stay as they are.
+std::vector<std::string> CollapseIndexedLines(const std::vector<std::string>& lines);
+
 }  // namespace mapping
 }  // namespace wring
 

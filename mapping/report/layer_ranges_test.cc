@@ -35,6 +35,23 @@ TEST(LayerRangesTest, SummarizesNumberedSiblings) {
             "self_attn.q_proj,self_attn.k_proj");
 }
 
+TEST(LayerRangesTest, CollapsesLinesDifferingInOneRepeatedIndex) {
+  std::vector<std::string> lines;
+  for (int e = 0; e < 4; ++e) {
+    std::string x = std::to_string(e);
+    lines.push_back("layers 0-47: mlp.experts." + x + ".up_proj -> mlp.experts." + x +
+                    ".down_proj");
+  }
+  lines.push_back("layers 0-47: mlp.shared_expert.up_proj -> mlp.shared_expert.down_proj");
+  EXPECT_EQ(CollapseIndexedLines(lines),
+            (std::vector<std::string>{
+                "layers 0-47: mlp.experts.{0-3}.up_proj -> mlp.experts.{0-3}.down_proj x4",
+                "layers 0-47: mlp.shared_expert.up_proj -> mlp.shared_expert.down_proj"}));
+  // Two lines are not worth a range.
+  std::vector<std::string> two = {"layers 0: a.0.b", "layers 0: a.1.b"};
+  EXPECT_EQ(CollapseIndexedLines(two), two);
+}
+
 }  // namespace
 }  // namespace mapping
 }  // namespace wring

@@ -49,7 +49,7 @@ std::vector<std::string> CompressEntries(const std::vector<const Entry*>& entrie
       out.push_back(line);
     }
   }
-  return out;
+  return CollapseIndexedLines(out);
 }
 
 std::string SkipReasonExplanation(const std::string& reason) {
