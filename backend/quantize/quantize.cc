@@ -49,12 +49,32 @@ absl::Status CheckFloatingTensor(const torch::Tensor& t, absl::string_view what)
   return absl::OkStatus();
 }
 
+// torch::clamp, which LibTorch 1.13 lacks for fp16 on the CPU. Clamping only
+// selects values, so doing it in fp32 and casting back gives exactly the
+// fp16 result. Bounds are tensors or scalars.
+template <typename Bound>
+torch::Tensor Clamp(const torch::Tensor& t, const Bound& lo, const Bound& hi) {
+  if (t.scalar_type() == torch::kHalf && t.device().is_cpu()) {
+    return torch::clamp(t.to(torch::kFloat), lo, hi).to(torch::kHalf);
+  }
+  return torch::clamp(t, lo, hi);
+}
+
+// torch::round (half to even), likewise missing for fp16 on the CPU in
+// LibTorch 1.13; rounding to an integer is exact in fp32 for every fp16.
+torch::Tensor Round(const torch::Tensor& t) {
+  if (t.scalar_type() == torch::kHalf && t.device().is_cpu()) {
+    return torch::round(t.to(torch::kFloat)).to(torch::kHalf);
+  }
+  return torch::round(t);
+}
+
 // round_to_quantized_type_args: clamp to the range, round to the target
 // type, and return in the input's dtype.
 absl::StatusOr<torch::Tensor> RoundToQuantizedType(const torch::Tensor& scaled, const QuantizationArgs& args,
                                                    const RangeTensors& range) {
-  torch::Tensor clamped = torch::clamp(scaled, range.min, range.max);
-  if (!IsFloat8(args)) return torch::round(clamped).to(scaled.scalar_type());  // half to even
+  torch::Tensor clamped = Clamp(scaled, range.min, range.max);
+  if (!IsFloat8(args)) return Round(clamped).to(scaled.scalar_type());  // half to even
   absl::StatusOr<torch::Tensor> rounded = compat::RoundToFloat8E4M3(clamped);
   if (!rounded.ok()) return rounded.status();
   return rounded->to(scaled.scalar_type());
@@ -231,14 +251,14 @@ absl::StatusOr<QParams> CalculateQParams(const torch::Tensor& min_vals, const to
     } else {
       scales = (max_v - min_v) / bit_range;
       zero_points = bounds.min - (min_v / scales);
-      zero_points = torch::clamp(zero_points, bounds.min, bounds.max);
+      zero_points = Clamp(zero_points, bounds.min, bounds.max);
     }
 
     const torch::Tensor eps = torch::scalar_tensor(Epsilon(scales.scalar_type()), scales.options());
     scales = torch::where(scales == 0, eps, scales);
 
     if (IsFloat8(args)) {
-      zero_points = torch::clamp(zero_points, -compat::kFloat8E4M3Max, compat::kFloat8E4M3Max);
+      zero_points = Clamp<double>(zero_points, -compat::kFloat8E4M3Max, compat::kFloat8E4M3Max);
 #if WRING_TORCH_HAS_NATIVE_FLOAT8
       zero_points = zero_points.to(torch::kFloat8_e4m3fn);
 #else
@@ -250,7 +270,7 @@ absl::StatusOr<QParams> CalculateQParams(const torch::Tensor& min_vals, const to
       // zp_dtype int8 (num_bits <= 8): clamp to its limits, round half to
       // even, cast. NaN (0/0 in an all-zero asymmetric slot) has no defined
       // int8 value; 0 is what PyTorch's cast yields on x86 and CUDA.
-      zero_points = torch::round(torch::clamp(zero_points, -128, 127));
+      zero_points = Round(Clamp<double>(zero_points, -128, 127));
       zero_points = torch::where(torch::isnan(zero_points), torch::zeros_like(zero_points), zero_points);
       zero_points = zero_points.to(torch::kChar);
     }

@@ -93,6 +93,22 @@ TEST(FakeQuantize, AsymmetricInt4FollowsFloat32Arithmetic) {
   EXPECT_EQ(Values(*fake), std::vector<float>({-0.9333333969116211f, 0.9333333969116211f, 0.5333333611488342f}));
 }
 
+TEST(FakeQuantize, AsymmetricFloat16OnCpu) {
+  // LibTorch 1.13 has no fp16 clamp with tensor bounds on the CPU; the result
+  // must still be computed (exactly, the clamp only selects values).
+  torch::Tensor weight = torch::tensor({-1.0f, 1.0f, 0.5f, 0.25f}).to(torch::kHalf).reshape({1, 4});
+  const QuantizationArgs args = IntArgs(4, false);
+  absl::StatusOr<QParams> qparams = ComputeWeightQParams(weight, args);
+  ASSERT_TRUE(qparams.ok()) << qparams.status();
+  EXPECT_EQ(qparams->scale.scalar_type(), torch::kHalf);
+  absl::StatusOr<torch::Tensor> fake = FakeQuantize(weight, *qparams, args);
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  EXPECT_EQ(fake->scalar_type(), torch::kHalf);
+  // Every value lands within half a quantization step of the input.
+  const float step = qparams->scale.to(torch::kFloat).item<float>();
+  EXPECT_LE((*fake - weight).abs().max().to(torch::kFloat).item<float>(), step / 2 + 1e-3f);
+}
+
 TEST(FakeQuantize, NegativeOnlyGroups) {
   // Row 0 is one group of [-4, -2]; max is raised to 0.
   torch::Tensor weight = torch::tensor({-4.0f, -2.0f}).reshape({1, 2});

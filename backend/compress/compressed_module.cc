@@ -1,0 +1,172 @@
+#include "backend/compress/compressed_module.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "backend/base/torch_errors.h"
+#include "backend/pack/pack.h"
+#include "mapping/base/status_macros.h"
+
+namespace wring {
+namespace backend {
+namespace compress {
+
+namespace {
+
+using mapping::CompressionFormat;
+using safetensors::TensorToWrite;
+
+absl::Status Unsupported(absl::string_view what) {
+  return absl::UnimplementedError(absl::StrCat("CompressWeight: ", what));
+}
+
+bool IsMinMaxObserver(const std::string& observer) {
+  // llm-compressor rewrites minmax / static_minmax weight observers to
+  // memoryless_minmax (weights are observed once), so all three agree.
+  return observer == "memoryless_minmax" || observer == "minmax" || observer == "static_minmax";
+}
+
+absl::Status CheckWeight(absl::string_view module_name, const torch::Tensor& weight) {
+  if (!weight.defined()) {
+    return absl::InvalidArgumentError(absl::StrCat("CompressWeight: ", module_name, ".weight is undefined"));
+  }
+  if (weight.dim() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("CompressWeight: ", module_name,
+                                                   ".weight must be 2-D [rows, cols], got ", weight.dim(),
+                                                   " dimensions"));
+  }
+  const torch::Dtype dtype = weight.scalar_type();
+  if (dtype != torch::kBFloat16 && dtype != torch::kFloat16 && dtype != torch::kFloat32) {
+    return absl::InvalidArgumentError(absl::StrCat("CompressWeight: ", module_name,
+                                                   ".weight must be bfloat16, float16 or float32, got ",
+                                                   std::string(c10::toString(dtype))));
+  }
+  return absl::OkStatus();
+}
+
+std::string Named(absl::string_view module_name, absl::string_view suffix) {
+  return absl::StrCat(module_name, ".", suffix);
+}
+
+}  // namespace
+
+absl::StatusOr<quantize::QuantizationArgs> ToBackendWeightArgs(const mapping::QuantizationArgs& args) {
+  quantize::QuantizationArgs out;
+  out.num_bits = args.num_bits;
+  out.type = args.type == mapping::QuantizationType::kInt ? quantize::QuantizationType::kInt
+                                                          : quantize::QuantizationType::kFloat;
+  out.symmetric = args.symmetric;
+  switch (args.strategy) {
+    case mapping::QuantizationStrategy::kTensor:
+      out.strategy = quantize::QuantizationStrategy::kTensor;
+      break;
+    case mapping::QuantizationStrategy::kChannel:
+      out.strategy = quantize::QuantizationStrategy::kChannel;
+      break;
+    case mapping::QuantizationStrategy::kGroup:
+      if (!args.group_size) return absl::InvalidArgumentError("CompressWeight: group strategy without group_size");
+      out.strategy = quantize::QuantizationStrategy::kGroup;
+      out.group_size = *args.group_size;
+      break;
+    default:
+      return Unsupported(absl::StrCat("weights.strategy \"", mapping::QuantizationStrategyName(args.strategy),
+                                      "\" is not implemented yet; use tensor, channel or group"));
+  }
+  if (args.is_dynamic()) return Unsupported("dynamic weight quantization (weights.dynamic) is not supported");
+  if (args.scale_dtype) {
+    return Unsupported(absl::StrCat("weights.scale_dtype \"", *args.scale_dtype,
+                                    "\" is not implemented yet; leave scale_dtype unset"));
+  }
+  if (args.actorder && mapping::IsGroupActorder(*args.actorder)) {
+    return Unsupported("weights.actorder \"group\" needs weight_g_idx, which is not implemented yet");
+  }
+  if (args.observer && !IsMinMaxObserver(*args.observer)) {
+    return Unsupported(absl::StrCat("weights.observer \"", *args.observer,
+                                    "\" is not implemented yet; use memoryless_minmax"));
+  }
+  if (!args.symmetric && (args.type != mapping::QuantizationType::kInt || args.zp_dtype != "int8")) {
+    return Unsupported(absl::StrCat("asymmetric weights need int type and zp_dtype int8, got type \"",
+                                    mapping::QuantizationTypeName(args.type), "\" and zp_dtype \"", args.zp_dtype,
+                                    "\""));
+  }
+  WRING_RETURN_IF_ERROR(quantize::ValidateArgs(out));
+  return out;
+}
+
+absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view module_name,
+                                                          const torch::Tensor& weight,
+                                                          const mapping::QuantizationScheme& scheme,
+                                                          CompressionFormat format) {
+  if (!scheme.weights) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CompressWeight: the scheme of ", module_name, " does not quantize weights"));
+  }
+  WRING_RETURN_IF_ERROR(CheckWeight(module_name, weight));
+  WRING_ASSIGN_OR_RETURN(const quantize::QuantizationArgs args, ToBackendWeightArgs(*scheme.weights));
+  const bool is_int = args.type == quantize::QuantizationType::kInt;
+  switch (format) {
+    case CompressionFormat::kPackQuantized:
+      if (!is_int) return Unsupported("pack-quantized needs int weights (weights.type \"int\")");
+      break;
+    case CompressionFormat::kIntQuantized:
+    case CompressionFormat::kFloatQuantized:
+    case CompressionFormat::kNaiveQuantized:
+      break;
+    default:
+      return Unsupported(absl::StrCat("format \"", mapping::CompressionFormatName(format),
+                                      "\" is not implemented; supported: pack-quantized, int-quantized, "
+                                      "float-quantized, naive-quantized"));
+  }
+
+  return CatchTorchErrors(
+      absl::StrCat("CompressWeight(", module_name, ")"),
+      [&]() -> absl::StatusOr<std::vector<TensorToWrite>> {
+        WRING_ASSIGN_OR_RETURN(const quantize::QParams qparams, quantize::ComputeWeightQParams(weight, args));
+        std::vector<TensorToWrite> tensors;
+        torch::Tensor zero_point;  // written only for asymmetric args
+        if (format == CompressionFormat::kPackQuantized) {
+          WRING_ASSIGN_OR_RETURN(torch::Tensor values, quantize::Quantize(weight, qparams, args, torch::kChar));
+          WRING_ASSIGN_OR_RETURN(torch::Tensor packed,
+                                 pack::PackToInt32(values, args.num_bits, pack::PackedDim::kColumns));
+          tensors.push_back({Named(module_name, "weight_packed"), std::move(packed)});
+          if (!args.symmetric) {
+            // Upstream packs only group / channel zero points (along rows);
+            // a tensor-strategy zero point stays the int8 (1,) tensor.
+            if (args.strategy == quantize::QuantizationStrategy::kTensor) {
+              zero_point = qparams.zero_point;
+            } else {
+              WRING_ASSIGN_OR_RETURN(zero_point,
+                                     pack::PackToInt32(qparams.zero_point, args.num_bits, pack::PackedDim::kRows));
+            }
+          }
+        } else if (is_int) {
+          WRING_ASSIGN_OR_RETURN(torch::Tensor values, quantize::Quantize(weight, qparams, args, torch::kChar));
+          tensors.push_back({Named(module_name, "weight"), std::move(values)});
+          if (!args.symmetric) zero_point = qparams.zero_point;
+        } else {
+          // Values already rounded to e4m3fn, held in the weight's dtype; the
+          // writer stores them as F8_E4M3.
+          WRING_ASSIGN_OR_RETURN(torch::Tensor values, quantize::Quantize(weight, qparams, args));
+          TensorToWrite entry{Named(module_name, "weight"), std::move(values)};
+          entry.as_float8_e4m3 = true;
+          tensors.push_back(std::move(entry));
+        }
+        tensors.push_back({Named(module_name, "weight_scale"), qparams.scale.contiguous()});
+        if (zero_point.defined()) {
+          tensors.push_back({Named(module_name, "weight_zero_point"), zero_point.contiguous()});
+        }
+        if (format == CompressionFormat::kPackQuantized) {
+          tensors.push_back({Named(module_name, "weight_shape"),
+                             torch::tensor(std::vector<int64_t>{weight.size(0), weight.size(1)}, torch::kLong)});
+        }
+        return tensors;
+      });
+}
+
+}  // namespace compress
+}  // namespace backend
+}  // namespace wring
