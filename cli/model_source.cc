@@ -7,7 +7,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "mapping/archs/architectures.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
@@ -27,13 +26,6 @@ absl::StatusOr<mapping::Json> ReadJsonFile(const std::string& path) {
   return mapping::ParseJson(text.str(), path);
 }
 
-// A config.json on its own: an object naming a model type, with neither
-// modules (module dump) nor weight_map (safetensors index).
-bool LooksLikeConfig(const mapping::Json& doc) {
-  return doc.is_object() && !doc.contains("modules") && !doc.contains("weight_map") &&
-         (doc.contains("model_type") || doc.contains("architectures"));
-}
-
 bool DirectoryHasWeights(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -48,16 +40,8 @@ bool DirectoryHasWeights(const fs::path& dir) {
 absl::StatusOr<mapping::ModelInput> FromConfigOnly(const std::string& config_path,
                                                    const std::string& architecture) {
   WRING_ASSIGN_OR_RETURN(mapping::Json config, ReadJsonFile(config_path));
-  auto model = mapping::ModelFromConfig(config, config_path, architecture);
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        model.status().message(),
-        "\nwring builds the module structure from config.json alone only for: ",
-        absl::StrJoin(mapping::KnownArchitectures(), ", "),
-        ". For other models pass --model with the checkpoint directory, its "
-        "safetensors files or model.safetensors.index.json, or a module list."));
-  }
-  return model;
+  // Errors name the known architectures and the other inputs to use.
+  return mapping::ModelFromConfig(config, config_path, architecture);
 }
 
 }  // namespace
@@ -86,7 +70,7 @@ absl::StatusOr<mapping::ModelInput> LoadModelArgument(const std::string& model_p
   if (fs::is_regular_file(path, ec) && absl::EndsWith(model_path, ".json") &&
       fs::file_size(path, ec) <= kMaxConfigBytes) {
     auto doc = ReadJsonFile(model_path);
-    if (doc.ok() && LooksLikeConfig(*doc)) return FromConfigOnly(model_path, architecture);
+    if (doc.ok() && mapping::IsModelConfig(*doc)) return FromConfigOnly(model_path, architecture);
   }
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput model,
                          mapping::LoadModelFromPath(model_path, config_path));

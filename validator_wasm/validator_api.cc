@@ -51,27 +51,6 @@ absl::StatusOr<Json> ParseConfig(absl::string_view text, absl::string_view sourc
   return config;
 }
 
-// As `wring check --model config.json`: a config with neither modules (a
-// module dump) nor weight_map (a safetensors index).
-bool LooksLikeConfig(const Json& document) {
-  return document.is_object() && !document.contains("modules") &&
-         !document.contains("weight_map") &&
-         (document.contains("model_type") || document.contains("architectures"));
-}
-
-absl::StatusOr<ModelInput> FromConfigOnly(const Json& config, absl::string_view source) {
-  auto model = ModelFromConfig(config, source);
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        model.status().message(),
-        "\nwring builds the module structure from config.json alone only for: ",
-        absl::StrJoin(KnownArchitectures(), ", "),
-        ". For other models give a module list, a module dump, "
-        "model.safetensors.index.json or the model's .safetensors files."));
-  }
-  return model;
-}
-
 absl::StatusOr<ModelInput> ModelFromInputs(absl::string_view model_text,
                                            absl::string_view config_text) {
   WRING_ASSIGN_OR_RETURN(Json config, ParseConfig(config_text, kConfigSource));
@@ -83,12 +62,12 @@ absl::StatusOr<ModelInput> ModelFromInputs(absl::string_view model_text,
           "model.safetensors.index.json or .safetensors files, or a config.json alone for a "
           "known architecture");
     }
-    return FromConfigOnly(config, kConfigSource);
+    return ModelFromConfig(config, kConfigSource);
   }
   if (trimmed.front() == '{' && trimmed.size() <= kMaxConfigBytes) {
     absl::StatusOr<Json> document = ParseJson(trimmed, kModelSource);
-    if (document.ok() && LooksLikeConfig(*document)) {
-      return FromConfigOnly(*document, kModelSource);
+    if (document.ok() && IsModelConfig(*document)) {
+      return ModelFromConfig(*document, kModelSource);
     }
   }
   return ModelFromText(model_text, kModelSource, config);

@@ -156,6 +156,12 @@ absl::StatusOr<std::string> ArchitectureFromConfig(const Json& config, absl::str
 
 }  // namespace
 
+bool IsModelConfig(const Json& document) {
+  return document.is_object() && !document.contains("modules") &&
+         !document.contains("weight_map") &&
+         (document.contains("model_type") || document.contains("architectures"));
+}
+
 bool IsKnownArchitecture(absl::string_view architecture) {
   return archs_internal::FindFamily(architecture) != nullptr;
 }

@@ -31,6 +31,12 @@ namespace mapping {
 absl::StatusOr<ModelInput> ModelFromConfig(const Json& config, absl::string_view source,
                                            absl::string_view architecture = {});
 
+// True for what looks like a config.json on its own: an object naming a
+// model type or architecture, with neither `modules` (a module dump) nor
+// `weight_map` (a safetensors index). Such a document given as "the model"
+// means "build the structure from this config".
+bool IsModelConfig(const Json& document);
+
 bool IsKnownArchitecture(absl::string_view architecture);
 // In a stable order.
 std::vector<std::string> KnownArchitectures();

@@ -431,6 +431,15 @@ TEST(ModelFromConfigTest, ActivationClassFollowsConfig) {
   EXPECT_EQ(act->mro, (std::vector<std::string>{"ReLU6", "Hardtanh"}));
 }
 
+TEST(IsModelConfigTest, TellsAConfigFromModuleDumpsAndIndexes) {
+  EXPECT_TRUE(IsModelConfig(Json{{"model_type", "llama"}}));
+  EXPECT_TRUE(IsModelConfig(Json{{"architectures", {"LlamaForCausalLM"}}}));
+  EXPECT_FALSE(IsModelConfig(Json{{"model_type", "llama"}, {"modules", Json::array()}}));
+  EXPECT_FALSE(IsModelConfig(Json{{"model_type", "llama"}, {"weight_map", Json::object()}}));
+  EXPECT_FALSE(IsModelConfig(Json{{"hidden_size", 8}}));
+  EXPECT_FALSE(IsModelConfig(Json::array()));
+}
+
 }  // namespace
 }  // namespace mapping
 }  // namespace wring
