@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
+#include "backend/observe/observer.h"
 #include "backend/pack/pack.h"
 #include "mapping/base/status_macros.h"
 
@@ -22,12 +23,6 @@ using safetensors::TensorToWrite;
 
 absl::Status Unsupported(absl::string_view what) {
   return absl::UnimplementedError(absl::StrCat("CompressWeight: ", what));
-}
-
-bool IsMinMaxObserver(const std::string& observer) {
-  // llm-compressor rewrites minmax / static_minmax weight observers to
-  // memoryless_minmax (weights are observed once), so all three agree.
-  return observer == "memoryless_minmax" || observer == "minmax" || observer == "static_minmax";
 }
 
 absl::Status CheckWeight(absl::string_view module_name, const torch::Tensor& weight) {
@@ -72,9 +67,17 @@ absl::StatusOr<quantize::QuantizationArgs> ToBackendWeightArgs(const mapping::Qu
       out.strategy = quantize::QuantizationStrategy::kGroup;
       out.group_size = *args.group_size;
       break;
+    case mapping::QuantizationStrategy::kBlock:
+      if (args.block_structure.size() != 2) {
+        return absl::InvalidArgumentError("CompressWeight: block strategy needs block_structure [rows, cols]");
+      }
+      out.strategy = quantize::QuantizationStrategy::kBlock;
+      out.block_rows = args.block_structure[0];
+      out.block_cols = args.block_structure[1];
+      break;
     default:
       return Unsupported(absl::StrCat("weights.strategy \"", mapping::QuantizationStrategyName(args.strategy),
-                                      "\" is not implemented yet; use tensor, channel or group"));
+                                      "\" is not implemented yet; use tensor, channel, group or block"));
   }
   if (args.is_dynamic()) return Unsupported("dynamic weight quantization (weights.dynamic) is not supported");
   if (args.scale_dtype) {
@@ -84,9 +87,11 @@ absl::StatusOr<quantize::QuantizationArgs> ToBackendWeightArgs(const mapping::Qu
   if (args.actorder && mapping::IsGroupActorder(*args.actorder)) {
     return Unsupported("weights.actorder \"group\" needs weight_g_idx, which is not implemented yet");
   }
-  if (args.observer && !IsMinMaxObserver(*args.observer)) {
-    return Unsupported(absl::StrCat("weights.observer \"", *args.observer,
-                                    "\" is not implemented yet; use memoryless_minmax"));
+  if (args.observer) {
+    const std::string resolved = observe::ResolveObserverName(*args.observer, observe::ObservedValue::kWeight);
+    if (absl::Status status = observe::ParseObserverOptions(resolved, args.observer_kwargs).status(); !status.ok()) {
+      return Unsupported(absl::StrCat("weights.observer: ", status.message()));
+    }
   }
   if (!args.symmetric && (args.type != mapping::QuantizationType::kInt || args.zp_dtype != "int8")) {
     return Unsupported(absl::StrCat("asymmetric weights need int type and zp_dtype int8, got type \"",
@@ -100,7 +105,8 @@ absl::StatusOr<quantize::QuantizationArgs> ToBackendWeightArgs(const mapping::Qu
 absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view module_name,
                                                           const torch::Tensor& weight,
                                                           const mapping::QuantizationScheme& scheme,
-                                                          CompressionFormat format) {
+                                                          CompressionFormat format,
+                                                          const std::optional<quantize::QParams>& given_qparams) {
   if (!scheme.weights) {
     return absl::InvalidArgumentError(
         absl::StrCat("CompressWeight: the scheme of ", module_name, " does not quantize weights"));
@@ -125,7 +131,21 @@ absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view modu
   return CatchTorchErrors(
       absl::StrCat("CompressWeight(", module_name, ")"),
       [&]() -> absl::StatusOr<std::vector<TensorToWrite>> {
-        WRING_ASSIGN_OR_RETURN(const quantize::QParams qparams, quantize::ComputeWeightQParams(weight, args));
+        quantize::QParams qparams;
+        if (given_qparams) {
+          qparams = *given_qparams;
+          if (!qparams.scale.defined() || (!args.symmetric && !qparams.zero_point.defined())) {
+            return absl::InvalidArgumentError(absl::StrCat("CompressWeight(", module_name,
+                                                           "): the given qparams lack a scale or, for "
+                                                           "asymmetric weights, a zero point"));
+          }
+        } else {
+          const auto& observer = scheme.weights->observer;  // absl::optional
+          WRING_ASSIGN_OR_RETURN(
+              qparams, observe::ComputeWeightQParams(
+                           weight, args, observer ? std::optional<std::string>(*observer) : std::nullopt,
+                           scheme.weights->observer_kwargs));
+        }
         std::vector<TensorToWrite> tensors;
         torch::Tensor zero_point;  // written only for asymmetric args
         if (format == CompressionFormat::kPackQuantized) {
@@ -136,7 +156,8 @@ absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view modu
           if (!args.symmetric) {
             // Upstream packs only group / channel zero points (along rows);
             // a tensor-strategy zero point stays the int8 (1,) tensor.
-            if (args.strategy == quantize::QuantizationStrategy::kTensor) {
+            if (args.strategy != quantize::QuantizationStrategy::kGroup &&
+                args.strategy != quantize::QuantizationStrategy::kChannel) {
               zero_point = qparams.zero_point;
             } else {
               WRING_ASSIGN_OR_RETURN(zero_point,
@@ -165,6 +186,33 @@ absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view modu
         }
         return tensors;
       });
+}
+
+absl::StatusOr<std::vector<TensorToWrite>> ActivationQParamTensors(absl::string_view module_name,
+                                                                   absl::string_view base_name,
+                                                                   const quantize::QParams& qparams,
+                                                                   const mapping::QuantizationArgs& args) {
+  if (base_name != "input" && base_name != "output" && base_name != "k" && base_name != "v" && base_name != "q") {
+    return absl::InvalidArgumentError(absl::StrCat("ActivationQParamTensors: unknown base name \"", base_name,
+                                                   "\"; use input, output, q, k or v"));
+  }
+  if (!qparams.scale.defined() || !qparams.scale.is_floating_point()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ActivationQParamTensors: ", module_name, ".", base_name, "_scale is missing"));
+  }
+  std::vector<TensorToWrite> tensors;
+  tensors.push_back({Named(module_name, absl::StrCat(base_name, "_scale")), qparams.scale.contiguous()});
+  if (args.symmetric) return tensors;  // _remove_symmetric_zp
+  if (!qparams.zero_point.defined()) {
+    return absl::InvalidArgumentError(absl::StrCat("ActivationQParamTensors: asymmetric ", module_name, ".",
+                                                   base_name, " needs a zero point"));
+  }
+  TensorToWrite zero_point{Named(module_name, absl::StrCat(base_name, "_zero_point")),
+                           qparams.zero_point.contiguous()};
+  // fp8 zero points held as floating values (LibTorch without float8).
+  zero_point.as_float8_e4m3 = args.type == mapping::QuantizationType::kFloat && qparams.zero_point.is_floating_point();
+  tensors.push_back(std::move(zero_point));
+  return tensors;
 }
 
 }  // namespace compress

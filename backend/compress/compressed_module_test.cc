@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/compat/torch_compat.h"
+#include "backend/observe/observer.h"
 #include "backend/pack/pack.h"
 #include "backend/quantize/quantize.h"
 #include "backend/safetensors/writer.h"
@@ -196,6 +197,69 @@ TEST(CompressWeightTest, RejectsWhatItCannotWrite) {
   mapping::QuantizationScheme no_weights = Preset("W4A16");
   no_weights.weights.reset();
   EXPECT_FALSE(CompressWeight("m", RandomWeight(8, 128), no_weights, CompressionFormat::kPackQuantized).ok());
+}
+
+TEST(CompressWeightTest, Fp8BlockWritesOneScalePerPaddedBlock) {
+  const mapping::QuantizationScheme scheme = Preset("FP8_BLOCK");
+  const torch::Tensor weight = RandomWeight(200, 384);
+  auto tensors = CompressWeight("mlp.up_proj", weight, scheme, CompressionFormat::kFloatQuantized);
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  ASSERT_EQ(Names(*tensors), (std::vector<std::string>{"mlp.up_proj.weight", "mlp.up_proj.weight_scale"}));
+  const TensorToWrite& scale = Get(*tensors, "mlp.up_proj.weight_scale");
+  EXPECT_EQ(DtypeName(scale), "BF16");
+  EXPECT_EQ(Shape(scale), (std::vector<int64_t>{2, 3}));  // ceil(200/128), 384/128
+  // Block (1, 2) covers rows 128..199 (the rest is zero padding), cols 256..383.
+  const float absmax = weight.slice(0, 128, 200).slice(1, 256, 384).abs().max().item<float>();
+  const float expected = (torch::scalar_tensor(absmax).to(torch::kBFloat16) / 448.0).item<float>();
+  EXPECT_EQ(scale.tensor[1][2].item<float>(), expected);
+  const TensorToWrite& values = Get(*tensors, "mlp.up_proj.weight");
+  EXPECT_TRUE(values.as_float8_e4m3);
+  EXPECT_EQ(Shape(values), (std::vector<int64_t>{200, 384}));
+}
+
+TEST(CompressWeightTest, UsesTheSchemesMseObserverOrTheGivenQParams) {
+  mapping::QuantizationScheme scheme = Preset("W4A16");
+  scheme.weights->observer = "mse";  // rewritten to memoryless_mse for weights
+  const torch::Tensor weight = RandomWeight(16, 256);
+  auto args = ToBackendWeightArgs(*scheme.weights);
+  ASSERT_TRUE(args.ok()) << args.status();
+  auto mse = observe::ComputeWeightQParams(weight, *args, std::string("memoryless_mse"), {});
+  auto minmax = quantize::ComputeWeightQParams(weight, *args);
+  ASSERT_TRUE(mse.ok() && minmax.ok());
+  ASSERT_FALSE(torch::equal(mse->scale, minmax->scale));  // the search shrinks some groups
+
+  auto tensors = CompressWeight("m", weight, scheme, CompressionFormat::kPackQuantized);
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  EXPECT_TRUE(torch::equal(Get(*tensors, "m.weight_scale").tensor, mse->scale));
+
+  auto given = CompressWeight("m", weight, Preset("W4A16"), CompressionFormat::kPackQuantized, *mse);
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_TRUE(torch::equal(Get(*given, "m.weight_scale").tensor, mse->scale));
+  EXPECT_TRUE(torch::equal(Get(*given, "m.weight_packed").tensor, Get(*tensors, "m.weight_packed").tensor));
+
+  scheme.weights->observer = "imatrix_mse";
+  EXPECT_EQ(CompressWeight("m", weight, scheme, CompressionFormat::kPackQuantized).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+TEST(ActivationQParamTensorsTest, NamesScalesAndKeepsOnlyAsymmetricZeroPoints) {
+  quantize::QParams qparams{torch::full({1}, 0.5, torch::kBFloat16), torch::full({1}, -3, torch::kChar)};
+  mapping::QuantizationArgs args;
+  args.type = mapping::QuantizationType::kFloat;
+  auto fp8 = ActivationQParamTensors("model.layers.0.self_attn", "k", qparams, args);
+  ASSERT_TRUE(fp8.ok()) << fp8.status();
+  ASSERT_EQ(Names(*fp8), (std::vector<std::string>{"model.layers.0.self_attn.k_scale"}));
+  EXPECT_EQ(DtypeName(fp8->front()), "BF16");
+  EXPECT_EQ(Shape(fp8->front()), (std::vector<int64_t>{1}));
+
+  args.type = mapping::QuantizationType::kInt;
+  args.symmetric = false;
+  auto asym = ActivationQParamTensors("model.layers.0.mlp.down_proj", "input", qparams, args);
+  ASSERT_TRUE(asym.ok()) << asym.status();
+  ASSERT_EQ(Names(*asym), (std::vector<std::string>{"model.layers.0.mlp.down_proj.input_scale",
+                                                    "model.layers.0.mlp.down_proj.input_zero_point"}));
+  EXPECT_EQ(DtypeName(Get(*asym, "model.layers.0.mlp.down_proj.input_zero_point")), "I8");
+  EXPECT_FALSE(ActivationQParamTensors("m", "weight", qparams, args).ok());
 }
 
 }  // namespace

@@ -119,6 +119,48 @@ absl::Status CheckGroupColumns(int64_t columns, int64_t group_size) {
   return absl::OkStatus();
 }
 
+// maybe_pad_tensor_for_block_quant: zeros appended to the last two dims up to
+// whole blocks, so partial blocks keep honest qparams.
+torch::Tensor PadToBlocks(const torch::Tensor& x, const QuantizationArgs& args) {
+  const int64_t pad_rows = (args.block_rows - x.size(-2) % args.block_rows) % args.block_rows;
+  const int64_t pad_cols = (args.block_cols - x.size(-1) % args.block_cols) % args.block_cols;
+  if (pad_rows == 0 && pad_cols == 0) return x;
+  return torch::constant_pad_nd(x, {0, pad_cols, 0, pad_rows}, 0);
+}
+
+// A padded (rows, cols) tensor as (block_rows_count, block_cols_count,
+// block_rows, block_cols): each block's elements in the last two dims.
+torch::Tensor ToBlocks(const torch::Tensor& padded, const QuantizationArgs& args) {
+  return padded.reshape({padded.size(0) / args.block_rows, args.block_rows, padded.size(1) / args.block_cols,
+                         args.block_cols})
+      .transpose(1, 2);
+}
+
+absl::Status CheckBlockInput(const torch::Tensor& x, absl::string_view operation) {
+  if (x.dim() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(operation, ": block strategy needs a 2-D tensor, got shape ",
+                                                   ShapeText(x.sizes())));
+  }
+  return absl::OkStatus();
+}
+
+// _process_block: pad, quantize block by block, restore, crop.
+absl::StatusOr<torch::Tensor> ProcessBlocks(const torch::Tensor& x, const QParams& qparams,
+                                            const QuantizationArgs& args, const RangeTensors& bounds,
+                                            std::optional<torch::Dtype> dtype, Steps steps) {
+  const torch::Tensor padded = PadToBlocks(x, args);
+  const torch::Tensor zero_point = qparams.zero_point;
+  absl::StatusOr<torch::Tensor> blocks = ApplyQuantizeOp(
+      ToBlocks(padded, args), qparams.scale.unsqueeze(-1).unsqueeze(-1),
+      zero_point.defined() ? zero_point.unsqueeze(-1).unsqueeze(-1) : zero_point, args, bounds, dtype, steps);
+  if (!blocks.ok()) return blocks.status();
+  torch::Tensor output = blocks->transpose(1, 2).reshape(padded.sizes());
+  if (output.sizes() != x.sizes()) {
+    output = output.slice(0, 0, x.size(0)).slice(1, 0, x.size(1));
+  }
+  return output;
+}
+
 // _process_quantization for tensor / channel / group.
 absl::StatusOr<torch::Tensor> Process(const torch::Tensor& x, const QParams& qparams, const QuantizationArgs& args,
                                       std::optional<torch::Dtype> dtype, Steps steps, absl::string_view operation) {
@@ -137,12 +179,19 @@ absl::StatusOr<torch::Tensor> Process(const torch::Tensor& x, const QParams& qpa
   if (args.strategy == QuantizationStrategy::kGroup) {
     if (absl::Status status = CheckGroupColumns(x.size(-1), args.group_size); !status.ok()) return status;
   }
+  if (args.strategy == QuantizationStrategy::kBlock) {
+    if (absl::Status status = CheckBlockInput(x, operation); !status.ok()) return status;
+  }
   absl::StatusOr<QuantizedRange> range = CalculateRange(args);
   if (!range.ok()) return range.status();
   return CatchTorchErrors(operation, [&]() -> absl::StatusOr<torch::Tensor> {
     const RangeTensors bounds = MakeRangeTensors(*range, x.device());
+    if (args.strategy == QuantizationStrategy::kBlock) {
+      return ProcessBlocks(x, qparams, args, bounds, dtype, steps);
+    }
     torch::Tensor scale = qparams.scale;
     torch::Tensor zero_point = qparams.zero_point;
+    // tensor, channel, token and attn_head broadcast as they are.
     if (args.strategy != QuantizationStrategy::kGroup) {
       return ApplyQuantizeOp(x, scale, zero_point, args, bounds, dtype, steps);
     }
@@ -180,6 +229,14 @@ absl::Status ValidateArgs(const QuantizationArgs& args) {
   if (args.strategy != QuantizationStrategy::kGroup && args.group_size > 0) {
     return absl::InvalidArgumentError("group_size requires strategy to be set to 'group'");
   }
+  const bool has_block_structure = args.block_rows != 0 || args.block_cols != 0;
+  if (args.strategy == QuantizationStrategy::kBlock && (args.block_rows <= 0 || args.block_cols <= 0)) {
+    return absl::InvalidArgumentError(
+        "strategy block requires block_structure [rows, cols] of positive values, e.g. [128, 128]");
+  }
+  if (args.strategy != QuantizationStrategy::kBlock && has_block_structure) {
+    return absl::InvalidArgumentError("block_structure requires strategy to be set to 'block'");
+  }
   return absl::OkStatus();
 }
 
@@ -194,9 +251,15 @@ absl::StatusOr<MinMax> ObserveMinMax(const torch::Tensor& weight, const Quantiza
   if (absl::Status status = ValidateArgs(args); !status.ok()) return status;
   if (absl::Status status = CheckFloatingTensor(weight, "ObserveMinMax: the weight"); !status.ok()) return status;
   if (weight.numel() == 0) return absl::InvalidArgumentError("ObserveMinMax: the weight is empty");
+  if (args.strategy == QuantizationStrategy::kToken || args.strategy == QuantizationStrategy::kAttnHead) {
+    return absl::InvalidArgumentError(absl::StrCat("ObserveMinMax: ",
+                                                   args.strategy == QuantizationStrategy::kToken ? "Token"
+                                                                                                 : "Attention head",
+                                                   " quantization cannot be applied to weights"));
+  }
   if (args.strategy != QuantizationStrategy::kTensor && weight.dim() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat("ObserveMinMax: channel and group strategies need a 2-D weight, "
-                                                   "got shape ",
+    return absl::InvalidArgumentError(absl::StrCat("ObserveMinMax: channel, group and block strategies need a "
+                                                   "2-D weight, got shape ",
                                                    ShapeText(weight.sizes())));
   }
   if (args.strategy == QuantizationStrategy::kGroup) {
@@ -217,6 +280,11 @@ absl::StatusOr<MinMax> ObserveMinMax(const torch::Tensor& weight, const Quantiza
       case QuantizationStrategy::kGroup:
         slots = weight.reshape({weight.size(0), weight.size(1) / args.group_size, args.group_size});
         break;
+      case QuantizationStrategy::kBlock:
+        slots = ToBlocks(PadToBlocks(weight, args), args).flatten(-2);
+        break;
+      default:
+        return absl::InternalError("ObserveMinMax: unexpected strategy");
     }
     return MinMax{torch::amin(slots, {-1}), torch::amax(slots, {-1})};
   });
@@ -285,6 +353,49 @@ absl::StatusOr<QParams> CalculateQParams(const torch::Tensor& min_vals, const to
 
 absl::StatusOr<QParams> ComputeWeightQParams(const torch::Tensor& weight, const QuantizationArgs& args) {
   absl::StatusOr<MinMax> observed = ObserveMinMax(weight, args);
+  if (!observed.ok()) return observed.status();
+  return CalculateQParams(observed->min, observed->max, args);
+}
+
+absl::StatusOr<QParams> ComputeDynamicQParams(const torch::Tensor& x, const QuantizationArgs& args) {
+  if (absl::Status status = ValidateArgs(args); !status.ok()) return status;
+  if (absl::Status status = CheckFloatingTensor(x, "ComputeDynamicQParams: the input"); !status.ok()) return status;
+  if (x.numel() == 0) return absl::InvalidArgumentError("ComputeDynamicQParams: the input is empty");
+  const QuantizationStrategy strategy = args.strategy;
+  if (strategy != QuantizationStrategy::kToken && strategy != QuantizationStrategy::kTensor &&
+      strategy != QuantizationStrategy::kGroup) {
+    return absl::InvalidArgumentError(
+        "ComputeDynamicQParams: dynamic quantization is only supported for the token, tensor and group "
+        "strategies");
+  }
+  if (strategy == QuantizationStrategy::kToken && x.dim() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ComputeDynamicQParams: token strategy needs at least [batch, tokens], got shape ", ShapeText(x.sizes())));
+  }
+  if (strategy == QuantizationStrategy::kGroup && x.size(-1) % args.group_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("ComputeDynamicQParams: the last dimension ", x.size(-1),
+                                                   " is not divisible by group_size ", args.group_size));
+  }
+  absl::StatusOr<MinMax> observed = CatchTorchErrors("ComputeDynamicQParams", [&]() -> absl::StatusOr<MinMax> {
+    switch (strategy) {
+      case QuantizationStrategy::kToken: {
+        std::vector<int64_t> reduce_dims;
+        for (int64_t dim = 2; dim < x.dim(); ++dim) reduce_dims.push_back(dim);
+        // Upstream passes the empty dim tuple on as "reduce everything".
+        if (reduce_dims.empty()) return MinMax{torch::amin(x), torch::amax(x)};
+        return MinMax{torch::amin(x, reduce_dims, /*keepdim=*/true), torch::amax(x, reduce_dims, /*keepdim=*/true)};
+      }
+      case QuantizationStrategy::kTensor:
+        return MinMax{torch::amin(x), torch::amax(x)};
+      default: {
+        std::vector<int64_t> grouped(x.sizes().begin(), x.sizes().end() - 1);
+        grouped.push_back(x.size(-1) / args.group_size);
+        grouped.push_back(args.group_size);
+        const torch::Tensor groups = x.reshape(grouped);
+        return MinMax{torch::amin(groups, {-1}), torch::amax(groups, {-1})};
+      }
+    }
+  });
   if (!observed.ok()) return observed.status();
   return CalculateQParams(observed->min, observed->max, args);
 }

@@ -15,8 +15,11 @@
 //
 // Covered: int (2..8 bits, symmetric / asymmetric) and fp8 e4m3 (emulated on
 // LibTorch without float8), strategies tensor / channel / group (groups run
-// along the last, input-column dimension). Not covered yet: block,
-// tensor_group (NVFP4 global scales), MX scales, scale_dtype, actorder.
+// along the last, input-column dimension), block (2-D weights, zero-padded to
+// whole blocks, as FP8_BLOCK's [128, 128]), and for activations token (per
+// token, dynamic only) and attn_head (KV cache, scale (heads, 1, 1)). Not
+// covered yet: tensor_group (NVFP4 global scales), MX scales, scale_dtype,
+// actorder.
 #ifndef WRING_BACKEND_QUANTIZE_QUANTIZE_H_
 #define WRING_BACKEND_QUANTIZE_QUANTIZE_H_
 
@@ -34,7 +37,7 @@ namespace quantize {
 
 enum class QuantizationType { kInt, kFloat };
 
-enum class QuantizationStrategy { kTensor, kChannel, kGroup };
+enum class QuantizationStrategy { kTensor, kChannel, kGroup, kBlock, kToken, kAttnHead };
 
 // The subset of compressed-tensors' QuantizationArgs the functions here read.
 struct QuantizationArgs {
@@ -43,6 +46,9 @@ struct QuantizationArgs {
   bool symmetric = true;
   QuantizationStrategy strategy = QuantizationStrategy::kTensor;
   int64_t group_size = 0;  // > 0 exactly when strategy == kGroup
+  // block_structure [rows, cols]: > 0 exactly when strategy == kBlock.
+  int64_t block_rows = 0;
+  int64_t block_cols = 0;
 };
 
 // Rejects argument combinations this module does not implement, naming the
@@ -62,7 +68,9 @@ struct MinMax {
 };
 
 // Per-slot min and max of a weight (rows, cols): tensor -> (1,),
-// channel -> (rows, 1), group -> (rows, cols / group_size).
+// channel -> (rows, 1), group -> (rows, cols / group_size), block ->
+// (ceil(rows / block_rows), ceil(cols / block_cols)) over the zero-padded
+// weight. Token and attn_head do not apply to weights.
 absl::StatusOr<MinMax> ObserveMinMax(const torch::Tensor& weight, const QuantizationArgs& args);
 
 struct QParams {
@@ -83,6 +91,12 @@ absl::StatusOr<QParams> CalculateQParams(const torch::Tensor& min_vals, const to
 // ObserveMinMax + CalculateQParams: what a memoryless_minmax weight
 // observer produces for `weight`.
 absl::StatusOr<QParams> ComputeWeightQParams(const torch::Tensor& weight, const QuantizationArgs& args);
+
+// compute_dynamic_scales_and_zp: qparams of activation `x` computed on the
+// fly. token: one per position of the first two dims (x [B, T, H] -> scale
+// [B, T, 1]); tensor: (1,); group: [..., ceil(H / group_size)]. Other
+// strategies cannot be dynamic.
+absl::StatusOr<QParams> ComputeDynamicQParams(const torch::Tensor& x, const QuantizationArgs& args);
 
 // x / scale (+ zero point), clamped to the range and rounded (int: half to
 // even; fp8: to the nearest e4m3fn value). The result keeps x's dtype
