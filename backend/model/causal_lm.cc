@@ -1,0 +1,285 @@
+#include "backend/model/causal_lm.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "backend/base/torch_errors.h"
+#include "backend/model/internal/decoder_layer.h"
+#include "backend/model/internal/decoder_math.h"
+#include "mapping/base/json.h"
+#include "mapping/base/status_macros.h"
+
+namespace wring {
+namespace backend {
+namespace model {
+namespace {
+
+constexpr char kEmbedName[] = "model.embed_tokens.weight";
+constexpr char kNormName[] = "model.norm.weight";
+constexpr char kLmHeadName[] = "lm_head.weight";
+
+std::string ShapeString(c10::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
+std::string DtypeName(torch::Dtype dtype) { return std::string(c10::toString(dtype)); }
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read (is this a Hugging Face model directory?)"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The decoder layer a checkpoint tensor belongs to, from "model.layers.<i>.".
+std::optional<int> LayerOfTensor(const std::string& name) {
+  constexpr absl::string_view kPrefix = "model.layers.";
+  if (!absl::StartsWith(name, kPrefix)) return std::nullopt;
+  const size_t dot = name.find('.', kPrefix.size());
+  int layer;
+  if (dot == std::string::npos || !absl::SimpleAtoi(name.substr(kPrefix.size(), dot - kPrefix.size()), &layer)) {
+    return std::nullopt;
+  }
+  return layer;
+}
+
+// Why `tensor` cannot serve as parameter `name` of shape `expected`, or "".
+std::string TensorProblem(const std::string& name, const torch::Tensor& tensor, const std::vector<int64_t>& expected) {
+  if (tensor.sizes() != c10::IntArrayRef(expected)) {
+    return absl::StrCat(name, " has shape ", ShapeString(tensor.sizes()), ", config.json implies ",
+                        ShapeString(expected));
+  }
+  if (!tensor.is_floating_point()) {
+    return absl::StrCat(name, " has dtype ", DtypeName(tensor.scalar_type()),
+                        ", expected a floating-point tensor (is the checkpoint already quantized?)");
+  }
+  return "";
+}
+
+// torch::Device("cuda") has no index while tensors on it report one.
+bool SameDevice(const torch::Device& a, const torch::Device& b) {
+  return a.type() == b.type() && (!a.has_index() || !b.has_index() || a.index() == b.index());
+}
+
+std::vector<int64_t> ParameterShape(const LayerModule& module, bool bias) {
+  if (bias || module.kind == LayerModule::kRmsNorm) return {module.out_features};
+  return {module.out_features, module.in_features};
+}
+
+}  // namespace
+
+CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
+                   std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint)
+    : model_dir_(std::move(model_dir)),
+      device_(device),
+      config_(std::move(config)),
+      checkpoint_(std::move(checkpoint)) {
+  for (const std::string& name : checkpoint_->names()) {
+    if (std::optional<int> layer = LayerOfTensor(name)) names_by_layer_[*layer].push_back(name);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {
+  const std::string config_path = model_dir + "/config.json";
+  WRING_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(config_path));
+  WRING_ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, config_path));
+  WRING_ASSIGN_OR_RETURN(const mapping::Json root, mapping::ParseJson(text, config_path));
+  if (mapping::JsonMember(root, "quantization_config") != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        config_path, ": the model already has a quantization_config; compress the original (unquantized) model"));
+  }
+  WRING_ASSIGN_OR_RETURN(auto checkpoint, safetensors::SafetensorsCheckpoint::Open(model_dir));
+  std::unique_ptr<CausalLm> model(new CausalLm(model_dir, device, std::move(config), std::move(checkpoint)));
+  WRING_RETURN_IF_ERROR(model->CheckNonLayerTensors());
+  WRING_ASSIGN_OR_RETURN(model->inverse_frequencies_,
+                         CatchTorchErrors("RoPE frequencies", [&]() -> absl::StatusOr<torch::Tensor> {
+                           return internal::RopeInverseFrequencies(model->config_);
+                         }));
+  return model;
+}
+
+absl::Status CausalLm::CheckNonLayerTensors() {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
+      {kEmbedName, {config_.vocab_size, config_.hidden_size}},
+      {kNormName, {config_.hidden_size}},
+  };
+  if (!config_.tie_word_embeddings) expected.push_back({kLmHeadName, {config_.vocab_size, config_.hidden_size}});
+  std::vector<std::string> problems;
+  for (const auto& [name, shape] : expected) {
+    absl::StatusOr<torch::Tensor> tensor = checkpoint_->Get(name);
+    if (!tensor.ok()) {
+      problems.push_back(absl::IsNotFound(tensor.status())
+                             ? absl::StrCat("missing ", name,
+                                            name == kLmHeadName ? " (tie_word_embeddings is false)" : "")
+                             : std::string(tensor.status().message()));
+      continue;
+    }
+    std::string problem = TensorProblem(name, *tensor, shape);
+    if (!problem.empty()) problems.push_back(std::move(problem));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(model_dir_, ": checkpoint does not match config.json: ", absl::StrJoin(problems, "; ")));
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::LoadToDevice(const std::string& name, const std::vector<int64_t>& expected) {
+  WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, checkpoint_->Get(name));
+  const std::string problem = TensorProblem(name, tensor, expected);
+  if (!problem.empty()) return absl::InvalidArgumentError(absl::StrCat(model_dir_, ": ", problem));
+  return CatchTorchErrors(absl::StrCat("copying ", name, " to ", device_.str()),
+                          [&]() -> absl::StatusOr<torch::Tensor> {
+                            return tensor.to(device_, config_.dtype).contiguous();
+                          });
+}
+
+absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
+  if (layer < 0 || layer >= config_.num_hidden_layers) {
+    return absl::OutOfRangeError(absl::StrCat("layer ", layer, " out of range: the model has ",
+                                              config_.num_hidden_layers, " decoder layers"));
+  }
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+    expected[module.name + ".weight"] = ParameterShape(module, false);
+    if (module.has_bias) expected[module.name + ".bias"] = ParameterShape(module, true);
+  }
+  const std::vector<std::string>& present = names_by_layer_[layer];
+  const std::set<std::string> present_set(present.begin(), present.end());
+  std::vector<std::string> problems;
+  for (const std::string& name : present) {
+    // Old checkpoints carry RoPE buffers; transformers ignores them too.
+    if (expected.count(name) == 0 && !absl::EndsWith(name, "rotary_emb.inv_freq")) {
+      problems.push_back(absl::StrCat("unexpected ", name));
+    }
+  }
+  Weights weights;
+  for (const auto& [name, shape] : expected) {
+    if (present_set.count(name) == 0) {
+      problems.push_back(absl::StrCat("missing ", name));
+      continue;
+    }
+    absl::StatusOr<torch::Tensor> tensor = LoadToDevice(name, shape);
+    if (!tensor.ok()) {
+      problems.push_back(std::string(tensor.status().message()));
+      continue;
+    }
+    weights[name] = *std::move(tensor);
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(model_dir_, ": decoder layer ", layer,
+                                                   " does not match config.json (", config_.model_type,
+                                                   "): ", absl::StrJoin(problems, "; ")));
+  }
+  return weights;
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::Embed(const torch::Tensor& input_ids) {
+  if (!input_ids.defined() || input_ids.dim() != 2 || input_ids.size(1) == 0 ||
+      !torch::isIntegralType(input_ids.scalar_type(), /*includeBool=*/false)) {
+    return absl::InvalidArgumentError("Embed: input_ids must be a [batch, length] integer tensor with length > 0");
+  }
+  return CatchTorchErrors("Embed", [&]() -> absl::StatusOr<torch::Tensor> {
+    const torch::Tensor ids = input_ids.to(torch::kCPU, torch::kLong);
+    const int64_t low = ids.min().item<int64_t>(), high = ids.max().item<int64_t>();
+    if (low < 0 || high >= config_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("Embed: token id ", low < 0 ? low : high,
+                                                     " outside the vocabulary [0, ", config_.vocab_size, ")"));
+    }
+    // Rows are gathered from the (memory-mapped) table before the copy to
+    // the device, so only the tokens used are read.
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor table, checkpoint_->Get(kEmbedName));
+    return table.index_select(0, ids.reshape({-1}))
+        .reshape({ids.size(0), ids.size(1), config_.hidden_size})
+        .to(device_, config_.dtype);
+  });
+}
+
+absl::Status CausalLm::CheckHidden(const torch::Tensor& hidden, absl::string_view operation) const {
+  if (!hidden.defined() || hidden.dim() != 3 || hidden.size(1) == 0 || hidden.size(2) != config_.hidden_size ||
+      hidden.scalar_type() != config_.dtype || !SameDevice(hidden.device(), device_)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        operation, ": hidden states must be [batch, length > 0, ", config_.hidden_size, "] ", DtypeName(config_.dtype),
+        " on ", device_.str(), hidden.defined() ? absl::StrCat("; got ", ShapeString(hidden.sizes()), " ",
+                                                              DtypeName(hidden.scalar_type()), " on ",
+                                                              hidden.device().str())
+                                                : "; got an undefined tensor"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Weights& weights,
+                                                            const torch::Tensor& hidden, const LayerHooks& hooks) {
+  if (layer < 0 || layer >= config_.num_hidden_layers) {
+    return absl::OutOfRangeError(absl::StrCat("DecoderLayerForward: layer ", layer, " out of range: the model has ",
+                                              config_.num_hidden_layers, " decoder layers"));
+  }
+  WRING_RETURN_IF_ERROR(CheckHidden(hidden, "DecoderLayerForward"));
+  std::vector<std::string> problems;
+  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+    for (const bool bias : {false, true}) {
+      if (bias && !module.has_bias) continue;
+      const std::string name = module.name + (bias ? ".bias" : ".weight");
+      auto it = weights.find(name);
+      if (it == weights.end() || !it->second.defined()) {
+        problems.push_back(absl::StrCat("missing ", name));
+        continue;
+      }
+      const torch::Tensor& tensor = it->second;
+      const std::vector<int64_t> shape = ParameterShape(module, bias);
+      if (tensor.sizes() != c10::IntArrayRef(shape) || tensor.scalar_type() != config_.dtype ||
+          !SameDevice(tensor.device(), hidden.device())) {
+        problems.push_back(absl::StrCat(name, " is ", ShapeString(tensor.sizes()), " ",
+                                        DtypeName(tensor.scalar_type()), " on ", tensor.device().str(),
+                                        ", expected ", ShapeString(shape), " ", DtypeName(config_.dtype), " on ",
+                                        device_.str()));
+      }
+    }
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DecoderLayerForward: layer ", layer, " weights: ", absl::StrJoin(problems, "; ")));
+  }
+  return CatchTorchErrors(absl::StrCat("DecoderLayerForward(layer ", layer, ")"),
+                          [&]() -> absl::StatusOr<torch::Tensor> {
+                            torch::NoGradGuard no_grad;
+                            return internal::RunDecoderLayer(config_, layer, weights, hidden, hooks,
+                                                             inverse_frequencies_);
+                          });
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::Logits(const torch::Tensor& hidden) {
+  WRING_RETURN_IF_ERROR(CheckHidden(hidden, "Logits"));
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor norm, LoadToDevice(kNormName, {config_.hidden_size}));
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor head,
+                         LoadToDevice(config_.tie_word_embeddings ? kEmbedName : kLmHeadName,
+                                      {config_.vocab_size, config_.hidden_size}));
+  return CatchTorchErrors("Logits", [&]() -> absl::StatusOr<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    return torch::linear(internal::RmsNorm(hidden, norm, config_.rms_norm_eps), head);
+  });
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::Forward(const torch::Tensor& input_ids) {
+  WRING_ASSIGN_OR_RETURN(torch::Tensor hidden, Embed(input_ids));
+  for (int layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    WRING_ASSIGN_OR_RETURN(const Weights weights, LoadLayerWeights(layer));
+    WRING_ASSIGN_OR_RETURN(hidden, DecoderLayerForward(layer, weights, hidden));
+  }
+  return Logits(hidden);
+}
+
+std::vector<std::string> CausalLm::NonLayerTensorNames() const {
+  std::vector<std::string> names = {kEmbedName, kNormName};
+  if (!config_.tie_word_embeddings) names.push_back(kLmHeadName);
+  return names;
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::GetTensor(const std::string& name) { return checkpoint_->Get(name); }
+
+}  // namespace model
+}  // namespace backend
+}  // namespace wring

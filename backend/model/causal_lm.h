@@ -1,0 +1,116 @@
+// A Hugging Face decoder-only causal LM (llama, mistral, qwen2, qwen3) read
+// from its checkpoint directory one decoder layer at a time.
+//
+// Compression calibrates layer by layer (llm-compressor's sequential
+// pipeline), so the whole model never has to sit on the device: Embed turns
+// token ids into hidden states, DecoderLayerForward runs one layer with the
+// weights LoadLayerWeights (or the caller, e.g. after quantizing them)
+// provides, and Logits applies the final norm and lm_head. The math mirrors
+// transformers' eager attention path in the model dtype (see
+// internal/decoder_math.h); LayerHooks expose what llm-compressor's hooks
+// observe: every Linear's input and the attention's key/value states.
+#ifndef WRING_BACKEND_MODEL_CAUSAL_LM_H_
+#define WRING_BACKEND_MODEL_CAUSAL_LM_H_
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/model/config.h"
+#include "backend/safetensors/reader.h"
+
+namespace wring {
+namespace backend {
+namespace model {
+
+// Full parameter name ("model.layers.3.mlp.down_proj.weight") -> tensor on
+// the model's device, in the model dtype.
+using Weights = std::map<std::string, torch::Tensor>;
+
+struct LayerHooks {
+  // Called with each Linear's input just before its matmul; returns the
+  // tensor actually fed to it (same shape). Identity when unset. q/k/v
+  // projections and gate/up projections are called separately, like
+  // forward-pre-hooks on each nn.Linear.
+  std::function<torch::Tensor(const std::string& linear_name, const torch::Tensor& input)> linear_input;
+  // Called with the key and value states after RoPE and before the GQA
+  // repeat ([B, kv_heads, T, head_dim]), as transformers' cache.update sees
+  // them; returns the pair attention actually uses (same shapes). Identity
+  // when unset. attention_name is e.g. "model.layers.3.self_attn".
+  std::function<std::pair<torch::Tensor, torch::Tensor>(const std::string& attention_name, const torch::Tensor& key,
+                                                        const torch::Tensor& value)>
+      key_value;
+};
+
+class CausalLm {
+ public:
+  // Reads <model_dir>/config.json and opens the safetensors checkpoint
+  // (model.safetensors or a sharded index). Checks the embedding, final norm
+  // and (untied) lm_head against the config; decoder layers are checked when
+  // loaded. Rejects checkpoints that already carry a quantization_config.
+  static absl::StatusOr<std::unique_ptr<CausalLm>> Open(const std::string& model_dir, torch::Device device);
+
+  const ModelConfig& config() const { return config_; }
+  const std::string& model_dir() const { return model_dir_; }
+  torch::Device device() const { return device_; }
+
+  // Decoder layer `layer`'s parameters (names as DecoderLayerModules gives
+  // them), copied to the device in the model dtype (floating checkpoint
+  // tensors of another dtype are cast, as from_pretrained(dtype="auto")
+  // does). The error lists every missing or unexpected tensor and every
+  // shape or dtype that does not fit the config.
+  absl::StatusOr<Weights> LoadLayerWeights(int layer);
+
+  // [B, T] integer token ids (any device) -> [B, T, hidden] on the device.
+  absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input_ids);
+
+  // One decoder layer on hidden [B, T, hidden] (model dtype, on the device),
+  // positions 0..T-1 with a causal mask (sliding where the config says so).
+  // `weights` must hold the layer's parameters with the config's shapes.
+  absl::StatusOr<torch::Tensor> DecoderLayerForward(int layer, const Weights& weights, const torch::Tensor& hidden,
+                                                    const LayerHooks& hooks = {});
+
+  // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
+  // [B, T, vocab] in the model dtype, as transformers returns them.
+  absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
+
+  // Embed, every layer (each loaded in turn), Logits.
+  absl::StatusOr<torch::Tensor> Forward(const torch::Tensor& input_ids);
+
+  // The checkpoint tensors outside decoder layers that the model uses:
+  // model.embed_tokens.weight, model.norm.weight and, when untied,
+  // lm_head.weight.
+  std::vector<std::string> NonLayerTensorNames() const;
+
+  // Any checkpoint tensor as stored (CPU, checkpoint dtype), e.g. to copy
+  // unquantized tensors to the output.
+  absl::StatusOr<torch::Tensor> GetTensor(const std::string& name);
+
+ private:
+  CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
+           std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint);
+
+  absl::Status CheckNonLayerTensors();
+  // A checkpoint tensor with `expected` shape, on the device in the model dtype.
+  absl::StatusOr<torch::Tensor> LoadToDevice(const std::string& name, const std::vector<int64_t>& expected);
+  absl::Status CheckHidden(const torch::Tensor& hidden, absl::string_view operation) const;
+
+  std::string model_dir_;
+  torch::Device device_;
+  ModelConfig config_;
+  std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint_;
+  std::map<int, std::vector<std::string>> names_by_layer_;  // checkpoint tensors under model.layers.<i>.
+  torch::Tensor inverse_frequencies_;                        // RoPE, float32, CPU
+};
+
+}  // namespace model
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_MODEL_CAUSAL_LM_H_

@@ -1,0 +1,191 @@
+// Malformed model directories: CausalLm must say what is wrong and where.
+// Each test copies the tiny Qwen2 checkpoint (testdata/qwen2_fp32_bias) into
+// a temporary directory and breaks one thing.
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "backend/model/causal_lm.h"
+#include "backend/safetensors/reader.h"
+#include "backend/safetensors/writer.h"
+#include "gtest/gtest.h"
+
+namespace wring {
+namespace backend {
+namespace model {
+namespace {
+
+using safetensors::TensorToWrite;
+
+std::string SourceDir() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", "backend/model/testdata/qwen2_fp32_bias");
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// A fresh copy of the Qwen2 model whose tensors and config.json text went
+// through `edit_tensors` and `edit_config`.
+std::string BrokenCopy(const std::function<void(std::vector<TensorToWrite>&)>& edit_tensors,
+                       const std::function<std::string(std::string)>& edit_config = nullptr) {
+  static int counter = 0;
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/broken_", counter++);
+  EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
+  std::string config = ReadFile(SourceDir() + "/config.json");
+  if (edit_config) config = edit_config(config);
+  WriteFile(dir + "/config.json", config);
+
+  auto file = safetensors::SafetensorsFile::Open(SourceDir() + "/model.safetensors");
+  EXPECT_TRUE(file.ok()) << file.status();
+  std::vector<TensorToWrite> tensors;
+  for (const auto& entry : (*file)->header().tensors) {
+    absl::StatusOr<torch::Tensor> tensor = (*file)->Get(entry.name);
+    EXPECT_TRUE(tensor.ok()) << tensor.status();
+    tensors.push_back({entry.name, *tensor});
+  }
+  if (edit_tensors) edit_tensors(tensors);
+  const absl::Status written = safetensors::WriteSafetensorsFile(dir + "/model.safetensors", tensors);
+  EXPECT_TRUE(written.ok()) << written;
+  return dir;
+}
+
+void Erase(std::vector<TensorToWrite>& tensors, const std::string& name) {
+  tensors.erase(std::remove_if(tensors.begin(), tensors.end(), [&](const TensorToWrite& t) { return t.name == name; }),
+                tensors.end());
+}
+
+TensorToWrite& Find(std::vector<TensorToWrite>& tensors, const std::string& name) {
+  for (TensorToWrite& t : tensors) {
+    if (t.name == name) return t;
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return tensors.front();
+}
+
+void ExpectMentions(const absl::Status& status, const std::vector<std::string>& needles) {
+  for (const std::string& needle : needles) {
+    EXPECT_NE(status.message().find(needle), std::string::npos) << "missing \"" << needle << "\" in: " << status;
+  }
+}
+
+TEST(CausalLmErrors, UnchangedCopyWorks) {
+  const std::string dir = BrokenCopy(nullptr);
+  absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE((*model)->LoadLayerWeights(1).ok());
+}
+
+TEST(CausalLmErrors, LayerWithMissingExtraAndMisshapenTensors) {
+  const std::string dir = BrokenCopy([](std::vector<TensorToWrite>& tensors) {
+    Erase(tensors, "model.layers.1.mlp.up_proj.weight");
+    Find(tensors, "model.layers.1.self_attn.q_proj.weight").tensor = torch::zeros({64, 32});
+    Find(tensors, "model.layers.1.self_attn.k_proj.bias").tensor = torch::zeros({32}, torch::kInt);
+    tensors.push_back({"model.layers.1.self_attn.extra.weight", torch::zeros({2})});
+    // transformers ignores RoPE buffers some old checkpoints still carry.
+    tensors.push_back({"model.layers.1.self_attn.rotary_emb.inv_freq", torch::zeros({8})});
+  });
+  absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
+  ASSERT_TRUE(model.ok()) << model.status();  // decoder layers are checked when loaded
+  EXPECT_TRUE((*model)->LoadLayerWeights(0).ok());
+  absl::StatusOr<Weights> layer1 = (*model)->LoadLayerWeights(1);
+  ASSERT_FALSE(layer1.ok());
+  EXPECT_EQ(layer1.status().code(), absl::StatusCode::kInvalidArgument);
+  ExpectMentions(layer1.status(),
+                 {dir, "decoder layer 1 does not match config.json (qwen2)",
+                  "missing model.layers.1.mlp.up_proj.weight", "unexpected model.layers.1.self_attn.extra.weight",
+                  "model.layers.1.self_attn.q_proj.weight has shape [64, 32], config.json implies [64, 64]",
+                  "model.layers.1.self_attn.k_proj.bias has dtype Int, expected a floating-point tensor"});
+  EXPECT_EQ(layer1.status().message().find("rotary_emb"), std::string::npos) << layer1.status();
+}
+
+TEST(CausalLmErrors, OtherFloatDtypesAreCastToTheConfigDtype) {
+  const std::string dir = BrokenCopy([](std::vector<TensorToWrite>& tensors) {
+    TensorToWrite& w = Find(tensors, "model.layers.0.mlp.down_proj.weight");
+    w.tensor = w.tensor.to(torch::kBFloat16);
+  });
+  absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Weights> layer0 = (*model)->LoadLayerWeights(0);
+  ASSERT_TRUE(layer0.ok()) << layer0.status();
+  EXPECT_EQ(layer0->at("model.layers.0.mlp.down_proj.weight").scalar_type(), torch::kFloat);
+}
+
+TEST(CausalLmErrors, MissingLmHeadAndWrongEmbeddingFailOpen) {
+  const std::string dir = BrokenCopy([](std::vector<TensorToWrite>& tensors) {
+    Erase(tensors, "lm_head.weight");
+    Find(tensors, "model.embed_tokens.weight").tensor = torch::zeros({100, 64});
+  });
+  absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
+  ASSERT_FALSE(model.ok());
+  ExpectMentions(model.status(), {dir, "missing lm_head.weight (tie_word_embeddings is false)",
+                                  "model.embed_tokens.weight has shape [100, 64], config.json implies [128, 64]"});
+}
+
+TEST(CausalLmErrors, BadConfigFieldsFailOpen) {
+  auto open_with = [](const std::string& from, const std::string& to) {
+    const std::string dir = BrokenCopy(nullptr, [&](std::string config) {
+      const std::string edited = absl::StrReplaceAll(config, {{from, to}});
+      EXPECT_NE(edited, config) << "pattern not in config.json: " << from;
+      return edited;
+    });
+    return std::make_pair(dir, CausalLm::Open(dir, torch::kCPU).status());
+  };
+  auto [dir, status] = open_with("\"hidden_size\": 64", "\"hidden_size\": 64.5");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ExpectMentions(status, {dir + "/config.json", "`hidden_size` must be an integer, got number"});
+
+  // A config that disagrees with the tensors is caught by the shape checks.
+  std::tie(dir, status) = open_with("\"vocab_size\": 128", "\"vocab_size\": 256");
+  ExpectMentions(status, {"model.embed_tokens.weight has shape [128, 64], config.json implies [256, 64]"});
+
+  std::tie(dir, status) = open_with("\"rope_type\": \"default\"", "\"rope_type\": \"dynamic\"");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  ExpectMentions(status, {"`rope_parameters.rope_type` is \"dynamic\""});
+
+  std::tie(dir, status) = open_with("\"use_sliding_window\": false", "\"use_sliding_window\": \"no\"");
+  ExpectMentions(status, {"`use_sliding_window` must be true or false, got string"});
+
+  std::tie(dir, status) = open_with("\"model_type\": \"qwen2\"",
+                                    "\"model_type\": \"qwen2\", \"quantization_config\": {\"quant_method\": \"x\"}");
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  ExpectMentions(status, {"already has a quantization_config"});
+}
+
+TEST(CausalLmErrors, MissingConfigOrCheckpoint) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string empty = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/empty_model");
+  ASSERT_EQ(mkdir(empty.c_str(), 0755), 0);
+  absl::Status status = CausalLm::Open(empty, torch::kCPU).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  ExpectMentions(status, {empty + "/config.json"});
+
+  WriteFile(empty + "/config.json", ReadFile(SourceDir() + "/config.json"));
+  status = CausalLm::Open(empty, torch::kCPU).status();
+  EXPECT_FALSE(status.ok());
+  ExpectMentions(status, {empty});
+}
+
+}  // namespace
+}  // namespace model
+}  // namespace backend
+}  // namespace wring

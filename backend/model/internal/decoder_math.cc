@@ -1,0 +1,117 @@
+#include "backend/model/internal/decoder_math.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace wring {
+namespace backend {
+namespace model {
+namespace internal {
+namespace {
+
+// repeat_kv: [B, kv_heads, T, D] -> [B, kv_heads * n_rep, T, D], each kv head
+// repeated n_rep times in a row.
+torch::Tensor RepeatKv(const torch::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1) return x;
+  const int64_t batch = x.size(0), heads = x.size(1), length = x.size(2), dim = x.size(3);
+  return x.unsqueeze(2).expand({batch, heads, n_rep, length, dim}).reshape({batch, heads * n_rep, length, dim});
+}
+
+torch::Tensor RotateHalf(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  const torch::Tensor x32 = x.to(torch::kFloat);
+  const torch::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  const torch::Tensor normalized = x32 * torch::rsqrt(variance + eps);
+  return weight * normalized.to(x.scalar_type());
+}
+
+torch::Tensor RopeInverseFrequencies(const ModelConfig& config) {
+  const int64_t dim = config.head_dim;
+  const torch::Tensor exponents = torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat) / dim;
+  // 1.0 / (base ** exponents): Python evaluates scalar / tensor as
+  // reciprocal(tensor) * scalar, and the same holds for the divisions below.
+  torch::Tensor inverse = torch::reciprocal(torch::pow(config.rope_theta, exponents));
+  const RopeScaling& scaling = config.rope_scaling;
+  if (scaling.rope_type == "linear") return inverse / scaling.factor;
+  if (scaling.rope_type != "llama3") return inverse;
+
+  // transformers' _compute_llama3_parameters.
+  const double old_context = static_cast<double>(scaling.original_max_position_embeddings);
+  const double low_freq_wavelen = old_context / scaling.low_freq_factor;
+  const double high_freq_wavelen = old_context / scaling.high_freq_factor;
+  const torch::Tensor wavelen = torch::reciprocal(inverse) * (2 * M_PI);
+  torch::Tensor scaled = torch::where(wavelen > low_freq_wavelen, inverse / scaling.factor, inverse);
+  const torch::Tensor smooth = (torch::reciprocal(wavelen) * old_context - scaling.low_freq_factor) /
+                               (scaling.high_freq_factor - scaling.low_freq_factor);
+  const torch::Tensor smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled;
+  const torch::Tensor medium = torch::logical_and(torch::logical_not(wavelen < high_freq_wavelen),
+                                                  torch::logical_not(wavelen > low_freq_wavelen));
+  return torch::where(medium, smoothed, scaled);
+}
+
+std::pair<torch::Tensor, torch::Tensor> RopeTables(const torch::Tensor& inverse_frequencies, int64_t length,
+                                                   torch::Dtype dtype, torch::Device device) {
+  const torch::Tensor positions = torch::arange(length, torch::TensorOptions().dtype(torch::kLong).device(device))
+                                      .to(torch::kFloat);
+  const torch::Tensor inverse = inverse_frequencies.to(device, torch::kFloat);
+  // The outer product transformers computes as a matmul with inner size 1.
+  const torch::Tensor freqs = positions.unsqueeze(1) * inverse.unsqueeze(0);  // [T, D/2]
+  const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return x * cos + RotateHalf(x) * sin;
+}
+
+torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
+                              double scaling, std::optional<int64_t> sliding_window, int64_t max_score_bytes) {
+  const int64_t batch = query.size(0), heads = query.size(1), length = query.size(2), dim = query.size(3);
+  const int64_t kv_heads = key.size(1);
+  const int64_t n_rep = heads / kv_heads;
+  const torch::Dtype dtype = query.scalar_type();
+
+  // Allowed (query i, key j): j <= i and, with a window, j > i - window
+  // (masking_utils' causal_mask_function and sliding_window_overlay).
+  const auto index_options = torch::TensorOptions().dtype(torch::kLong).device(query.device());
+  const torch::Tensor rows = torch::arange(length, index_options).unsqueeze(1);
+  const torch::Tensor cols = torch::arange(length, index_options).unsqueeze(0);
+  torch::Tensor allowed = cols <= rows;
+  if (sliding_window.has_value()) allowed = torch::logical_and(allowed, cols > rows - *sliding_window);
+  const torch::Tensor masked = torch::logical_not(allowed);
+
+  const int64_t bytes_per_kv_head = std::max<int64_t>(1, batch * n_rep * length * length * 4);
+  const int64_t kv_per_block = std::clamp<int64_t>(max_score_bytes / bytes_per_kv_head, 1, kv_heads);
+  std::vector<torch::Tensor> outputs;
+  for (int64_t start = 0; start < kv_heads; start += kv_per_block) {
+    const int64_t end = std::min(kv_heads, start + kv_per_block);
+    const torch::Tensor q = query.slice(1, start * n_rep, end * n_rep);
+    const torch::Tensor k = RepeatKv(key.slice(1, start, end), n_rep);
+    const torch::Tensor v = RepeatKv(value.slice(1, start, end), n_rep);
+    torch::Tensor scores = torch::matmul(q, k.transpose(2, 3));
+    // `scores * scaling` in PyTorch multiplies in float32 (the op-math type
+    // of bf16/fp16 too) by the float32-rounded scalar; spelt out so that
+    // every LibTorch version does the same.
+    scores = (scores.to(torch::kFloat) * static_cast<float>(scaling)).to(dtype);
+    // transformers adds finfo.min where masked; after the float32 softmax
+    // that is exactly 0, as -inf is.
+    scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+    const torch::Tensor probabilities = torch::softmax(scores, -1, torch::kFloat).to(dtype);
+    outputs.push_back(torch::matmul(probabilities, v));
+  }
+  torch::Tensor output = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 1);
+  return output.transpose(1, 2).contiguous().reshape({batch, length, heads * dim});
+}
+
+}  // namespace internal
+}  // namespace model
+}  // namespace backend
+}  // namespace wring
