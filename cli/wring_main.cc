@@ -3,10 +3,14 @@
 //
 //   wring check --model PATH [--config config.json] [--recipe recipe.yaml] [--json]
 //   wring mappings --arch NAME
+//   wring compress --model DIR --recipe R.yaml --dataset FILE --output DIR
+//   wring compress --demo OUTDIR
 //
-// Exit status: 0 the recipe would run, 1 llm-compressor would fail, 2 the
-// input is unusable (the message says which file and field, and the fix).
+// Exit status: 0 the recipe would run (compress: the checkpoint was
+// written), 1 llm-compressor would fail, 2 the input is unusable (the message
+// says which file and field, and the fix), 3 compress failed while running.
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/compress_command.h"
 #include "cli/model_source.h"
 #include "mapping/awq/awq_mapping.h"
 #include "mapping/awq/dynamic_mappings.h"
@@ -45,8 +50,12 @@ using wring::mapping::kExitUnusableInput;
 constexpr char kUsage[] =
     "checks llm-compressor recipes against models before any GPU time is spent.\n\n"
     "  wring check --model PATH [--config config.json] [--recipe recipe.yaml] [--json]\n"
-    "  wring mappings --arch NAME\n\n"
-    "Exit status: 0 the recipe would run, 1 llm-compressor would fail, 2 unusable input.";
+    "  wring mappings --arch NAME\n"
+    "  wring compress --model DIR --recipe R.yaml --dataset FILE --output DIR\n"
+    "                 [--device cpu|cuda] [--num-samples N] [--seq-len L] [--eval-samples N]\n"
+    "  wring compress --demo OUTDIR\n\n"
+    "Exit status: 0 the recipe would run (compress: written), 1 llm-compressor would fail,\n"
+    "2 unusable input, 3 compress failed while running.";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "wring: error: %s\nRun `wring --help` for usage.\n", message.c_str());
@@ -61,8 +70,9 @@ int InputError(const absl::Status& status) {
 // absl exits with status 1 on an unknown flag, which would read as "the
 // recipe would fail"; unknown flags are unusable input (2), with a hint.
 bool CheckFlagsKnown(int argc, char** argv, std::string* error) {
-  const std::vector<std::string> known = {"model", "config", "recipe", "arch", "json",
-                                          "help",  "helpfull", "version"};
+  std::vector<std::string> known = {"model", "config", "recipe", "arch", "json",
+                                    "help",  "helpfull", "version"};
+  for (const std::string& name : wring::cli::CompressFlagNames()) known.push_back(name);
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
@@ -149,19 +159,36 @@ int RunMappings() {
 
 }  // namespace
 
+// The documented spelling is --num-samples; absl flag names cannot hold a
+// '-', so flag names (not values) are rewritten to underscores.
+void AcceptHyphenatedFlagNames(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (std::strcmp(arg, "--") == 0) break;
+    if (arg[0] != '-' || arg[1] != '-') continue;
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  AcceptHyphenatedFlagNames(argc, argv);
   std::string flag_error;
   if (!CheckFlagsKnown(argc, argv, &flag_error)) return UsageError(flag_error);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() < 2) return UsageError("missing command: `check` or `mappings`");
+  if (positional.size() < 2) {
+    return UsageError("missing command: `check`, `mappings` or `compress`");
+  }
   const std::string command = positional[1];
   if (positional.size() > 2) {
     return UsageError(absl::StrCat("unexpected argument '", positional[2], "'"));
   }
   if (command == "check") return RunCheck();
   if (command == "mappings") return RunMappings();
-  std::string hint = wring::mapping::DidYouMean(command, {"check", "mappings"});
+  if (command == "compress") return wring::cli::RunCompress();
+  std::string hint = wring::mapping::DidYouMean(command, {"check", "mappings", "compress"});
   return UsageError(absl::StrCat("unknown command '", command, "'",
                                  hint.empty() ? "" : absl::StrCat("; ", hint)));
 }

@@ -1,0 +1,251 @@
+#include "backend/job/compress_job.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "backend/base/torch_errors.h"
+#include "backend/data/calibration_data.h"
+#include "backend/data/tokenizer.h"
+#include "backend/job/quality_report.h"
+#include "backend/model/causal_lm.h"
+#include "backend/output/output_directory.h"
+#include "backend/pipeline/compression_plan.h"
+#include "backend/pipeline/progress.h"
+#include "backend/pipeline/sequential_calibration.h"
+#include "backend/safetensors/writer.h"
+#include "mapping/archs/architectures.h"
+#include "mapping/base/json.h"
+#include "mapping/base/status_macros.h"
+#include "mapping/check/check.h"
+#include "mapping/recipe/recipe_parser.h"
+#include "mapping/report/render_text.h"
+
+namespace wring {
+namespace backend {
+namespace job {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Files a Hugging Face checkpoint carries beside its weights that a loader
+// of the compressed model needs unchanged.
+const std::vector<std::string>& FilesCopiedVerbatim() {
+  static const auto* files = new std::vector<std::string>{
+      "tokenizer.json",         "tokenizer_config.json", "special_tokens_map.json",
+      "generation_config.json", "vocab.json",            "merges.txt",
+      "tokenizer.model",        "added_tokens.json",     "chat_template.jinja",
+      "chat_template.json"};
+  return *files;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read the ", what, " (does it exist and is it readable?)"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<torch::Device> ParseDevice(const std::string& name) {
+  auto device = CatchTorchErrors("--device", [&]() -> absl::StatusOr<torch::Device> {
+    return torch::Device(name);
+  });
+  if (!device.ok() || !(device->is_cpu() || device->is_cuda())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device: '", name, "' is not a device; use cpu, cuda or cuda:N"));
+  }
+  if (device->is_cuda() && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        "--device cuda: no CUDA device is usable by this build (Debian's LibTorch is "
+        "CPU-only); run with --device cpu, or build wring against a CUDA LibTorch as "
+        "backend/README.md describes");
+  }
+  return *device;
+}
+
+CompressSummary Fail(CompressFailure failure, const absl::Status& status) {
+  CompressSummary summary;
+  summary.failure = failure;
+  summary.message = std::string(status.message());
+  return summary;
+}
+
+CompressFailure FailureOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnknown:
+      return CompressFailure::kRuntime;
+    default:
+      return CompressFailure::kUnusableInput;
+  }
+}
+
+// Everything up to the first forward pass: a failure here costs seconds.
+struct PreparedJob {
+  std::string config_path;
+  mapping::Json config;
+  std::string recipe_text;
+  pipeline::CompressionPlan plan;
+  data::CalibrationData samples;
+  std::unique_ptr<output::OutputDirectory> output;
+};
+
+absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSummary* verdict) {
+  PreparedJob job;
+  if (options.model_dir.empty()) {
+    return absl::InvalidArgumentError("--model: give the Hugging Face checkpoint directory");
+  }
+  if (options.recipe_path.empty()) {
+    return absl::InvalidArgumentError("--recipe: give the llm-compressor recipe (YAML)");
+  }
+  if (options.dataset_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--dataset: give calibration data (.jsonl with input_ids or text, or .txt)");
+  }
+  job.config_path = (fs::path(options.model_dir) / "config.json").string();
+  WRING_ASSIGN_OR_RETURN(std::string config_text, ReadFile(job.config_path, "model config"));
+  WRING_ASSIGN_OR_RETURN(job.config, mapping::ParseJson(config_text, job.config_path));
+  // The tree is built twice (cheap) because the check consumes its input.
+  WRING_ASSIGN_OR_RETURN(mapping::ModelInput checked_model,
+                         mapping::ModelFromConfig(job.config, job.config_path, ""));
+  WRING_ASSIGN_OR_RETURN(mapping::ModelInput model,
+                         mapping::ModelFromConfig(job.config, job.config_path, ""));
+
+  WRING_ASSIGN_OR_RETURN(job.recipe_text, ReadFile(options.recipe_path, "recipe"));
+  WRING_ASSIGN_OR_RETURN(recipe::Recipe recipe,
+                         mapping::ParseRecipe(job.recipe_text, options.recipe_path));
+  WRING_ASSIGN_OR_RETURN(report::CheckReport report, mapping::CheckRecipe(std::move(checked_model), &recipe));
+  if (report.verdict().exit_code() != mapping::kExitWouldRun) {
+    verdict->failure = CompressFailure::kRecipeWouldFail;
+    verdict->message = absl::StrCat(
+        "refusing to compress: llm-compressor would fail on this recipe (nothing was loaded "
+        "or written).\n\n",
+        mapping::RenderReportText(report));
+    return absl::AbortedError("recipe would fail");
+  }
+  WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
+
+  // Claim the output path before hours of calibration, not after.
+  WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
+
+  // Pre-tokenized data needs no tokenizer, so a tokenizer wring cannot read
+  // only matters when the dataset has text.
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  absl::Status tokenizer_status;
+  const std::string tokenizer_path = (fs::path(options.model_dir) / "tokenizer.json").string();
+  if (fs::exists(tokenizer_path)) {
+    absl::StatusOr<data::Tokenizer> parsed = data::Tokenizer::FromFile(tokenizer_path);
+    if (parsed.ok()) {
+      tokenizer = std::make_unique<data::Tokenizer>(*std::move(parsed));
+    } else {
+      tokenizer_status = parsed.status();
+    }
+  }
+  data::CalibrationOptions data_options;
+  data_options.num_samples = options.num_samples;
+  data_options.seq_len = options.seq_len;
+  data_options.eval_samples = options.eval_samples;
+  data_options.shuffle = options.shuffle;
+  data_options.seed = options.seed;
+  absl::StatusOr<data::CalibrationData> samples =
+      data::LoadCalibrationData(options.dataset_path, tokenizer.get(), data_options);
+  if (!samples.ok() && !tokenizer_status.ok() &&
+      absl::StrContains(samples.status().message(), "tokenizer")) {
+    return absl::Status(samples.status().code(),
+                        absl::StrCat(samples.status().message(), "\n(the model's tokenizer could not be used: ",
+                                     tokenizer_status.message(), ")"));
+  }
+  WRING_ASSIGN_OR_RETURN(job.samples, std::move(samples));
+  const mapping::Json* vocab = mapping::JsonMember(job.config, "vocab_size");
+  if (vocab != nullptr && vocab->is_number_integer()) {
+    WRING_RETURN_IF_ERROR(data::ValidateTokenIds(job.samples.calibration, vocab->get<int64_t>(),
+                                                 options.dataset_path));
+    WRING_RETURN_IF_ERROR(data::ValidateTokenIds(job.samples.evaluation, vocab->get<int64_t>(),
+                                                 options.dataset_path));
+  }
+  return job;
+}
+
+pipeline::TokenSequences Ids(const std::vector<data::CalibrationSample>& samples) {
+  pipeline::TokenSequences ids;
+  ids.reserve(samples.size());
+  for (const auto& s : samples) ids.push_back(s.input_ids);
+  return ids;
+}
+
+absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job,
+                             const pipeline::CalibrationResult& result,
+                             const QualityReport& quality) {
+  output::OutputDirectory& out = *job.output;
+  mapping::Json config = job.config;
+  if (job.plan.quantization_config.has_value()) {
+    config["quantization_config"] = *job.plan.quantization_config;
+  }
+  WRING_RETURN_IF_ERROR(out.WriteFile("config.json", config.dump(2) + "\n"));
+  WRING_RETURN_IF_ERROR(out.WriteFile("recipe.yaml", job.recipe_text));
+  WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
+  WRING_RETURN_IF_ERROR(
+      out.CopyFilesIfPresent(options.model_dir, FilesCopiedVerbatim()).status());
+  WRING_RETURN_IF_ERROR(safetensors::WriteSafetensorsCheckpoint(out.staging_path(), result.tensors,
+                                                                {{"format", "pt"}},
+                                                                options.max_shard_bytes)
+                            .status());
+  return out.Commit();
+}
+
+}  // namespace
+
+CompressSummary RunCompressJob(const CompressOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  CompressSummary verdict;
+  absl::StatusOr<PreparedJob> job = Prepare(options, &verdict);
+  if (verdict.failure == CompressFailure::kRecipeWouldFail) return verdict;
+  if (!job.ok()) return Fail(FailureOf(job.status()), job.status());
+
+  absl::StatusOr<torch::Device> device = ParseDevice(options.device);
+  if (!device.ok()) return Fail(CompressFailure::kUnusableInput, device.status());
+  auto model = model::CausalLm::Open(options.model_dir, *device);
+  if (!model.ok()) return Fail(FailureOf(model.status()), model.status());
+
+  pipeline::Progress progress(options.progress,
+                              static_cast<int>((*model)->config().num_hidden_layers),
+                              static_cast<int>(job->samples.calibration.size()));
+  progress.Message(absl::StrFormat(
+      "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
+      "quantized Linear layers, device %s",
+      job->samples.calibration.size(), job->samples.evaluation.size(),
+      (*model)->config().num_hidden_layers, job->plan.linears.size(), options.device));
+  auto result = pipeline::RunSequentialCalibration(**model, job->plan, Ids(job->samples.calibration),
+                                                   Ids(job->samples.evaluation), progress);
+  if (!result.ok()) return Fail(FailureOf(result.status()), result.status());
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  QualityReport quality = BuildQualityReport(*result, job->plan, seconds);
+  absl::Status written = WriteCheckpoint(options, *job, *result, quality);
+  if (!written.ok()) return Fail(FailureOf(written), written);
+
+  CompressSummary summary;
+  summary.output_dir = job->output->final_path();
+  summary.quality_text = quality.text;
+  return summary;
+}
+
+}  // namespace job
+}  // namespace backend
+}  // namespace wring

@@ -1,0 +1,67 @@
+// `wring compress`: everything between the command line and a finished
+// compressed-tensors checkpoint.
+//
+//   1. read config.json and the recipe; run `wring check`'s validation on
+//      the model's module tree and refuse a recipe that would fail, before
+//      any weight is loaded;
+//   2. plan which module gets which scheme and format;
+//   3. tokenize the calibration and evaluation samples;
+//   4. calibrate layer by layer (backend/pipeline);
+//   5. write the checkpoint (safetensors, config.json with
+//      quantization_config, recipe, tokenizer files, quality report) into a
+//      staging directory renamed into place at the end.
+#ifndef WRING_BACKEND_JOB_COMPRESS_JOB_H_
+#define WRING_BACKEND_JOB_COMPRESS_JOB_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace wring {
+namespace backend {
+namespace job {
+
+struct CompressOptions {
+  std::string model_dir;
+  std::string recipe_path;
+  std::string dataset_path;
+  std::string output_dir;
+  std::string device = "cpu";  // "cpu" or "cuda" / "cuda:N"
+  // llm-compressor's oneshot defaults: 512 samples of up to 384 tokens,
+  // shuffled.
+  int num_samples = 512;
+  int seq_len = 384;
+  int eval_samples = 8;
+  uint64_t seed = 42;
+  bool shuffle = true;
+  std::FILE* progress = stderr;  // nullptr: --quiet
+  // The largest safetensors shard, as save_pretrained's max_shard_size.
+  uint64_t max_shard_bytes = uint64_t{5} << 30;
+};
+
+// Why a run did not produce a checkpoint, for the exit status.
+enum class CompressFailure {
+  kNone,
+  kUnusableInput,     // exit 2: a file or flag is wrong (message says which)
+  kRecipeWouldFail,   // exit 1: `wring check` found what llm-compressor would raise
+  kRuntime,           // exit 3: the run itself failed (device, disk, ...)
+};
+
+struct CompressSummary {
+  CompressFailure failure = CompressFailure::kNone;
+  std::string message;  // the error, or the check report for kRecipeWouldFail
+  std::string output_dir;
+  // The human-readable quality report printed at the end (also in
+  // wring_quality.json inside the checkpoint).
+  std::string quality_text;
+};
+
+CompressSummary RunCompressJob(const CompressOptions& options);
+
+}  // namespace job
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_JOB_COMPRESS_JOB_H_

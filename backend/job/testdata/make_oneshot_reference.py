@@ -1,0 +1,112 @@
+"""Reference checkpoints for //backend/job:compress_job_test, written by
+llm-compressor's own oneshot + save_pretrained (compressed-tensors).
+
+Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
+compressed-tensors from PyPI):
+    python make_oneshot_reference.py OUT_DIR
+and copy OUT_DIR's contents here (tiny_llama/, calibration.jsonl,
+recipes/, reference/<scheme>/, versions.json).
+
+The model is a random-init Llama-3-shaped model (GQA, llama3 RoPE scaling)
+small enough for the repository; hidden/intermediate sizes are multiples of
+128 so group-128 schemes apply. Calibration uses fixed token ids, no
+shuffling, one sample per batch, as wring compress --no-shuffle does.
+"""
+import json
+import os
+import shutil
+import sys
+
+import torch
+import transformers
+from datasets import Dataset
+
+import compressed_tensors
+import llmcompressor
+from llmcompressor import oneshot
+
+OUT = sys.argv[1]
+NUM_SAMPLES = 8
+SEQ_LEN = 32
+
+# Observers are named explicitly for static activations: compressed-tensors
+# 0.18 (wring's reference) and 0.19 default them differently.
+RECIPES = {
+    "w4a16": "scheme: W4A16",
+    "w4a16_asym": "scheme: W4A16_ASYM",
+    "w8a16": "scheme: W8A16",
+    "w8a8": "scheme: W8A8",
+    "fp8_dynamic": "scheme: FP8_DYNAMIC",
+    "fp8_static_kv": """config_groups:
+        group_0:
+          targets: [Linear]
+          weights: {num_bits: 8, type: float, strategy: channel, symmetric: true, dynamic: false, observer: memoryless_minmax}
+          input_activations: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false, observer: static_minmax}
+      kv_cache_scheme: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false, observer: static_minmax}""",
+}
+
+
+def recipe_text(body):
+    return (
+        "quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
+        "      targets: [Linear]\n      ignore: [lm_head]\n      " + body + "\n"
+    )
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+        max_position_embeddings=512, rms_norm_eps=1e-5, rope_theta=500000.0,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                      "high_freq_factor": 4.0, "original_max_position_embeddings": 128},
+        tie_word_embeddings=False, bos_token_id=0, eos_token_id=1)
+    model = transformers.LlamaForCausalLM(config).to(torch.bfloat16)
+    # Outlier input channels make the activation scales non-trivial.
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, 5] *= 20
+    model_dir = os.path.join(OUT, "tiny_llama")
+    model.save_pretrained(model_dir)
+    # oneshot wants a processor even for pre-tokenized data: a word-level
+    # vocabulary of the 256 ids.
+    from tokenizers import Tokenizer, models
+    vocab = {f"t{i}": i for i in range(256)}
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
+        bos_token="t0", eos_token="t1", unk_token="t2")
+    tokenizer.save_pretrained(model_dir)
+
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(2, 256, (NUM_SAMPLES, SEQ_LEN), generator=generator).tolist()
+    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
+        for row in ids:
+            f.write(json.dumps({"input_ids": row}) + "\n")
+
+    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    for name, body in RECIPES.items():
+        text = recipe_text(body)
+        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
+        with open(recipe_path, "w") as f:
+            f.write(text)
+        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
+        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
+                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
+                shuffle_calibration_samples=False, pipeline="sequential")
+        out_dir = os.path.join(OUT, "reference", name)
+        fresh.save_pretrained(out_dir, save_compressed=True)
+        for extra in ("recipe.yaml", "generation_config.json"):
+            path = os.path.join(out_dir, extra)
+            if os.path.exists(path):
+                os.remove(path)
+
+    with open(os.path.join(OUT, "versions.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
+                   "llmcompressor": llmcompressor.__version__,
+                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

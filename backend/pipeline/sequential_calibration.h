@@ -1,0 +1,71 @@
+// llm-compressor's sequential pipeline for QuantizationModifier recipes:
+// calibrate one decoder layer at a time on cached inputs, then hand its
+// outputs to the next layer, so memory holds one layer's weights plus the
+// activations of the calibration samples.
+//
+// With only QuantizationModifier in the recipe, upstream's second
+// ("propagating") pass per layer reproduces the calibration pass exactly:
+// quantization is disabled for the whole pipeline and no weight changes, so
+// the next layer's inputs are the unquantized outputs. wring therefore runs
+// one calibration pass per layer. Held-out evaluation samples travel beside
+// them in two streams, through the original and through the fake-quantized
+// layer, which gives the quality report (per-layer error, perplexity of both
+// models) without a second walk over the weights.
+#ifndef WRING_BACKEND_PIPELINE_SEQUENTIAL_CALIBRATION_H_
+#define WRING_BACKEND_PIPELINE_SEQUENTIAL_CALIBRATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/model/causal_lm.h"
+#include "backend/pipeline/compression_plan.h"
+#include "backend/pipeline/progress.h"
+#include "backend/safetensors/writer.h"
+
+namespace wring {
+namespace backend {
+namespace pipeline {
+
+using TokenSequences = std::vector<std::vector<int64_t>>;
+
+struct LinearQuality {
+  std::string name;
+  // ||W - Q(W)||^2 / ||W||^2 of the weight alone.
+  double weight_relative_error = 0;
+};
+
+struct LayerQuality {
+  int layer = 0;
+  // ||f_q(x) - f(x)||^2 / ||f(x)||^2 on the evaluation samples, with x the
+  // original model's input to this layer (this layer's own error).
+  double output_relative_error = 0;
+  // The same with x the compressed model's own input (error accumulated so
+  // far).
+  double accumulated_relative_error = 0;
+  std::vector<LinearQuality> linears;
+};
+
+struct CalibrationResult {
+  // The whole output checkpoint: compressed tensors for quantized modules,
+  // everything else copied unchanged, kv-cache scales.
+  std::vector<safetensors::TensorToWrite> tensors;
+  std::vector<LayerQuality> layers;
+  // exp(mean token NLL) on the evaluation samples; 0 when there were none.
+  double original_perplexity = 0;
+  double compressed_perplexity = 0;
+  int64_t evaluation_tokens = 0;
+};
+
+absl::StatusOr<CalibrationResult> RunSequentialCalibration(model::CausalLm& model,
+                                                           const CompressionPlan& plan,
+                                                           const TokenSequences& calibration,
+                                                           const TokenSequences& evaluation,
+                                                           Progress& progress);
+
+}  // namespace pipeline
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_PIPELINE_SEQUENTIAL_CALIBRATION_H_

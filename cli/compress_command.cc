@@ -1,0 +1,127 @@
+#include "cli/compress_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "backend/job/compress_job.h"
+#include "backend/job/demo.h"
+
+ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(std::string, recipe);
+ABSL_FLAG(std::string, dataset, "",
+          "compress: calibration data: .jsonl (input_ids or text per line) or .txt "
+          "(samples separated by blank lines)");
+ABSL_FLAG(std::string, output, "", "compress: directory to write the compressed checkpoint to");
+ABSL_FLAG(std::string, device, "cpu", "compress: cpu, cuda or cuda:N");
+ABSL_FLAG(int, num_samples, 512, "compress: calibration samples (--num-samples)");
+ABSL_FLAG(int, seq_len, 384, "compress: tokens per sample, longer ones truncated (--seq-len)");
+ABSL_FLAG(int, eval_samples, 8,
+          "compress: held-out samples for the quality report (--eval-samples)");
+ABSL_FLAG(uint64_t, seed, 42, "compress: seed for shuffling the samples");
+ABSL_FLAG(bool, shuffle, true, "compress: shuffle the samples before choosing them");
+ABSL_FLAG(bool, quiet, false, "compress: no progress on stderr");
+ABSL_FLAG(std::string, demo, "",
+          "compress: run the whole path on a built-in tiny model and text, writing to DIR");
+
+namespace wring {
+namespace cli {
+namespace {
+
+namespace fs = std::filesystem;
+using backend::job::CompressFailure;
+
+int ExitStatus(CompressFailure failure) {
+  switch (failure) {
+    case CompressFailure::kNone:
+      return 0;
+    case CompressFailure::kRecipeWouldFail:
+      return 1;
+    case CompressFailure::kUnusableInput:
+      return 2;
+    case CompressFailure::kRuntime:
+      return 3;
+  }
+  return 3;
+}
+
+int Report(const backend::job::CompressSummary& summary) {
+  if (summary.failure != CompressFailure::kNone) {
+    std::fprintf(stderr, "wring: error: %s\n", summary.message.c_str());
+    return ExitStatus(summary.failure);
+  }
+  std::printf("%s", summary.quality_text.c_str());
+  std::printf("Wrote %s (load it with vLLM or transformers).\n", summary.output_dir.c_str());
+  return 0;
+}
+
+backend::job::CompressOptions OptionsFromFlags() {
+  backend::job::CompressOptions options;
+  options.model_dir = absl::GetFlag(FLAGS_model);
+  options.recipe_path = absl::GetFlag(FLAGS_recipe);
+  options.dataset_path = absl::GetFlag(FLAGS_dataset);
+  options.output_dir = absl::GetFlag(FLAGS_output);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.num_samples = absl::GetFlag(FLAGS_num_samples);
+  options.seq_len = absl::GetFlag(FLAGS_seq_len);
+  options.eval_samples = absl::GetFlag(FLAGS_eval_samples);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.shuffle = absl::GetFlag(FLAGS_shuffle);
+  options.progress = absl::GetFlag(FLAGS_quiet) ? nullptr : stderr;
+  return options;
+}
+
+int RunDemo(const std::string& output_dir) {
+  // The demo's inputs are scratch: they live beside nothing the user owns.
+  std::error_code ec;
+  fs::path work = fs::temp_directory_path(ec) / absl::StrCat("wring-demo-", ::getpid());
+  fs::remove_all(work, ec);
+  fs::create_directories(work, ec);
+  if (ec) {
+    std::fprintf(stderr, "wring: error: %s: cannot create the demo's work directory: %s\n",
+                 work.string().c_str(), ec.message().c_str());
+    return 3;
+  }
+  auto options = backend::job::PrepareDemo(work.string(), output_dir);
+  if (!options.ok()) {
+    std::fprintf(stderr, "wring: error: preparing the demo: %s\n",
+                 std::string(options.status().message()).c_str());
+    fs::remove_all(work, ec);
+    return 3;
+  }
+  options->device = absl::GetFlag(FLAGS_device);
+  options->progress = absl::GetFlag(FLAGS_quiet) ? nullptr : stderr;
+  if (options->progress != nullptr) {
+    std::fprintf(stderr,
+                 "wring compress --demo: a tiny random-weight Llama, built-in text, W4A16 "
+                 "recipe (inputs in %s)\n",
+                 work.string().c_str());
+  }
+  const int status = Report(backend::job::RunCompressJob(*options));
+  fs::remove_all(work, ec);
+  return status;
+}
+
+}  // namespace
+
+const std::vector<std::string>& CompressFlagNames() {
+  static const auto* names = new std::vector<std::string>{
+      "dataset", "output", "device", "num_samples", "seq_len", "eval_samples",
+      "seed",    "shuffle", "quiet", "demo"};
+  return *names;
+}
+
+int RunCompress() {
+  const std::string demo = absl::GetFlag(FLAGS_demo);
+  if (!demo.empty()) return RunDemo(demo);
+  return Report(backend::job::RunCompressJob(OptionsFromFlags()));
+}
+
+}  // namespace cli
+}  // namespace wring
