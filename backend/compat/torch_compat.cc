@@ -1,5 +1,10 @@
 #include "backend/compat/torch_compat.h"
 
+#ifdef WRING_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <cstdlib>
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -144,6 +149,18 @@ absl::StatusOr<torch::Tensor> RoundToFloat8E4M3(const torch::Tensor& x) {
     return EmulatedDecode(EmulatedEncode(x), x.scalar_type()).to(x.device());
 #endif
   });
+}
+
+std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device) {
+#ifdef WRING_WITH_CUDA
+  if (device.rfind("cuda", 0) != 0 || !torch::cuda::is_available()) return std::nullopt;
+  const int index = device.size() > 5 ? std::atoi(device.c_str() + 5) : 0;
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+#else
+  (void)device;
+  return std::nullopt;
+#endif
 }
 
 }  // namespace compat

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -53,6 +54,11 @@ absl::StatusOr<torch::Tensor> DecodeFloat8E4M3(const torch::Tensor& bytes, torch
 // values. Identical to c10::Float8_e4m3fn's conversions.
 uint8_t Float8E4M3FromFloat(float value);
 float FloatFromFloat8E4M3(uint8_t bits);
+
+// Peak bytes the caching allocator has handed out on a CUDA device
+// ("cuda", "cuda:N"), or nullopt for the CPU and for builds without CUDA
+// (WRING_WITH_CUDA is defined by the CMake build against a CUDA LibTorch).
+std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device);
 
 }  // namespace compat
 }  // namespace backend

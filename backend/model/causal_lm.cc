@@ -259,7 +259,7 @@ absl::StatusOr<torch::Tensor> CausalLm::Logits(const torch::Tensor& hidden) {
                                       {config_.vocab_size, config_.hidden_size}));
   return CatchTorchErrors("Logits", [&]() -> absl::StatusOr<torch::Tensor> {
     torch::NoGradGuard no_grad;
-    return torch::linear(internal::RmsNorm(hidden, norm, config_.rms_norm_eps), head);
+    return internal::Linear(internal::RmsNorm(hidden, norm, config_.rms_norm_eps), head, torch::Tensor());
   });
 }
 

@@ -53,7 +53,7 @@ class LayerRunner {
       WRING_RETURN_IF_ERROR(CheckHookResult(input, x, "linear_input", name));
     }
     auto bias = weights_.find(name + ".bias");
-    return torch::linear(input, Weight(module), bias == weights_.end() ? torch::Tensor() : bias->second);
+    return internal::Linear(input, Weight(module), bias == weights_.end() ? torch::Tensor() : bias->second);
   }
 
   absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> KeyValue(torch::Tensor key, torch::Tensor value) const {

@@ -26,6 +26,25 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
 
 }  // namespace
 
+namespace {
+bool IsCpuHalfPrecision(const torch::Tensor& t) {
+  return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
+}
+}  // namespace
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (!IsCpuHalfPrecision(x)) return torch::linear(x, weight, bias);
+  // transformers adds the bias inside the same addmm, before rounding.
+  return torch::linear(x.to(torch::kFloat), weight.to(torch::kFloat),
+                       bias.defined() ? bias.to(torch::kFloat) : bias)
+      .to(x.scalar_type());
+}
+
+torch::Tensor MatMul(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!IsCpuHalfPrecision(a)) return torch::matmul(a, b);
+  return torch::matmul(a.to(torch::kFloat), b.to(torch::kFloat)).to(a.scalar_type());
+}
+
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   const torch::Tensor x32 = x.to(torch::kFloat);
   const torch::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
@@ -96,7 +115,7 @@ torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& k
     const torch::Tensor q = query.slice(1, start * n_rep, end * n_rep);
     const torch::Tensor k = RepeatKv(key.slice(1, start, end), n_rep);
     const torch::Tensor v = RepeatKv(value.slice(1, start, end), n_rep);
-    torch::Tensor scores = torch::matmul(q, k.transpose(2, 3));
+    torch::Tensor scores = MatMul(q, k.transpose(2, 3));
     // `scores * scaling` in PyTorch multiplies in float32 (the op-math type
     // of bf16/fp16 too) by the float32-rounded scalar; spelt out so that
     // every LibTorch version does the same.
@@ -105,7 +124,7 @@ torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& k
     // that is exactly 0, as -inf is.
     scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
     const torch::Tensor probabilities = torch::softmax(scores, -1, torch::kFloat).to(dtype);
-    outputs.push_back(torch::matmul(probabilities, v));
+    outputs.push_back(MatMul(probabilities, v));
   }
   torch::Tensor output = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 1);
   return output.transpose(1, 2).contiguous().reshape({batch, length, heads * dim});

@@ -21,6 +21,13 @@ namespace backend {
 namespace model {
 namespace internal {
 
+// torch::linear / torch::matmul with the same result. On the CPU, bf16 and
+// fp16 products are computed by float32 BLAS and rounded once to the input
+// dtype: LibTorch's CPU half-precision GEMM also accumulates in float32 and
+// rounds once, but its own kernel is ~20x slower than BLAS.
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+torch::Tensor MatMul(const torch::Tensor& a, const torch::Tensor& b);
+
 // LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) in float32, cast back to x's
 // dtype, then times `weight`.
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
