@@ -1,0 +1,143 @@
+// Benchmark of `wring compress` (never a timed test): calibrates a
+// random-init Llama-shaped model (bf16) with random calibration tokens and
+// prints wall time per stage and per decoder layer, peak host memory and,
+// on CUDA builds, peak device memory.
+//
+//   bazel run -c opt //bench:compress_bench -- --shape=llama3-8b --layers=2 \
+//       --samples=128 --seq_len=2048 --scheme=W4A16 --device=cuda
+//
+// --layers cuts the model to its first N decoder layers (the time per layer
+// is what scales; the report extrapolates to the full depth).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "backend/compat/torch_compat.h"
+#include "backend/job/compress_job.h"
+#include "backend/job/demo.h"
+#include "mapping/base/json.h"
+
+ABSL_FLAG(std::string, shape, "small", "llama3-8b (4096 hidden, 14336 MLP, 32 layers) or small");
+ABSL_FLAG(int, layers, 0, "decoder layers to build (0: the shape's own)");
+ABSL_FLAG(int, samples, 16, "calibration samples");
+ABSL_FLAG(int, seq_len, 256, "tokens per sample");
+ABSL_FLAG(std::string, scheme, "W4A16", "preset scheme (W4A16, W8A8, FP8, ...)");
+ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
+ABSL_FLAG(std::string, dtype, "bfloat16", "model dtype: bfloat16, float16 or float32");
+ABSL_FLAG(std::string, workdir, "", "scratch directory (default: a new one under $TMPDIR)");
+
+namespace {
+
+namespace fs = std::filesystem;
+using wring::mapping::Json;
+
+Json ShapeConfig(const std::string& shape, int layers) {
+  const bool big = shape == "llama3-8b";
+  Json config = {{"architectures", {"LlamaForCausalLM"}},
+                 {"model_type", "llama"},
+                 {"hidden_size", big ? 4096 : 1024},
+                 {"intermediate_size", big ? 14336 : 3584},
+                 {"num_hidden_layers", layers > 0 ? layers : (big ? 32 : 4)},
+                 {"num_attention_heads", big ? 32 : 8},
+                 {"num_key_value_heads", big ? 8 : 2},
+                 {"head_dim", 128},
+                 {"vocab_size", big ? 128256 : 32000},
+                 {"max_position_embeddings", 8192},
+                 {"rms_norm_eps", 1e-5},
+                 {"rope_theta", 500000.0},
+                 {"tie_word_embeddings", false},
+                 {"torch_dtype", absl::GetFlag(FLAGS_dtype)}};
+  return config;
+}
+
+double PeakRssGiB() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / (1024.0 * 1024.0);
+}
+
+void WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const Json config = ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers));
+  fs::path work = absl::GetFlag(FLAGS_workdir).empty()
+                      ? fs::temp_directory_path() / absl::StrCat("wring-bench-", getpid())
+                      : fs::path(absl::GetFlag(FLAGS_workdir));
+  fs::create_directories(work / "model");
+
+  auto start = std::chrono::steady_clock::now();
+  auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  absl::Status written = wring::backend::job::WriteRandomInitModel(config, (work / "model").string());
+  if (!written.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(written.message()).c_str());
+    return 1;
+  }
+  const double write_seconds = seconds_since(start);
+
+  std::mt19937_64 random(7);
+  std::uniform_int_distribution<int64_t> token(2, config["vocab_size"].get<int64_t>() - 1);
+  std::string jsonl;
+  const int samples = absl::GetFlag(FLAGS_samples), seq_len = absl::GetFlag(FLAGS_seq_len);
+  for (int s = 0; s < samples; ++s) {
+    Json ids = Json::array();
+    for (int t = 0; t < seq_len; ++t) ids.push_back(token(random));
+    jsonl += Json{{"input_ids", ids}}.dump() + "\n";
+  }
+  WriteText(work / "calibration.jsonl", jsonl);
+  WriteText(work / "recipe.yaml",
+            absl::StrCat("quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
+                         "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: ",
+                         absl::GetFlag(FLAGS_scheme), "\n"));
+
+  wring::backend::job::CompressOptions options;
+  options.model_dir = (work / "model").string();
+  options.recipe_path = (work / "recipe.yaml").string();
+  options.dataset_path = (work / "calibration.jsonl").string();
+  options.output_dir = (work / "out").string();
+  options.device = absl::GetFlag(FLAGS_device);
+  options.num_samples = samples;
+  options.seq_len = seq_len;
+  options.eval_samples = 0;
+  options.shuffle = false;
+  options.progress = nullptr;
+
+  start = std::chrono::steady_clock::now();
+  const auto summary = wring::backend::job::RunCompressJob(options);
+  const double compress_seconds = seconds_since(start);
+  if (summary.failure != wring::backend::job::CompressFailure::kNone) {
+    std::fprintf(stderr, "compress failed: %s\n", summary.message.c_str());
+    return 1;
+  }
+  const int layers = config["num_hidden_layers"].get<int>();
+  std::printf("shape %s, %d decoder layers, %d x %d tokens, %s on %s\n",
+              absl::GetFlag(FLAGS_shape).c_str(), layers, samples, seq_len,
+              absl::GetFlag(FLAGS_scheme).c_str(), options.device.c_str());
+  std::printf("write random model   %8.2f s (setup, not compression)\n", write_seconds);
+  std::printf("compress (total)     %8.2f s  (%.2f s per decoder layer; 32 layers: %.1f s)\n",
+              compress_seconds, compress_seconds / layers, compress_seconds / layers * 32);
+  std::printf("peak host memory     %8.2f GiB\n", PeakRssGiB());
+  const auto device_peak = wring::backend::compat::PeakDeviceMemoryBytes(options.device);
+  if (device_peak.has_value()) {
+    std::printf("peak device memory   %8.2f GiB\n", *device_peak / double(1 << 30));
+  } else {
+    std::printf("peak device memory        n/a (CPU build or CPU device)\n");
+  }
+  fs::remove_all(work);
+  return 0;
+}
