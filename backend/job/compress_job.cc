@@ -103,6 +103,7 @@ struct PreparedJob {
   pipeline::CompressionPlan plan;
   data::CalibrationData samples;
   std::unique_ptr<output::OutputDirectory> output;
+  std::vector<std::string> notes;  // printed once progress output starts
 };
 
 absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSummary* verdict) {
@@ -171,6 +172,13 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
                                      tokenizer_status.message(), ")"));
   }
   WRING_ASSIGN_OR_RETURN(job.samples, std::move(samples));
+  if (job.samples.records_available < options.num_samples + options.eval_samples) {
+    job.notes.push_back(absl::StrFormat(
+        "note: %s has %d usable samples, fewer than --num-samples %d + --eval-samples %d; "
+        "using %d for calibration and %d for evaluation",
+        options.dataset_path, job.samples.records_available, options.num_samples,
+        options.eval_samples, job.samples.calibration.size(), job.samples.evaluation.size()));
+  }
   const mapping::Json* vocab = mapping::JsonMember(job.config, "vocab_size");
   if (vocab != nullptr && vocab->is_number_integer()) {
     WRING_RETURN_IF_ERROR(data::ValidateTokenIds(job.samples.calibration, vocab->get<int64_t>(),
@@ -225,6 +233,7 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   pipeline::Progress progress(options.progress,
                               static_cast<int>((*model)->config().num_hidden_layers),
                               static_cast<int>(job->samples.calibration.size()));
+  for (const std::string& note : job->notes) progress.Message(note);
   progress.Message(absl::StrFormat(
       "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",

@@ -112,9 +112,10 @@ absl::StatusOr<CompressOptions> PrepareDemo(const std::string& work_dir,
   options.recipe_path = recipe.string();
   options.dataset_path = dataset.string();
   options.output_dir = output_dir;
-  options.num_samples = 16;
+  // The built-in text has six paragraphs: four calibrate, two measure.
+  options.num_samples = 4;
   options.seq_len = 128;
-  options.eval_samples = 4;
+  options.eval_samples = 2;
   return options;
 }
 

@@ -58,7 +58,9 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
                             worst_name);
     }
   } else {
-    absl::StrAppend(&text, "  no evaluation samples (--eval-samples 0): errors not measured\n");
+    absl::StrAppend(&text,
+                    "  no evaluation samples (--eval-samples 0, or the dataset had no samples "
+                    "left after calibration): errors not measured\n");
   }
   absl::StrAppend(&text, "  elapsed ", pipeline::Progress::FormatDuration(elapsed_seconds), "\n");
   return report;
