@@ -95,6 +95,23 @@ CompressFailure FailureOf(const absl::Status& status) {
   }
 }
 
+// Transform modifiers wring's backend does not run yet, refused before any
+// weight is loaded.
+absl::Status CheckTransformsSupported(const pipeline::CompressionPlan& plan,
+                                      const std::string& recipe_path) {
+  if (!plan.awq.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        recipe_path, ": AWQModifier is not run by this version of `wring compress`; remove it to "
+        "write plain round-to-nearest quantization, or use llm-compressor"));
+  }
+  if (!plan.spinquant.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        recipe_path, ": SpinQuantModifier is not run by this version of `wring compress`; "
+        "remove it, or use llm-compressor"));
+  }
+  return absl::OkStatus();
+}
+
 // Everything up to the first forward pass: a failure here costs seconds.
 struct PreparedJob {
   std::string config_path;
@@ -140,6 +157,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     return absl::AbortedError("recipe would fail");
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
+  WRING_RETURN_IF_ERROR(CheckTransformsSupported(job.plan, options.recipe_path));
 
   // Claim the output path before hours of calibration, not after.
   WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));

@@ -127,8 +127,18 @@ absl::Status CausalLm::CheckNonLayerTensors() {
       absl::StrCat(model_dir_, ": checkpoint does not match config.json: ", absl::StrJoin(problems, "; ")));
 }
 
+absl::StatusOr<torch::Tensor> CausalLm::StoredTensor(const std::string& name) {
+  auto it = overrides_.find(name);
+  if (it != overrides_.end()) return it->second;
+  return checkpoint_->Get(name);
+}
+
+void CausalLm::OverrideTensor(const std::string& name, torch::Tensor value) {
+  overrides_[name] = std::move(value);
+}
+
 absl::StatusOr<torch::Tensor> CausalLm::LoadToDevice(const std::string& name, const std::vector<int64_t>& expected) {
-  WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, checkpoint_->Get(name));
+  WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, StoredTensor(name));
   const std::string problem = TensorProblem(name, tensor, expected);
   if (!problem.empty()) return absl::InvalidArgumentError(absl::StrCat(model_dir_, ": ", problem));
   return CatchTorchErrors(absl::StrCat("copying ", name, " to ", device_.str()),
@@ -174,6 +184,7 @@ absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
                                                    " does not match config.json (", config_.model_type,
                                                    "): ", absl::StrJoin(problems, "; ")));
   }
+  if (layer_transform_) WRING_RETURN_IF_ERROR(layer_transform_(layer, weights));
   return weights;
 }
 
@@ -191,7 +202,7 @@ absl::StatusOr<torch::Tensor> CausalLm::Embed(const torch::Tensor& input_ids) {
     }
     // Rows are gathered from the (memory-mapped) table before the copy to
     // the device, so only the tokens used are read.
-    WRING_ASSIGN_OR_RETURN(const torch::Tensor table, checkpoint_->Get(kEmbedName));
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor table, StoredTensor(kEmbedName));
     return table.index_select(0, ids.reshape({-1}))
         .reshape({ids.size(0), ids.size(1), config_.hidden_size})
         .to(device_, config_.dtype);
@@ -211,15 +222,9 @@ absl::Status CausalLm::CheckHidden(const torch::Tensor& hidden, absl::string_vie
   return absl::OkStatus();
 }
 
-absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Weights& weights,
-                                                            const torch::Tensor& hidden, const LayerHooks& hooks) {
-  if (layer < 0 || layer >= config_.num_hidden_layers) {
-    return absl::OutOfRangeError(absl::StrCat("DecoderLayerForward: layer ", layer, " out of range: the model has ",
-                                              config_.num_hidden_layers, " decoder layers"));
-  }
-  WRING_RETURN_IF_ERROR(CheckHidden(hidden, "DecoderLayerForward"));
-  std::vector<std::string> problems;
-  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+absl::Status CausalLm::CheckLayerWeights(int layer, const Weights& weights, const torch::Device& device,
+                                         absl::string_view operation) const {
+  std::vector<std::string> problems;  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
     for (const bool bias : {false, true}) {
       if (bias && !module.has_bias) continue;
       const std::string name = module.name + (bias ? ".bias" : ".weight");
@@ -231,7 +236,7 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
       const torch::Tensor& tensor = it->second;
       const std::vector<int64_t> shape = ParameterShape(module, bias);
       if (tensor.sizes() != c10::IntArrayRef(shape) || tensor.scalar_type() != config_.dtype ||
-          !SameDevice(tensor.device(), hidden.device())) {
+          !SameDevice(tensor.device(), device)) {
         problems.push_back(absl::StrCat(name, " is ", ShapeString(tensor.sizes()), " ",
                                         DtypeName(tensor.scalar_type()), " on ", tensor.device().str(),
                                         ", expected ", ShapeString(shape), " ", DtypeName(config_.dtype), " on ",
@@ -241,8 +246,53 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
   }
   if (!problems.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("DecoderLayerForward: layer ", layer, " weights: ", absl::StrJoin(problems, "; ")));
+        absl::StrCat(operation, ": layer ", layer, " weights: ", absl::StrJoin(problems, "; ")));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weights& weights, const std::string& module,
+                                                         const torch::Tensor& input, const LayerHooks& hooks) {
+  if (layer < 0 || layer >= config_.num_hidden_layers) {
+    return absl::OutOfRangeError(absl::StrCat("SubmoduleForward: layer ", layer, " out of range"));
+  }
+  const std::string prefix = LayerPrefix(layer);
+  if (!absl::StartsWith(module, prefix)) {
+    return absl::InvalidArgumentError(absl::StrCat("SubmoduleForward: ", module, " is not in decoder layer ", layer));
+  }
+  const std::string suffix = module.substr(prefix.size());
+  bool is_linear = false;
+  for (const LayerModule& m : DecoderLayerModules(config_, layer)) {
+    if (m.name == module && m.kind == LayerModule::kLinear) is_linear = true;
+  }
+  if (suffix != "self_attn" && suffix != "mlp" && !is_linear) {
+    return absl::UnimplementedError(absl::StrCat(
+        "SubmoduleForward: ", module, " is not a submodule wring can run on its own (self_attn, mlp or a Linear)"));
+  }
+  if (!input.defined() || input.dim() != 3 || input.scalar_type() != config_.dtype ||
+      !SameDevice(input.device(), device_)) {
+    return absl::InvalidArgumentError(absl::StrCat("SubmoduleForward(", module, "): input must be a [batch, length, features] ",
+                                                   DtypeName(config_.dtype), " tensor on ", device_.str()));
+  }
+  WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, input.device(), "SubmoduleForward"));
+  return CatchTorchErrors(absl::StrCat("SubmoduleForward(", module, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    if (suffix == "self_attn") {
+      return internal::RunAttention(config_, layer, weights, input, hooks, inverse_frequencies_);
+    }
+    if (suffix == "mlp") return internal::RunMlp(config_, layer, weights, input, hooks);
+    return internal::RunLinear(config_, layer, weights, suffix, input, hooks);
+  });
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Weights& weights,
+                                                            const torch::Tensor& hidden, const LayerHooks& hooks) {
+  if (layer < 0 || layer >= config_.num_hidden_layers) {
+    return absl::OutOfRangeError(absl::StrCat("DecoderLayerForward: layer ", layer, " out of range: the model has ",
+                                              config_.num_hidden_layers, " decoder layers"));
+  }
+  WRING_RETURN_IF_ERROR(CheckHidden(hidden, "DecoderLayerForward"));
+  WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, hidden.device(), "DecoderLayerForward"));
   return CatchTorchErrors(absl::StrCat("DecoderLayerForward(layer ", layer, ")"),
                           [&]() -> absl::StatusOr<torch::Tensor> {
                             torch::NoGradGuard no_grad;
@@ -255,7 +305,9 @@ absl::StatusOr<torch::Tensor> CausalLm::Logits(const torch::Tensor& hidden) {
   WRING_RETURN_IF_ERROR(CheckHidden(hidden, "Logits"));
   WRING_ASSIGN_OR_RETURN(const torch::Tensor norm, LoadToDevice(kNormName, {config_.hidden_size}));
   WRING_ASSIGN_OR_RETURN(const torch::Tensor head,
-                         LoadToDevice(config_.tie_word_embeddings ? kEmbedName : kLmHeadName,
+                         LoadToDevice(config_.tie_word_embeddings && overrides_.count(kLmHeadName) == 0
+                                          ? kEmbedName
+                                          : kLmHeadName,
                                       {config_.vocab_size, config_.hidden_size}));
   return CatchTorchErrors("Logits", [&]() -> absl::StatusOr<torch::Tensor> {
     torch::NoGradGuard no_grad;
@@ -274,11 +326,11 @@ absl::StatusOr<torch::Tensor> CausalLm::Forward(const torch::Tensor& input_ids) 
 
 std::vector<std::string> CausalLm::NonLayerTensorNames() const {
   std::vector<std::string> names = {kEmbedName, kNormName};
-  if (!config_.tie_word_embeddings) names.push_back(kLmHeadName);
+  if (!config_.tie_word_embeddings || overrides_.count(kLmHeadName) > 0) names.push_back(kLmHeadName);
   return names;
 }
 
-absl::StatusOr<torch::Tensor> CausalLm::GetTensor(const std::string& name) { return checkpoint_->Get(name); }
+absl::StatusOr<torch::Tensor> CausalLm::GetTensor(const std::string& name) { return StoredTensor(name); }
 
 }  // namespace model
 }  // namespace backend

@@ -76,6 +76,23 @@ class CausalLm {
   absl::StatusOr<torch::Tensor> DecoderLayerForward(int layer, const Weights& weights, const torch::Tensor& hidden,
                                                     const LayerHooks& hooks = {});
 
+  // One part of decoder layer `layer` on its own input, as AWQ evaluates a
+  // mapping's parent: "model.layers.<i>.self_attn" on the input_layernorm
+  // output, "model.layers.<i>.mlp" on the post_attention_layernorm output,
+  // or a Linear ("model.layers.<i>.self_attn.o_proj") on its input.
+  absl::StatusOr<torch::Tensor> SubmoduleForward(int layer, const Weights& weights, const std::string& module,
+                                                 const torch::Tensor& input, const LayerHooks& hooks = {});
+
+  // Replaces a stored tensor outside the decoder layers (embedding, final
+  // norm, lm_head) for Embed, Logits and GetTensor, e.g. after a rotation
+  // was fused into it. Overriding lm_head.weight of a tied model unties it.
+  void OverrideTensor(const std::string& name, torch::Tensor value);
+
+  // Applied by LoadLayerWeights to every layer it loads (e.g. fusing norms
+  // and rotations), so every pass sees the transformed weights.
+  using LayerWeightsTransform = std::function<absl::Status(int layer, Weights& weights)>;
+  void SetLayerWeightsTransform(LayerWeightsTransform transform) { layer_transform_ = std::move(transform); }
+
   // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
   // [B, T, vocab] in the model dtype, as transformers returns them.
   absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
@@ -97,6 +114,9 @@ class CausalLm {
            std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint);
 
   absl::Status CheckNonLayerTensors();
+  absl::StatusOr<torch::Tensor> StoredTensor(const std::string& name);
+  absl::Status CheckLayerWeights(int layer, const Weights& weights, const torch::Device& device,
+                                 absl::string_view operation) const;
   // A checkpoint tensor with `expected` shape, on the device in the model dtype.
   absl::StatusOr<torch::Tensor> LoadToDevice(const std::string& name, const std::vector<int64_t>& expected);
   absl::Status CheckHidden(const torch::Tensor& hidden, absl::string_view operation) const;
@@ -107,6 +127,8 @@ class CausalLm {
   std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint_;
   std::map<int, std::vector<std::string>> names_by_layer_;  // checkpoint tensors under model.layers.<i>.
   torch::Tensor inverse_frequencies_;                        // RoPE, float32, CPU
+  std::map<std::string, torch::Tensor> overrides_;
+  LayerWeightsTransform layer_transform_;
 };
 
 }  // namespace model

@@ -248,6 +248,69 @@ TEST(CausalLm, ListsNonLayerTensors) {
   EXPECT_EQ(untied->GetTensor("no.such.tensor").status().code(), absl::StatusCode::kNotFound);
 }
 
+
+// AWQ evaluates mapping parents on their own: attention, MLP and single
+// Linear layers must compose back into the decoder layer.
+TEST(CausalLm, SubmodulesComposeIntoTheDecoderLayer) {
+  const std::string name = "qwen3_fp32_tied";
+  const Reference ref = LoadReference(name);
+  std::unique_ptr<CausalLm> model = OpenModel(TestdataDir(name));
+  ASSERT_NE(model, nullptr);
+  absl::StatusOr<torch::Tensor> hidden = model->Embed(ref.Get("input_ids"));
+  ASSERT_TRUE(hidden.ok()) << hidden.status();
+  absl::StatusOr<Weights> weights = model->LoadLayerWeights(0);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  torch::Tensor attention_input, mlp_input, down_input;
+  LayerHooks capture;
+  capture.linear_input = [&](const std::string& linear, const torch::Tensor& input) {
+    if (absl::EndsWith(linear, "q_proj")) attention_input = input;
+    if (absl::EndsWith(linear, "gate_proj")) mlp_input = input;
+    if (absl::EndsWith(linear, "down_proj")) down_input = input;
+    return input;
+  };
+  absl::StatusOr<torch::Tensor> layer = model->DecoderLayerForward(0, *weights, *hidden, capture);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  auto attention = model->SubmoduleForward(0, *weights, "model.layers.0.self_attn", attention_input);
+  auto mlp = model->SubmoduleForward(0, *weights, "model.layers.0.mlp", mlp_input);
+  auto down = model->SubmoduleForward(0, *weights, "model.layers.0.mlp.down_proj", down_input);
+  ASSERT_TRUE(attention.ok() && mlp.ok() && down.ok()) << attention.status() << mlp.status() << down.status();
+  ExpectClose(*hidden + *attention + *mlp, *layer, 1e-5, 1e-5, "embedding + attention + mlp");
+  EXPECT_TRUE(torch::equal(*down, *mlp)) << "down_proj on its input is the MLP output";
+  EXPECT_EQ(model->SubmoduleForward(0, *weights, "model.layers.0.input_layernorm", mlp_input).status().code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(model->SubmoduleForward(1, *weights, "model.layers.0.mlp", mlp_input).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CausalLm, OverridesAndLayerTransformsAreWhatForwardUses) {
+  const std::string name = "qwen3_fp32_tied";
+  const Reference ref = LoadReference(name);
+  std::unique_ptr<CausalLm> model = OpenModel(TestdataDir(name));
+  ASSERT_NE(model, nullptr);
+  absl::StatusOr<torch::Tensor> embedding = model->GetTensor("model.embed_tokens.weight");
+  ASSERT_TRUE(embedding.ok());
+  model->OverrideTensor("model.embed_tokens.weight", *embedding * 2);
+  int transformed = 0;
+  model->SetLayerWeightsTransform([&](int layer, Weights& weights) {
+    ++transformed;
+    return layer >= 0 && weights.count(LayerPrefix(layer) + "input_layernorm.weight") == 1
+               ? absl::OkStatus()
+               : absl::InternalError("unexpected layer");
+  });
+  absl::StatusOr<torch::Tensor> hidden = model->Embed(ref.Get("input_ids"));
+  ASSERT_TRUE(hidden.ok());
+  absl::StatusOr<Weights> weights = model->LoadLayerWeights(1);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EXPECT_EQ(transformed, 1);
+  EXPECT_TRUE(torch::equal(*hidden, ref.Get("embeddings") * 2)) << "overridden embedding";
+  // A tied model gets its own lm_head once one is given.
+  model->OverrideTensor("lm_head.weight", *embedding * 0);
+  EXPECT_EQ(model->NonLayerTensorNames().back(), "lm_head.weight");
+  absl::StatusOr<torch::Tensor> logits = model->Logits(*hidden);
+  ASSERT_TRUE(logits.ok());
+  EXPECT_EQ(logits->abs().max().item<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace model
 }  // namespace backend

@@ -50,13 +50,8 @@ absl::Status CheckModifierSupported(const recipe::Recipe& recipe, int index) {
     case recipe::Modifier::kQuantization:
       return absl::OkStatus();
     case recipe::Modifier::kAwq:
-      return Unsupported(ModifierLabel(recipe, index),
-                         "AWQModifier is not run by this version of `wring compress`; remove it "
-                         "to write plain round-to-nearest quantization, or use llm-compressor");
     case recipe::Modifier::kSpinquant:
-      return Unsupported(ModifierLabel(recipe, index),
-                         "SpinQuantModifier is not run by this version of `wring compress`; "
-                         "remove it, or use llm-compressor");
+      return absl::OkStatus();  // transforms: carried in the plan
     case recipe::Modifier::kGptq:
       return Unsupported(ModifierLabel(recipe, index),
                          "GPTQModifier is not implemented by `wring compress`; use "
@@ -79,8 +74,18 @@ const PlannedModule* CompressionPlan::FindLinear(const std::string& name) const 
 absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
                                                 const recipe::Recipe& recipe) {
   std::vector<mapping::ResolvedQuantizationConfig> configs;
+  std::vector<recipe::AwqModifier> awq;
+  std::vector<recipe::SpinQuantModifier> spinquant;
   for (int i = 0; i < recipe.modifiers_size(); ++i) {
     WRING_RETURN_IF_ERROR(CheckModifierSupported(recipe, i));
+    if (recipe.modifiers(i).kind_case() == recipe::Modifier::kAwq) {
+      awq.push_back(recipe.modifiers(i).awq());
+      continue;
+    }
+    if (recipe.modifiers(i).kind_case() == recipe::Modifier::kSpinquant) {
+      spinquant.push_back(recipe.modifiers(i).spinquant());
+      continue;
+    }
     auto config = mapping::ResolveQuantizationMixin(recipe.modifiers(i).quantization());
     if (!config.ok()) {
       return absl::InvalidArgumentError(
@@ -100,6 +105,8 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
 
   CompressionPlan plan;
   plan.model = std::move(model);
+  plan.awq = std::move(awq);
+  plan.spinquant = std::move(spinquant);
   WRING_ASSIGN_OR_RETURN(plan.assignments, mapping::AssignSchemes(plan.model.tree, configs));
   const mapping::ModuleTree& tree = plan.model.tree;
   for (const mapping::ModuleSchemeAssignment& a : plan.assignments.modules) {

@@ -43,6 +43,11 @@ struct CompressionPlan {
   std::vector<PlannedModule> linears;
   // Attention modules carrying the kv_cache_scheme -> its args.
   std::map<std::string, mapping::QuantizationArgs> kv_cache;
+  // Transform modifiers, in recipe order (llm-compressor applies them before
+  // the quantization modifiers' calibration; `wring check` verified the
+  // order and resolution).
+  std::vector<recipe::AwqModifier> awq;
+  std::vector<recipe::SpinQuantModifier> spinquant;
   // nullopt when nothing is quantized.
   absl::optional<mapping::Json> quantization_config;
 
@@ -56,8 +61,9 @@ struct CompressionPlan {
 };
 
 // Resolves `recipe`'s QuantizationModifier(s) on `model` (whose tree comes
-// from config.json, so class names are the real ones). Modifiers the backend
-// does not run yet (AWQ, SpinQuant, GPTQ, SmoothQuant, ...) and scheme
+// from config.json, so class names are the real ones) and collects its AWQ
+// and SpinQuant modifiers. Modifiers the backend does not run (GPTQ,
+// SmoothQuant, ...) and scheme
 // features it does not compute (output activations, attention-module
 // activation schemes, activation ordering) fail with Unimplemented naming
 // what to change. The recipe must already have passed `wring check`.

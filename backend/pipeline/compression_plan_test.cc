@@ -69,11 +69,21 @@ TEST(PlanCompression, Fp8WithKvCacheSchemeMarksEveryAttention) {
 
 TEST(PlanCompression, RefusesModifiersTheBackendDoesNotRun) {
   auto plan = Plan(
-      "AWQModifier: {}\nQuantizationModifier:\n  targets: [Linear]\n  scheme: W4A16\n");
+      "GPTQModifier:\n  targets: [Linear]\n  scheme: W4A16\n");
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(plan.status().message().find("modifier #1 (AWQModifier)"), std::string::npos)
+  EXPECT_NE(plan.status().message().find("modifier #1 (GPTQModifier)"), std::string::npos)
       << plan.status();
+}
+
+TEST(PlanCompression, CarriesTransformModifiers) {
+  auto plan = Plan(
+      "AWQModifier: {n_grid: 10}\nQuantizationModifier:\n  targets: [Linear]\n  scheme: W4A16\n");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->awq.size(), 1u);
+  EXPECT_EQ(plan->awq[0].n_grid(), 10);
+  EXPECT_TRUE(plan->spinquant.empty());
+  EXPECT_EQ(plan->linears.size(), 15u);  // lm_head too: nothing is ignored
 }
 
 TEST(PlanCompression, RefusesOutputActivations) {

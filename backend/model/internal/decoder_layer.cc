@@ -74,14 +74,11 @@ class LayerRunner {
 
 }  // namespace
 
-absl::StatusOr<torch::Tensor> RunDecoderLayer(const ModelConfig& config, int layer, const Weights& weights,
-                                              const torch::Tensor& hidden, const LayerHooks& hooks,
-                                              const torch::Tensor& inverse_frequencies) {
+absl::StatusOr<torch::Tensor> RunAttention(const ModelConfig& config, int layer, const Weights& weights,
+                                           const torch::Tensor& normed, const LayerHooks& hooks,
+                                           const torch::Tensor& inverse_frequencies) {
   const LayerRunner run(config, layer, weights, hooks);
-  const int64_t batch = hidden.size(0), length = hidden.size(1), head_dim = config.head_dim;
-
-  // Attention block (LlamaAttention.forward).
-  const torch::Tensor normed = run.Norm("input_layernorm", hidden);
+  const int64_t batch = normed.size(0), length = normed.size(1), head_dim = config.head_dim;
   WRING_ASSIGN_OR_RETURN(torch::Tensor query, run.Linear("self_attn.q_proj", normed));
   WRING_ASSIGN_OR_RETURN(torch::Tensor key, run.Linear("self_attn.k_proj", normed));
   WRING_ASSIGN_OR_RETURN(torch::Tensor value, run.Linear("self_attn.v_proj", normed));
@@ -95,22 +92,44 @@ absl::StatusOr<torch::Tensor> RunDecoderLayer(const ModelConfig& config, int lay
   query = query.transpose(1, 2);
   key = key.transpose(1, 2);
   value = value.transpose(1, 2);
-  const auto [cos, sin] = RopeTables(inverse_frequencies, length, hidden.scalar_type(), hidden.device());
+  const auto [cos, sin] = RopeTables(inverse_frequencies, length, normed.scalar_type(), normed.device());
   query = ApplyRope(query, cos, sin);
   key = ApplyRope(key, cos, sin);
   WRING_ASSIGN_OR_RETURN(auto key_value, run.KeyValue(std::move(key), std::move(value)));
   const double scaling = std::pow(static_cast<double>(head_dim), -0.5);
   const torch::Tensor attention = CausalAttention(query, key_value.first, key_value.second, scaling,
                                                   SlidingWindowOfLayer(config, layer));
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor attention_out, run.Linear("self_attn.o_proj", attention));
-  const torch::Tensor after_attention = hidden + attention_out;
+  return run.Linear("self_attn.o_proj", attention);
+}
 
-  // MLP block (LlamaMLP.forward: down(silu(gate(x)) * up(x))).
-  const torch::Tensor mlp_in = run.Norm("post_attention_layernorm", after_attention);
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor gate, run.Linear("mlp.gate_proj", mlp_in));
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor up, run.Linear("mlp.up_proj", mlp_in));
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor down, run.Linear("mlp.down_proj", torch::silu(gate) * up));
-  return after_attention + down;
+absl::StatusOr<torch::Tensor> RunMlp(const ModelConfig& config, int layer, const Weights& weights,
+                                     const torch::Tensor& normed, const LayerHooks& hooks) {
+  // LlamaMLP.forward: down(silu(gate(x)) * up(x)).
+  const LayerRunner run(config, layer, weights, hooks);
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor gate, run.Linear("mlp.gate_proj", normed));
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor up, run.Linear("mlp.up_proj", normed));
+  return run.Linear("mlp.down_proj", torch::silu(gate) * up);
+}
+
+absl::StatusOr<torch::Tensor> RunLinear(const ModelConfig& config, int layer, const Weights& weights,
+                                        const std::string& module, const torch::Tensor& input,
+                                        const LayerHooks& hooks) {
+  const LayerRunner run(config, layer, weights, hooks);
+  return run.Linear(module, input);
+}
+
+absl::StatusOr<torch::Tensor> RunDecoderLayer(const ModelConfig& config, int layer, const Weights& weights,
+                                              const torch::Tensor& hidden, const LayerHooks& hooks,
+                                              const torch::Tensor& inverse_frequencies) {
+  const LayerRunner run(config, layer, weights, hooks);
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor attention_out,
+                         RunAttention(config, layer, weights, run.Norm("input_layernorm", hidden), hooks,
+                                      inverse_frequencies));
+  const torch::Tensor after_attention = hidden + attention_out;
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor mlp_out,
+                         RunMlp(config, layer, weights, run.Norm("post_attention_layernorm", after_attention),
+                                hooks));
+  return after_attention + mlp_out;
 }
 
 }  // namespace internal
