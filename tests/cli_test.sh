@@ -6,6 +6,8 @@ set -u
 WRING="$1"
 FIXTURES="$(dirname "$2")"
 LLAMA3_CONFIG="$3"
+TINY_LLAMA="$(dirname "$4")"
+ONESHOT="$(dirname "$TINY_LLAMA")"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 failures=0
 cases=0
@@ -117,6 +119,46 @@ expect 2 "unknown flag --recipie; did you mean 'recipe'" -- check --model "$FIXT
 expect 2 "unknown command 'chek'; did you mean 'check'" -- chek
 expect 2 "--model is required" -- check
 expect 2 "xz" -- check --model "$FIXTURES/../../../tests/fixtures/mapping/LlamaForCausalLM.json.xz"
+
+# wring compress: the demo, a real run, and refusals before any weight loads.
+expect 0 "Wrote .*demo-out" -- compress --demo "$TMP/demo-out" --quiet
+cases=$((cases + 1))
+if ! grep -q '"quant_method": "compressed-tensors"' "$TMP/demo-out/config.json" ||
+   ! [ -s "$TMP/demo-out/model.safetensors" ] || ! [ -s "$TMP/demo-out/wring_quality.json" ]; then
+  echo "FAIL: the demo checkpoint lacks quantization_config, weights or the quality report"
+  failures=$((failures + 1))
+fi
+expect 2 "never overwrites" -- compress --demo "$TMP/demo-out" --quiet
+expect 0 "perplexity: original [0-9.]+, compressed" -- compress --model "$TINY_LLAMA" \
+  --recipe "$ONESHOT/recipes/w8a8.yaml" --dataset "$ONESHOT/calibration.jsonl" \
+  --output "$TMP/w8a8" --num-samples 4 --eval-samples 2 --seq-len 16 --quiet
+r=$(recipe group96.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier:
+      config_groups:
+        g: {targets: [Linear], weights: {num_bits: 4, strategy: group, group_size: 96}}')
+expect 1 "refusing to compress" -- compress --model "$TINY_LLAMA" --recipe "$r" \
+  --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --quiet
+r=$(recipe gptq.yaml 'quant_stage:
+  quant_modifiers:
+    GPTQModifier: {scheme: W4A16, targets: [Linear], ignore: [lm_head]}')
+expect 2 "GPTQModifier is not implemented by .wring compress." -- compress --model "$TINY_LLAMA" \
+  --recipe "$r" --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --quiet
+expect 2 "--dataset" -- compress --model "$TINY_LLAMA" --recipe "$ONESHOT/recipes/w4a16.yaml" \
+  --output "$TMP/never"
+printf '{"input_ids": [1, 2, 3]}\n{"input_ids": [1, "x"]}\n' > "$TMP/calib.jsonl"
+expect 2 "calib.jsonl:2: field input_ids" -- compress --model "$TINY_LLAMA" \
+  --recipe "$ONESHOT/recipes/w4a16.yaml" --dataset "$TMP/calib.jsonl" --output "$TMP/never"
+printf '{"input_ids": [1, 2, 3000]}\n' > "$TMP/oov.jsonl"
+expect 2 "3000" -- compress --model "$TINY_LLAMA" --recipe "$ONESHOT/recipes/w4a16.yaml" \
+  --dataset "$TMP/oov.jsonl" --output "$TMP/never"
+expect 2 "device cuda" -- compress --model "$TINY_LLAMA" --recipe "$ONESHOT/recipes/w4a16.yaml" \
+  --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --device cuda
+if [ -e "$TMP/never" ] || [ -e "$TMP/never.wring-partial" ]; then
+  echo "FAIL: a refused compress run left $TMP/never behind"
+  failures=$((failures + 1))
+fi
+cases=$((cases + 1))
 
 echo "cli_test: $((cases - failures)) passed, $failures failed"
 # One JUnit case per check, so the test count reflects them.
