@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
+#include "backend/observe/args.h"
 #include "backend/observe/observer.h"
 #include "backend/pack/pack.h"
 #include "mapping/base/status_macros.h"
@@ -50,56 +51,26 @@ std::string Named(absl::string_view module_name, absl::string_view suffix) {
 }  // namespace
 
 absl::StatusOr<quantize::QuantizationArgs> ToBackendWeightArgs(const mapping::QuantizationArgs& args) {
-  quantize::QuantizationArgs out;
-  out.num_bits = args.num_bits;
-  out.type = args.type == mapping::QuantizationType::kInt ? quantize::QuantizationType::kInt
-                                                          : quantize::QuantizationType::kFloat;
-  out.symmetric = args.symmetric;
-  switch (args.strategy) {
-    case mapping::QuantizationStrategy::kTensor:
-      out.strategy = quantize::QuantizationStrategy::kTensor;
-      break;
-    case mapping::QuantizationStrategy::kChannel:
-      out.strategy = quantize::QuantizationStrategy::kChannel;
-      break;
-    case mapping::QuantizationStrategy::kGroup:
-      if (!args.group_size) return absl::InvalidArgumentError("CompressWeight: group strategy without group_size");
-      out.strategy = quantize::QuantizationStrategy::kGroup;
-      out.group_size = *args.group_size;
-      break;
-    case mapping::QuantizationStrategy::kBlock:
-      if (args.block_structure.size() != 2) {
-        return absl::InvalidArgumentError("CompressWeight: block strategy needs block_structure [rows, cols]");
-      }
-      out.strategy = quantize::QuantizationStrategy::kBlock;
-      out.block_rows = args.block_structure[0];
-      out.block_cols = args.block_structure[1];
-      break;
-    default:
-      return Unsupported(absl::StrCat("weights.strategy \"", mapping::QuantizationStrategyName(args.strategy),
-                                      "\" is not implemented yet; use tensor, channel, group or block"));
+  // The conversion and its limits are observe's; weights add their own.
+  WRING_ASSIGN_OR_RETURN(observe::ObservedArgs observed, observe::FromMappingArgs(args, "weights"));
+  const quantize::QuantizationStrategy strategy = observed.quantize.strategy;
+  if (strategy == quantize::QuantizationStrategy::kToken ||
+      strategy == quantize::QuantizationStrategy::kAttnHead) {
+    return Unsupported(absl::StrCat("weights.strategy \"", mapping::QuantizationStrategyName(args.strategy),
+                                    "\" is not implemented yet; use tensor, channel, group or block"));
   }
-  if (args.is_dynamic()) return Unsupported("dynamic weight quantization (weights.dynamic) is not supported");
-  if (args.scale_dtype) {
-    return Unsupported(absl::StrCat("weights.scale_dtype \"", *args.scale_dtype,
-                                    "\" is not implemented yet; leave scale_dtype unset"));
-  }
-  if (args.actorder && mapping::IsGroupActorder(*args.actorder)) {
-    return Unsupported("weights.actorder \"group\" needs weight_g_idx, which is not implemented yet");
-  }
+  if (observed.dynamic) return Unsupported("dynamic weight quantization (weights.dynamic) is not supported");
   if (args.observer) {
     const std::string resolved = observe::ResolveObserverName(*args.observer, observe::ObservedValue::kWeight);
     if (absl::Status status = observe::ParseObserverOptions(resolved, args.observer_kwargs).status(); !status.ok()) {
       return Unsupported(absl::StrCat("weights.observer: ", status.message()));
     }
   }
-  if (!args.symmetric && (args.type != mapping::QuantizationType::kInt || args.zp_dtype != "int8")) {
-    return Unsupported(absl::StrCat("asymmetric weights need int type and zp_dtype int8, got type \"",
-                                    mapping::QuantizationTypeName(args.type), "\" and zp_dtype \"", args.zp_dtype,
-                                    "\""));
+  if (!args.symmetric && args.type != mapping::QuantizationType::kInt) {
+    return Unsupported(absl::StrCat("asymmetric weights need int type, got type \"",
+                                    mapping::QuantizationTypeName(args.type), "\""));
   }
-  WRING_RETURN_IF_ERROR(quantize::ValidateArgs(out));
-  return out;
+  return observed.quantize;
 }
 
 absl::StatusOr<std::vector<TensorToWrite>> CompressWeight(absl::string_view module_name,
