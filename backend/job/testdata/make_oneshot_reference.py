@@ -37,6 +37,7 @@ RECIPES = {
     "w8a16": "scheme: W8A16",
     "w8a8": "scheme: W8A8",
     "fp8_dynamic": "scheme: FP8_DYNAMIC",
+    "fp8_block": "scheme: FP8_BLOCK",
     "fp8_static_kv": """config_groups:
         group_0:
           targets: [Linear]
