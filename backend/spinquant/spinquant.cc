@@ -1,0 +1,350 @@
+#include "backend/spinquant/spinquant.h"
+
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "backend/base/torch_errors.h"
+#include "backend/compress/quantization_config.h"
+#include "backend/spinquant/hadamard.h"
+#include "mapping/base/status_macros.h"
+#include "mapping/spinquant/spinquant_resolution.h"
+#include "mapping/spinquant/spinquant_transforms.h"
+
+namespace wring {
+namespace backend {
+namespace spinquant {
+
+namespace ms = ::wring::mapping::spinquant;
+
+struct SpinQuant::Operation {
+  std::string scheme;
+  std::string module;
+  std::string location;  // "weight_input", "weight_output" or "input"
+  bool embedding = false;
+  // The matrix the transform multiplies by (TransformBase.forward): for the
+  // Hadamard types the matrix or, for inverse args, its transpose; for
+  // random-matrix the matrix or its float64 inverse.
+  torch::Tensor matrix;
+  torch::Tensor stored;  // the factory's weight as created (what is saved)
+  // sqrt(block size) for the Hadamard types, as a float64 0-dim tensor like
+  // HadamardTransform._scale; undefined for random-matrix.
+  torch::Tensor scale;
+};
+
+namespace {
+
+using Operation = SpinQuant::Operation;
+
+// TorchDtype: "torch.xxx" or "xxx", any torch attribute naming a dtype.
+absl::StatusOr<std::pair<torch::ScalarType, std::string>> ParsePrecision(const std::string& text) {
+  std::string name = text;
+  if (absl::StartsWith(name, "torch.")) name = name.substr(6);
+  static const auto* known = new std::map<std::string, std::pair<torch::ScalarType, std::string>>{
+      {"float64", {torch::kFloat64, "torch.float64"}}, {"double", {torch::kFloat64, "torch.float64"}},
+      {"float32", {torch::kFloat32, "torch.float32"}}, {"float", {torch::kFloat32, "torch.float32"}},
+      {"float16", {torch::kFloat16, "torch.float16"}}, {"half", {torch::kFloat16, "torch.float16"}},
+      {"bfloat16", {torch::kBFloat16, "torch.bfloat16"}}};
+  auto it = known->find(name);
+  if (it == known->end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SpinQuantModifier.precision: '", text,
+        "' is not a floating dtype wring supports; use float64 (the default), float32, "
+        "bfloat16 or float16"));
+  }
+  return it->second;
+}
+
+ms::SpinQuantOptions OptionsFrom(const recipe::SpinQuantModifier& m) {
+  ms::SpinQuantOptions options;
+  if (m.has_rotations()) options.rotations.assign(m.rotations().begin(), m.rotations().end());
+  if (m.has_transform_type()) options.transform_type = m.transform_type();
+  if (m.has_randomize()) options.randomize = m.randomize();
+  if (m.has_learnable()) options.learnable = m.learnable();
+  if (m.has_precision()) options.precision = m.precision();
+  if (m.has_transform_block_size()) options.transform_block_size = m.transform_block_size();
+  return options;
+}
+
+// compressed-tensors' _multihead_matmul: A @ B, the smaller operand repeated
+// block-diagonally to the larger one's size.
+torch::Tensor MultiheadMatmul(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.size(-1) > b.size(-2)) {
+    const int64_t head_dim = b.size(-2);
+    return torch::matmul(a.unflatten(-1, {a.size(-1) / head_dim, head_dim}), b).flatten(-2, -1);
+  }
+  if (a.size(-1) < b.size(-2)) {
+    const int64_t head_dim = a.size(-1);
+    return torch::matmul(a, b.unflatten(-2, {b.size(-2) / head_dim, head_dim})).flatten(-3, -2);
+  }
+  return torch::matmul(a, b);
+}
+
+// TransformBase.forward on `value` (apply_transform_weight, then the
+// Hadamard scale), back in value's dtype.
+torch::Tensor ApplyTransform(const Operation& op, const torch::Tensor& value) {
+  const torch::Tensor t = op.matrix.to(value.device());
+  const torch::Tensor v = value.to(t.scalar_type());
+  torch::Tensor out;
+  if (op.location == "input") {
+    out = MultiheadMatmul(v, t);
+  } else if (!op.embedding) {
+    out = op.location == "weight_input" ? MultiheadMatmul(v, t.t()) : MultiheadMatmul(t.t(), v);
+  } else {
+    out = op.location == "weight_input" ? MultiheadMatmul(t, v) : MultiheadMatmul(v, t);
+  }
+  if (op.scale.defined()) out = out / op.scale.to(out.device());
+  return out.to(value.scalar_type());
+}
+
+absl::Status CheckDivides(const Operation& op, int64_t features) {
+  const int64_t block = op.matrix.size(0);
+  if (features % block != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SpinQuant ", op.scheme, " on ", op.module, " at ", op.location, ": block size ", block,
+        " does not divide ", features, " features"));
+  }
+  return absl::OkStatus();
+}
+
+// A scheme's TransformFactory: one generator, matrices cached by (size,
+// dtype) in creation order.
+class Factory {
+ public:
+  explicit Factory(std::string type) : type_(std::move(type)), generator_(NewDefaultGenerator()) {}
+
+  absl::StatusOr<torch::Tensor> Weight(int64_t size, torch::ScalarType dtype) {
+    const auto key = std::make_pair(size, dtype);
+    auto it = weights_.find(key);
+    if (it != weights_.end()) return it->second;
+    absl::StatusOr<torch::Tensor> made;
+    if (type_ == "hadamard") {
+      made = DeterministicHadamard(size, dtype);
+    } else if (type_ == "random-hadamard") {
+      made = RandomHadamard(size, dtype, generator_);
+    } else {
+      made = RandomMatrix(size, dtype, generator_);
+    }
+    if (!made.ok()) return made.status();
+    weights_[key] = *made;
+    return *made;
+  }
+
+  absl::StatusOr<torch::Tensor> Inverse(int64_t size, torch::ScalarType dtype) {
+    const auto key = std::make_pair(size, dtype);
+    auto it = inverses_.find(key);
+    if (it != inverses_.end()) return it->second;
+    WRING_ASSIGN_OR_RETURN(torch::Tensor weight, Weight(size, dtype));
+    WRING_ASSIGN_OR_RETURN(torch::Tensor inverse,
+                           CatchTorchErrors("inverting a random-matrix transform", [&]() -> absl::StatusOr<torch::Tensor> {
+                             return torch::linalg::inv(weight.to(torch::kFloat64)).to(dtype).contiguous();
+                           }));
+    inverses_[key] = inverse;
+    return inverse;
+  }
+
+ private:
+  std::string type_;
+  at::Generator generator_;
+  std::map<std::pair<int64_t, torch::ScalarType>, torch::Tensor> weights_;
+  std::map<std::pair<int64_t, torch::ScalarType>, torch::Tensor> inverses_;
+};
+
+bool Has(const model::Weights& weights, const std::string& name) { return weights.count(name) > 0; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::ModelInput& model,
+                                                             const recipe::SpinQuantModifier& modifier) {
+  const mapping::ModuleTree& tree = model.tree;
+  ms::SpinQuantOptions options = OptionsFrom(modifier);
+  WRING_RETURN_IF_ERROR(ms::ValidateSpinQuantOptions(options));
+  WRING_ASSIGN_OR_RETURN(auto precision, ParsePrecision(options.precision));
+  options.precision = precision.second;  // serialized as str(torch.dtype)
+  WRING_ASSIGN_OR_RETURN(ms::SpinQuantResolution resolution, ms::ResolveSpinQuant(tree));
+  WRING_RETURN_IF_ERROR(ms::FuseNormsError(tree, resolution));
+  WRING_ASSIGN_OR_RETURN(ms::TransformConfig config,
+                         ms::BuildTransformConfig(resolution.mapping, options, model.config));
+  for (const auto& group : config.config_groups) {
+    if (group.first == "R3") {
+      return absl::UnimplementedError(
+          "SpinQuantModifier rotation R3 (online rotation of the query and key states) is not "
+          "run by wring; remove R3 from `rotations`, or use llm-compressor");
+    }
+  }
+  WRING_ASSIGN_OR_RETURN(ms::TransformPlan plan, ms::PlanTransforms(tree, config));
+  WRING_RETURN_IF_ERROR(plan.error);
+
+  auto spin = std::unique_ptr<SpinQuant>(new SpinQuant());
+  spin->transform_config_json_ = ms::TransformConfigToJson(config);
+  for (const ms::FieldMatches& field : resolution.fields) {
+    if (field.field == "embedding" && !field.modules.empty()) {
+      spin->embedding_ = tree.module(field.modules.front()).name;
+    }
+  }
+  std::set<std::string> norms;
+  for (const ms::NormGroups& group : resolution.norms) {
+    for (const mapping::ModuleSet& set : group.sets) {
+      const std::string& norm = tree.module(set[0][0]).name;
+      for (size_t i = 1; i < set.size(); ++i) {
+        for (int linear : set[i]) spin->norm_fusions_.emplace_back(tree.module(linear).name, norm);
+      }
+      if (norms.insert(norm).second) spin->norms_.push_back(norm);
+    }
+  }
+
+  std::map<std::string, Factory> factories;
+  for (const ms::TransformPlacement& placement : plan.placements) {
+    const ms::TransformScheme* scheme = nullptr;
+    for (const auto& group : config.config_groups) {
+      if (group.first == placement.scheme) scheme = &group.second;
+    }
+    const std::string& module = tree.module(placement.module).name;
+    if (scheme == nullptr || !placement.size.has_value()) {
+      return absl::InternalError(absl::StrCat("SpinQuant ", placement.scheme, " on ", module,
+                                              ": the transform size is unknown"));
+    }
+    const bool online = placement.location == "input";
+    if (!online && placement.location != "weight_input" && placement.location != "weight_output") {
+      return absl::UnimplementedError(absl::StrCat("SpinQuant ", placement.scheme, ": location '",
+                                                   placement.location, "' is not run by wring"));
+    }
+    auto factory = factories.try_emplace(placement.scheme, scheme->type).first;
+    const torch::ScalarType dtype = online ? precision.first : torch::kFloat64;
+    auto op = std::make_shared<Operation>();
+    op->scheme = placement.scheme;
+    op->module = module;
+    op->location = placement.location;
+    op->embedding = tree.IsInstance(placement.module, "Embedding");
+    absl::StatusOr<torch::Tensor> weight = factory->second.Weight(*placement.size, dtype);
+    if (!weight.ok()) {
+      return absl::Status(weight.status().code(),
+                          absl::StrCat("SpinQuant ", placement.scheme, " on ", module, ": ",
+                                       weight.status().message()));
+    }
+    op->stored = *weight;
+    if (scheme->type == "random-matrix") {
+      if (placement.inverse) {
+        WRING_ASSIGN_OR_RETURN(op->matrix, factory->second.Inverse(*placement.size, dtype));
+      } else {
+        op->matrix = *weight;
+      }
+    } else {
+      op->matrix = placement.inverse ? weight->t().contiguous() : *weight;
+      op->scale = torch::tensor(static_cast<double>(*placement.size), torch::kFloat64).sqrt();
+    }
+    if (online) {
+      if (spin->online_.count(module) > 0) {
+        return absl::UnimplementedError(absl::StrCat("SpinQuant: two online transforms on ", module));
+      }
+      spin->online_[module] = op;
+      spin->online_order_.emplace_back(module, op);
+    } else {
+      spin->transforms_.push_back(op);
+    }
+  }
+  return spin;
+}
+
+absl::Status SpinQuant::TransformWeights(model::Weights& weights) const {
+  return CatchTorchErrors("applying SpinQuant", [&]() -> absl::Status {
+    for (const auto& [linear, norm] : norm_fusions_) {
+      const std::string w = linear + ".weight", n = norm + ".weight";
+      if (!Has(weights, w) && !Has(weights, n)) continue;
+      if (!Has(weights, w) || !Has(weights, n)) {
+        return absl::UnimplementedError(absl::StrCat(
+            "SpinQuant norm fusion of ", norm, " into ", linear,
+            ": the two are loaded separately (different decoder layers), which wring does not support"));
+      }
+      torch::Tensor& weight = weights[w];
+      weight = (weight.to(torch::kFloat64) * weights[n].to(weight.device(), torch::kFloat64)).to(weight.scalar_type());
+    }
+    for (const std::string& norm : norms_) {
+      auto it = weights.find(norm + ".weight");
+      if (it != weights.end()) it->second = torch::ones_like(it->second);
+    }
+    for (const auto& op : transforms_) {
+      auto it = weights.find(op->module + ".weight");
+      if (it == weights.end()) continue;
+      const bool input_side = op->location == "weight_input";
+      // Linear [out, in]; Embedding [num, dim] (its "input" is the vocabulary).
+      const int64_t features = it->second.size(op->embedding == input_side ? 0 : 1);
+      WRING_RETURN_IF_ERROR(CheckDivides(*op, features));
+      it->second = ApplyTransform(*op, it->second);
+      auto bias = weights.find(op->module + ".bias");
+      if (op->location == "weight_output" && !op->embedding && bias != weights.end()) {
+        bias->second = ApplyTransform(*op, bias->second.unsqueeze(-1)).squeeze(-1);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status SpinQuant::Apply(model::CausalLm& model) const {
+  const torch::ScalarType dtype = model.config().dtype;
+  model::Weights outside;
+  for (const std::string& name : model.NonLayerTensorNames()) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, model.GetTensor(name));
+    outside[name] = tensor;
+  }
+  WRING_RETURN_IF_ERROR(CatchTorchErrors("preparing SpinQuant", [&]() -> absl::Status {
+    for (auto& [name, tensor] : outside) tensor = tensor.to(dtype);
+    // untie_word_embeddings: lm_head becomes its own copy before centering.
+    if (outside.count("lm_head.weight") == 0) {
+      outside["lm_head.weight"] = outside.at("model.embed_tokens.weight").clone();
+    }
+    if (!embedding_.empty()) {
+      auto it = outside.find(embedding_ + ".weight");
+      if (it == outside.end()) {
+        return absl::UnimplementedError(absl::StrCat("SpinQuant: embedding ", embedding_, " is not in the model"));
+      }
+      const torch::Tensor wide = it->second.to(torch::kFloat64);
+      it->second = (wide - wide.mean(-1, /*keepdim=*/true)).to(dtype);
+    }
+    return absl::OkStatus();
+  }));
+  WRING_RETURN_IF_ERROR(TransformWeights(outside));
+  for (auto& [name, tensor] : outside) model.OverrideTensor(name, tensor);
+  model.SetLayerWeightsTransform([this](int, model::Weights& weights) { return TransformWeights(weights); });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> SpinQuant::OnlineInput(const std::string& linear, const torch::Tensor& input) const {
+  auto it = online_.find(linear);
+  if (it == online_.end()) return input;
+  const Operation& op = *it->second;
+  if (input.size(-1) % op.matrix.size(0) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("SpinQuant ", op.scheme, " on ", linear, ": block size ",
+                                                   op.matrix.size(0), " does not divide the input's ",
+                                                   input.size(-1), " features"));
+  }
+  return CatchTorchErrors("SpinQuant online transform", [&]() -> absl::StatusOr<torch::Tensor> {
+    return ApplyTransform(op, input);
+  });
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> SpinQuant::OnlineTransformTensors() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  std::set<const void*> seen;
+  for (const auto& [module, op] : online_order_) {
+    if (!seen.insert(op->stored.unsafeGetTensorImpl()).second) continue;
+    out.emplace_back(absl::StrCat(module, ".", op->scheme, "_input.weight"), op->stored);
+  }
+  return out;
+}
+
+mapping::Json SpinQuant::QuantizationConfigWithoutQuantization() const {
+  mapping::Json config = mapping::Json::object();
+  config["quant_method"] = "compressed-tensors";
+  config["sparsity_config"] = mapping::Json::object();
+  config["transform_config"] = transform_config_json_;
+  config["version"] = compress::kCompressedTensorsVersion;
+  return config;
+}
+
+}  // namespace spinquant
+}  // namespace backend
+}  // namespace wring

@@ -1,0 +1,120 @@
+"""Reference data for //backend/spinquant and //backend/job:spinquant_job_test,
+written by llm-compressor's SpinQuantModifier (oneshot) and compressed-tensors'
+Hadamard constructors.
+
+Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
+compressed-tensors from PyPI; wring's references: /work/refenv/venv):
+    python make_spinquant_reference.py backend/spinquant/testdata
+
+Writes:
+  tiny_llama/        random-init Llama, 1 layer, hidden = intermediate = 128,
+                     4 heads / 2 kv heads of 32, tied embeddings, bf16, with an
+                     outlier embedding channel; word-level tokenizer.
+  calibration.jsonl  8 x 32 fixed token ids.
+  recipes/<name>.yaml, reference/<name>/{config.json,model.safetensors}:
+                     what oneshot + save_pretrained wrote for each recipe
+                     (rotated-only recipes give the rotated dense weights).
+  hadamards.safetensors  compressed-tensors' random_hadamard_matrix for a few
+                     sizes (fresh torch.Generator(), as each TransformFactory
+                     uses) and deterministic_hadamard_matrix(64).
+  versions.json
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from datasets import Dataset
+from safetensors.torch import save_file
+
+import compressed_tensors
+import llmcompressor
+from compressed_tensors.transform.utils.hadamard import (
+    deterministic_hadamard_matrix, random_hadamard_matrix)
+from llmcompressor import oneshot
+
+OUT = sys.argv[1]
+NUM_SAMPLES = 8
+SEQ_LEN = 32
+
+SPIN = "    SpinQuantModifier:\n      rotations: {rot}\n      transform_type: {type}\n"
+QUANT = ("    QuantizationModifier:\n      targets: [Linear]\n      ignore: [lm_head]\n"
+         "      scheme: {scheme}\n")
+RECIPES = {
+    "rot_hadamard_r1r2r4": SPIN.format(rot="[R1, R2, R4]", type="hadamard"),
+    "rot_random_hadamard_r1r2r4": SPIN.format(rot="[R1, R2, R4]", type="random-hadamard"),
+    "rot_random_matrix_r1r2": SPIN.format(rot="[R1, R2]", type="random-matrix"),
+    "w4a16_hadamard_r1r2": SPIN.format(rot="[R1, R2]", type="hadamard")
+    + QUANT.format(scheme="W4A16"),
+}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=128, hidden_size=128, intermediate_size=128, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+        max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=True, bos_token_id=0, eos_token_id=1)
+    model = transformers.LlamaForCausalLM(config).to(torch.bfloat16)
+    with torch.no_grad():
+        # Outlier channel (what rotations are for) and non-trivial norms (what
+        # norm fusion folds into the Linears).
+        model.model.embed_tokens.weight[:, 5] *= 20
+        for module in model.modules():
+            if isinstance(module, transformers.models.llama.modeling_llama.LlamaRMSNorm):
+                module.weight.copy_(1 + 0.5 * torch.rand_like(module.weight.float()))
+    model_dir = os.path.join(OUT, "tiny_llama")
+    model.save_pretrained(model_dir)
+    from tokenizers import Tokenizer, models
+    vocab = {f"t{i}": i for i in range(128)}
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
+        bos_token="t0", eos_token="t1", unk_token="t2")
+    tokenizer.save_pretrained(model_dir)
+
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(2, 128, (NUM_SAMPLES, SEQ_LEN), generator=generator).tolist()
+    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
+        for row in ids:
+            f.write(json.dumps({"input_ids": row}) + "\n")
+
+    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    for name, body in RECIPES.items():
+        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
+        with open(recipe_path, "w") as f:
+            f.write("quant_stage:\n  quant_modifiers:\n" + body)
+        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
+        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
+                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
+                shuffle_calibration_samples=False, pipeline="sequential")
+        out_dir = os.path.join(OUT, "reference", name)
+        fresh.save_pretrained(out_dir, save_compressed=True)
+        for extra in ("recipe.yaml", "generation_config.json"):
+            path = os.path.join(out_dir, extra)
+            if os.path.exists(path):
+                os.remove(path)
+
+    matrices = {"deterministic_64": deterministic_hadamard_matrix(64, torch.float64).to(torch.int8)}
+    for size in (12, 20, 96, 128, 160, 256, 384):
+        m = random_hadamard_matrix(size, torch.float64, gen=torch.Generator())
+        matrices[f"random_{size}"] = m.to(torch.int8)
+    # Sequential draws from one generator: the second matrix of a factory.
+    gen = torch.Generator()
+    random_hadamard_matrix(128, torch.float64, gen=gen)
+    matrices["random_32_after_128"] = random_hadamard_matrix(32, torch.float64, gen=gen).to(torch.int8)
+    matrices["rand_float64_8x8"] = torch.rand((8, 8), generator=torch.Generator(), dtype=torch.float64)
+    matrices["rand_float32_8x8"] = torch.rand((8, 8), generator=torch.Generator(), dtype=torch.float32)
+    save_file({k: v.contiguous() for k, v in matrices.items()}, os.path.join(OUT, "hadamards.safetensors"))
+
+    with open(os.path.join(OUT, "versions.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
+                   "llmcompressor": llmcompressor.__version__,
+                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
