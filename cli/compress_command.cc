@@ -99,7 +99,7 @@ int RunDemo(const std::string& output_dir) {
   options->progress = absl::GetFlag(FLAGS_quiet) ? nullptr : stderr;
   if (options->progress != nullptr) {
     std::fprintf(stderr,
-                 "wring compress --demo: a tiny random-weight Llama, built-in text, W4A16 "
+                 "wring compress --demo: a tiny random-weight Llama, built-in text, AWQ + W4A16 "
                  "recipe (inputs in %s)\n",
                  work.string().c_str());
   }

@@ -23,6 +23,7 @@
 #include "backend/pipeline/progress.h"
 #include "backend/pipeline/sequential_calibration.h"
 #include "backend/safetensors/writer.h"
+#include "backend/spinquant/spinquant.h"
 #include "mapping/archs/architectures.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
@@ -99,17 +100,32 @@ CompressFailure FailureOf(const absl::Status& status) {
 // weight is loaded.
 absl::Status CheckTransformsSupported(const pipeline::CompressionPlan& plan,
                                       const std::string& recipe_path) {
-  if (!plan.awq.empty()) {
-    return absl::UnimplementedError(absl::StrCat(
-        recipe_path, ": AWQModifier is not run by this version of `wring compress`; remove it to "
-        "write plain round-to-nearest quantization, or use llm-compressor"));
-  }
-  if (!plan.spinquant.empty()) {
-    return absl::UnimplementedError(absl::StrCat(
-        recipe_path, ": SpinQuantModifier is not run by this version of `wring compress`; "
-        "remove it, or use llm-compressor"));
-  }
   return absl::OkStatus();
+}
+
+// SpinQuantModifier's rotations (backend/spinquant), refused before any
+// weight is loaded when wring cannot run them: more than one modifier, or
+// online rotations (R4), which the calibration pipeline does not apply yet.
+absl::StatusOr<std::unique_ptr<spinquant::SpinQuant>> PrepareSpinQuant(
+    const pipeline::CompressionPlan& plan, const std::string& recipe_path) {
+  if (plan.spinquant.empty()) return nullptr;
+  if (plan.spinquant.size() > 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        recipe_path, ": more than one SpinQuantModifier; `wring compress` runs one"));
+  }
+  absl::StatusOr<std::unique_ptr<spinquant::SpinQuant>> spin =
+      spinquant::SpinQuant::Create(plan.model, plan.spinquant.front());
+  if (!spin.ok()) {
+    return absl::Status(spin.status().code(),
+                        absl::StrCat(recipe_path, ": SpinQuantModifier: ", spin.status().message()));
+  }
+  if ((*spin)->has_online_transforms()) {
+    return absl::UnimplementedError(absl::StrCat(
+        recipe_path, ": SpinQuantModifier rotation R4 is an online rotation of down_proj's input, "
+        "which `wring compress` does not apply during calibration yet; use rotations: [R1, R2], "
+        "or llm-compressor"));
+  }
+  return spin;
 }
 
 // Everything up to the first forward pass: a failure here costs seconds.
@@ -120,6 +136,8 @@ struct PreparedJob {
   pipeline::CompressionPlan plan;
   data::CalibrationData samples;
   std::unique_ptr<output::OutputDirectory> output;
+  // The recipe's SpinQuantModifier, fused into the weights as they load.
+  std::unique_ptr<spinquant::SpinQuant> spinquant;
   std::vector<std::string> notes;  // printed once progress output starts
 };
 
@@ -158,6 +176,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
   WRING_RETURN_IF_ERROR(CheckTransformsSupported(job.plan, options.recipe_path));
+  WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
 
   // Claim the output path before hours of calibration, not after.
   WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
@@ -222,6 +241,16 @@ absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job,
   if (job.plan.quantization_config.has_value()) {
     config["quantization_config"] = *job.plan.quantization_config;
   }
+  if (job.spinquant != nullptr) {
+    // As compressed-tensors' update_config writes it; SpinQuant always unties
+    // the embeddings.
+    if (config.contains("quantization_config")) {
+      config["quantization_config"]["transform_config"] = job.spinquant->transform_config();
+    } else {
+      config["quantization_config"] = job.spinquant->QuantizationConfigWithoutQuantization();
+    }
+    config["tie_word_embeddings"] = false;
+  }
   WRING_RETURN_IF_ERROR(out.WriteFile("config.json", config.dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(out.WriteFile("recipe.yaml", job.recipe_text));
   WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
@@ -247,6 +276,10 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   if (!device.ok()) return Fail(CompressFailure::kUnusableInput, device.status());
   auto model = model::CausalLm::Open(options.model_dir, *device);
   if (!model.ok()) return Fail(FailureOf(model.status()), model.status());
+  if (job->spinquant != nullptr) {
+    absl::Status rotated = job->spinquant->Apply(**model);
+    if (!rotated.ok()) return Fail(FailureOf(rotated), rotated);
+  }
 
   pipeline::Progress progress(options.progress,
                               static_cast<int>((*model)->config().num_hidden_layers),

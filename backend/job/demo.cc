@@ -52,9 +52,10 @@ mapping::Json DemoConfig(int64_t vocab_size) {
           {"torch_dtype", "bfloat16"}};
 }
 
-constexpr char kDemoRecipe[] = R"(# wring compress --demo: round-to-nearest W4A16 (int4 weights, group 128)
+constexpr char kDemoRecipe[] = R"(# wring compress --demo: AWQ, then W4A16 (int4 weights, group 128)
 quant_stage:
   quant_modifiers:
+    AWQModifier: {}
     QuantizationModifier:
       targets: [Linear]
       scheme: W4A16

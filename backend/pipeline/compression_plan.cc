@@ -107,6 +107,7 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
   plan.model = std::move(model);
   plan.awq = std::move(awq);
   plan.spinquant = std::move(spinquant);
+  plan.recipe_name = recipe.source_name();
   WRING_ASSIGN_OR_RETURN(plan.assignments, mapping::AssignSchemes(plan.model.tree, configs));
   const mapping::ModuleTree& tree = plan.model.tree;
   for (const mapping::ModuleSchemeAssignment& a : plan.assignments.modules) {

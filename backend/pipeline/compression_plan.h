@@ -48,6 +48,8 @@ struct CompressionPlan {
   // order and resolution).
   std::vector<recipe::AwqModifier> awq;
   std::vector<recipe::SpinQuantModifier> spinquant;
+  // The recipe's file name, for messages about the modifiers above.
+  std::string recipe_name;
   // nullopt when nothing is quantized.
   absl::optional<mapping::Json> quantization_config;
 

@@ -7,6 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "backend/awq/awq.h"
+#include "backend/awq/awq_plan.h"
 #include "backend/base/torch_errors.h"
 #include "backend/pipeline/module_quantizer.h"
 #include "mapping/base/status_macros.h"
@@ -59,6 +61,60 @@ struct LayerQuantizers {
   }
 };
 
+// What AWQModifier's hooks collect during one layer's calibration pass:
+// the x statistic of each mapping and the inputs of each parent module.
+class AwqLayer {
+ public:
+  explicit AwqLayer(const std::vector<awq::PlannedMapping>& mappings)
+      : mappings_(mappings), stats_(mappings.size()) {
+    for (const awq::PlannedMapping& m : mappings) parent_input_[m.mapping.parent] = m.parent_input;
+  }
+
+  absl::Status Observe(const std::string& linear, const torch::Tensor& input) {
+    for (size_t i = 0; i < mappings_.size(); ++i) {
+      if (mappings_[i].statistic_input == linear) WRING_RETURN_IF_ERROR(stats_[i].Add(input));
+    }
+    for (const auto& [parent, parent_linear] : parent_input_) {
+      if (parent_linear == linear) parent_inputs_[parent].push_back(input);
+    }
+    return absl::OkStatus();
+  }
+
+  // AWQModifier's sequential epoch end: each mapping in turn on the weights
+  // the previous one left.
+  absl::Status Smooth(model::CausalLm& model, int layer, const awq::AwqOptions& options,
+                      model::Weights& weights, std::vector<AwqMappingQuality>& out) {
+    const awq::ParentForward forward = [&model, layer](const std::string& parent,
+                                                       const model::Weights& w,
+                                                       const torch::Tensor& input) {
+      return model.SubmoduleForward(layer, w, parent, input);
+    };
+    for (size_t i = 0; i < mappings_.size(); ++i) {
+      const awq::LayerMapping& mapping = mappings_[i].mapping;
+      WRING_ASSIGN_OR_RETURN(awq::MappingResult r,
+                             awq::SmoothMapping(mapping, options, stats_[i],
+                                                parent_inputs_[mapping.parent], forward, weights));
+      AwqMappingQuality q;
+      q.smooth_layer = r.smooth;
+      q.parent = r.parent;
+      q.skipped = r.skipped.value_or("");
+      q.best_ratio = r.best.ratio;
+      q.best_duo_scaling = r.best.duo_scaling;
+      q.initial_error = r.initial_error;
+      q.best_error = r.best_error;
+      q.scales = r.scales;
+      out.push_back(std::move(q));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::vector<awq::PlannedMapping>& mappings_;
+  std::vector<awq::ActivationStats> stats_;
+  std::map<std::string, std::string> parent_input_;  // parent -> Linear sharing its input
+  std::map<std::string, std::vector<torch::Tensor>> parent_inputs_;
+};
+
 absl::StatusOr<LayerQuantizers> CreateLayerQuantizers(const CompressionPlan& plan,
                                                       const model::ModelConfig& config, int layer,
                                                       const model::Weights& weights) {
@@ -82,11 +138,12 @@ absl::StatusOr<LayerQuantizers> CreateLayerQuantizers(const CompressionPlan& pla
   return q;
 }
 
-model::LayerHooks CalibrationHooks(LayerQuantizers& q) {
+model::LayerHooks CalibrationHooks(LayerQuantizers& q, AwqLayer* awq) {
   model::LayerHooks hooks;
-  hooks.linear_input = [&q](const std::string& name, const torch::Tensor& input) {
+  hooks.linear_input = [&q, awq](const std::string& name, const torch::Tensor& input) {
     auto it = q.linears.find(name);
     if (it != q.linears.end()) q.Note(it->second->ObserveInput(input));
+    if (awq != nullptr) q.Note(awq->Observe(name, input));
     return input;
   };
   hooks.key_value = [&q](const std::string& name, const torch::Tensor& k, const torch::Tensor& v) {
@@ -139,6 +196,10 @@ class Calibration {
     for (const auto& s : evaluation) evaluation_ids_.push_back(ToTensor(s, device));
     WRING_ASSIGN_OR_RETURN(calibration_hidden_, EmbedAll(model_, calibration_ids_));
     WRING_ASSIGN_OR_RETURN(original_hidden_, EmbedAll(model_, evaluation_ids_));
+    WRING_ASSIGN_OR_RETURN(awq_, awq::PlanAwq(plan_, model_.config(), plan_.recipe_name));
+    if (awq_.has_value()) {
+      for (const std::string& line : awq_->log) progress_.Message(line);
+    }
     compressed_hidden_ = original_hidden_;
 
     const int num_layers = static_cast<int>(model_.config().num_hidden_layers);
@@ -162,13 +223,31 @@ class Calibration {
     WRING_ASSIGN_OR_RETURN(LayerQuantizers q,
                            CreateLayerQuantizers(plan_, model_.config(), layer, weights));
 
-    const model::LayerHooks calibrate = CalibrationHooks(q);
+    // With AWQ the calibration pass only observes: the next layer's inputs
+    // come from the propagation pass through the smoothed weights.
+    const model::Weights original_weights = weights;
+    std::unique_ptr<AwqLayer> awq_layer;
+    if (awq_.has_value() && awq_->layers.count(layer) > 0) {
+      awq_layer = std::make_unique<AwqLayer>(awq_->layers.at(layer));
+    }
+    const model::LayerHooks calibrate = CalibrationHooks(q, awq_layer.get());
     for (size_t i = 0; i < calibration_hidden_.size(); ++i) {
-      WRING_ASSIGN_OR_RETURN(calibration_hidden_[i],
+      WRING_ASSIGN_OR_RETURN(torch::Tensor output,
                              model_.DecoderLayerForward(layer, weights, calibration_hidden_[i],
                                                         calibrate));
+      if (awq_layer == nullptr) calibration_hidden_[i] = std::move(output);
       WRING_RETURN_IF_ERROR(q.hook_error);
       progress_.Sample(layer, "calibrating", static_cast<int>(i) + 1);
+    }
+    if (awq_layer != nullptr) {
+      WRING_RETURN_IF_ERROR(awq_layer->Smooth(model_, layer, awq_->options, weights, result_.awq));
+      awq_layer.reset();  // the cached parent inputs
+      // Upstream's propagating pass: quantization disabled, smoothed weights.
+      for (size_t i = 0; i < calibration_hidden_.size(); ++i) {
+        WRING_ASSIGN_OR_RETURN(calibration_hidden_[i],
+                               model_.DecoderLayerForward(layer, weights, calibration_hidden_[i]));
+        progress_.Sample(layer, "propagating", static_cast<int>(i) + 1);
+      }
     }
 
     LayerQuality quality;
@@ -203,7 +282,7 @@ class Calibration {
     RelativeError own, accumulated;
     for (size_t i = 0; i < original_hidden_.size(); ++i) {
       WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
-                             model_.DecoderLayerForward(layer, weights, original_hidden_[i]));
+                             model_.DecoderLayerForward(layer, original_weights, original_hidden_[i]));
       WRING_ASSIGN_OR_RETURN(torch::Tensor local, model_.DecoderLayerForward(
                                                       layer, quantized_weights,
                                                       original_hidden_[i], quantized));
@@ -256,6 +335,7 @@ class Calibration {
   Progress& progress_;
   std::vector<torch::Tensor> calibration_ids_, evaluation_ids_;
   std::vector<torch::Tensor> calibration_hidden_, original_hidden_, compressed_hidden_;
+  absl::optional<awq::AwqPlan> awq_;
   CalibrationResult result_;
 };
 

@@ -7,7 +7,11 @@
 // ("propagating") pass per layer reproduces the calibration pass exactly:
 // quantization is disabled for the whole pipeline and no weight changes, so
 // the next layer's inputs are the unquantized outputs. wring therefore runs
-// one calibration pass per layer. Held-out evaluation samples travel beside
+// one calibration pass per layer. With AWQModifier (backend/awq) the layer
+// pass also collects AWQ's statistics and parent inputs; at the layer's end
+// AWQ smooths the weights, the quantizers observe the smoothed weights, and
+// a propagation pass through the smoothed, unquantized layer gives the next
+// layer's inputs, as upstream's second pass does. Held-out evaluation samples travel beside
 // them in two streams, through the original and through the fake-quantized
 // layer, which gives the quality report (per-layer error, perplexity of both
 // models) without a second walk over the weights.
@@ -47,11 +51,30 @@ struct LayerQuality {
   std::vector<LinearQuality> linears;
 };
 
+// One AWQ mapping's grid search (AWQModifier's error metrics).
+struct AwqMappingQuality {
+  std::string smooth_layer;
+  std::string parent;
+  // Set when upstream would skip the mapping (then nothing else is).
+  std::string skipped;
+  double best_ratio = 0;
+  bool best_duo_scaling = false;
+  // Parent-output MSE with quantized balance weights: no smoothing (the
+  // first grid point) and the chosen scales.
+  double initial_error = 0;
+  double best_error = 0;
+  // The chosen scales (CPU; float64 from a duo-scaling grid point, else
+  // float32, as upstream's).
+  torch::Tensor scales;
+};
+
 struct CalibrationResult {
   // The whole output checkpoint: compressed tensors for quantized modules,
   // everything else copied unchanged, kv-cache scales.
   std::vector<safetensors::TensorToWrite> tensors;
   std::vector<LayerQuality> layers;
+  // In smoothing order; empty without AWQModifier.
+  std::vector<AwqMappingQuality> awq;
   // exp(mean token NLL) on the evaluation samples; 0 when there were none.
   double original_perplexity = 0;
   double compressed_perplexity = 0;

@@ -108,7 +108,11 @@ absl::StatusOr<torch::Tensor> RunMlp(const ModelConfig& config, int layer, const
   const LayerRunner run(config, layer, weights, hooks);
   WRING_ASSIGN_OR_RETURN(const torch::Tensor gate, run.Linear("mlp.gate_proj", normed));
   WRING_ASSIGN_OR_RETURN(const torch::Tensor up, run.Linear("mlp.up_proj", normed));
-  return run.Linear("mlp.down_proj", torch::silu(gate) * up);
+  // PyTorch 2.x evaluates a half-precision silu in float32 and rounds once;
+  // LibTorch 1.13's CPU kernel rounds after every step. Spelt out so every
+  // version gives PyTorch 2.x's result.
+  const torch::Tensor activated = torch::silu(gate.to(torch::kFloat)).to(gate.scalar_type());
+  return run.Linear("mlp.down_proj", activated * up);
 }
 
 absl::StatusOr<torch::Tensor> RunLinear(const ModelConfig& config, int layer, const Weights& weights,

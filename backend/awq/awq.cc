@@ -1,0 +1,371 @@
+#include "backend/awq/awq.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "backend/base/torch_errors.h"
+#include "mapping/base/status_macros.h"
+
+namespace wring {
+namespace backend {
+namespace awq {
+namespace {
+
+using quantize::QuantizationStrategy;
+
+absl::StatusOr<torch::Tensor> WeightOf(const model::Weights& weights, const std::string& module) {
+  auto it = weights.find(module + ".weight");
+  if (it == weights.end()) {
+    return absl::NotFoundError(absl::StrCat("AWQ: the layer has no weight for module '", module, "'"));
+  }
+  return it->second;
+}
+
+// Rows of |W| chunked as the scheme quantizes them, and how to undo it.
+absl::StatusOr<torch::Tensor> NormalizedMagnitudes(const torch::Tensor& weight,
+                                                   const quantize::QuantizationArgs& args,
+                                                   const std::string& name) {
+  torch::Tensor w = weight.clone();
+  const int64_t rows = w.size(0), cols = w.size(1);
+  switch (args.strategy) {
+    case QuantizationStrategy::kTensor:
+      w = w.reshape({1, -1});
+      break;
+    case QuantizationStrategy::kChannel:
+      w = w.reshape({-1, cols});
+      break;
+    case QuantizationStrategy::kGroup:
+      if (args.group_size <= 0 || cols % args.group_size != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "AWQ: balance layer ", name, " has ", cols, " input columns, not a multiple of ",
+            "weights.group_size ", args.group_size));
+      }
+      w = w.reshape({-1, args.group_size});
+      break;
+    case QuantizationStrategy::kBlock: {
+      const int64_t bh = args.block_rows, bw = args.block_cols;
+      if (bh <= 0 || bw <= 0 || rows % bh != 0 || cols % bw != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "AWQ: balance layer ", name, " (", rows, " x ", cols,
+            ") is not a whole number of weights.block_structure blocks; upstream's "
+            "_compute_layer_means cannot reshape it (use duo_scaling: false)"));
+      }
+      w = w.reshape({rows / bh, bh, cols / bw, bw}).permute({0, 2, 1, 3}).reshape({-1, bh * bw});
+      w = w.abs();
+      w = w / (w.amax({1}, true) + 1e-6);
+      return w.reshape({rows / bh, cols / bw, bh, bw}).permute({0, 2, 1, 3}).reshape({rows, cols});
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("AWQ: balance layer ", name, ": weight strategy not usable by AWQ"));
+  }
+  w = w.abs();
+  w = w / (w.amax({1}, true) + 1e-6);
+  return w.reshape({rows, cols});
+}
+
+// F.mse_loss(a, b, reduction="sum") as PyTorch 2.x computes it on the CPU
+// (LibTorch 1.13 has no bf16 kernel): (a - b) and its square each rounded
+// to the dtype, summed with a float32 accumulator (bf16 / fp16) and rounded
+// to the dtype once.
+torch::Tensor MseLossSum(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor d = a - b;
+  const torch::Tensor squared = d * d;
+  const bool reduced = squared.scalar_type() == torch::kBFloat16 || squared.scalar_type() == torch::kHalf;
+  if (!reduced) return squared.sum();
+  return squared.to(torch::kFloat32).sum().to(squared.scalar_type());
+}
+
+// Upstream's loss: per batch the mse_loss sum (model dtype), accumulated in
+// float32, divided by the element count; returned as Python's float.
+double Loss(const std::vector<torch::Tensor>& reference, const std::vector<torch::Tensor>& output) {
+  torch::Tensor total = torch::zeros({}, torch::kFloat32);
+  int64_t elements = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    total += MseLossSum(reference[i], output[i]).cpu();
+    elements += reference[i].numel();
+  }
+  return (total / torch::scalar_tensor(elements, torch::kInt64)).item<double>();
+}
+
+absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping,
+                                                     const std::vector<torch::Tensor>& inputs,
+                                                     const ParentForward& forward,
+                                                     const model::Weights& weights) {
+  std::vector<torch::Tensor> outputs;
+  outputs.reserve(inputs.size());
+  for (const torch::Tensor& input : inputs) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, input));
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+// The smooth layer divided by `scales`: a norm's weight, or a Linear's last
+// scales.size(0) output rows and its bias.
+absl::Status ApplyToSmoothLayer(const std::string& smooth, const torch::Tensor& scales,
+                                model::Weights& weights) {
+  WRING_ASSIGN_OR_RETURN(torch::Tensor weight, WeightOf(weights, smooth));
+  const torch::Tensor s = scales.to(weight.device());
+  if (weight.dim() == 1) {
+    if (weight.size(0) != s.size(0)) {
+      return absl::InvalidArgumentError(absl::StrCat("AWQ: smooth layer ", smooth, " has ",
+                                                     weight.size(0), " channels, the scales ",
+                                                     s.size(0)));
+    }
+    weights[smooth + ".weight"] = (weight.to(s.scalar_type()) / s).to(weight.scalar_type());
+  } else {
+    const int64_t rows = weight.size(0), n = s.size(0);
+    if (n > rows) {
+      return absl::InvalidArgumentError(absl::StrCat("AWQ: smooth layer ", smooth, " has ", rows,
+                                                     " output features, fewer than the ", n,
+                                                     " balance input features"));
+    }
+    torch::Tensor tail = (weight.slice(0, rows - n, rows).to(s.scalar_type()) / s.view({-1, 1}))
+                             .to(weight.scalar_type());
+    weights[smooth + ".weight"] = torch::cat({weight.slice(0, 0, rows - n), tail}, 0);
+  }
+  auto bias = weights.find(smooth + ".bias");
+  if (bias != weights.end()) {
+    if (bias->second.size(0) != s.size(0)) {
+      return absl::UnimplementedError(absl::StrCat(
+          "AWQ: smooth layer ", smooth, " has a bias of ", bias->second.size(0),
+          " entries for ", s.size(0), " scales (a fused projection); not supported"));
+    }
+    bias->second = (bias->second.to(s.scalar_type()) / s).to(bias->second.scalar_type());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AwqOptions> OptionsFromRecipe(const recipe::AwqModifier& modifier,
+                                             const std::string& where) {
+  AwqOptions options;
+  options.where = where;
+  if (modifier.has_duo_scaling()) {
+    const std::string& duo = modifier.duo_scaling();
+    if (duo == "true") {
+      options.duo_scaling = DuoScaling::kTrue;
+    } else if (duo == "false") {
+      options.duo_scaling = DuoScaling::kFalse;
+    } else if (duo == "both") {
+      options.duo_scaling = DuoScaling::kBoth;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".duo_scaling: '", duo, "' is not true, false or \"both\""));
+    }
+  }
+  if (modifier.has_n_grid()) options.n_grid = modifier.n_grid();
+  WRING_RETURN_IF_ERROR(GridSearchParams(options).status());
+  return options;
+}
+
+absl::StatusOr<std::vector<GridPoint>> GridSearchParams(const AwqOptions& options) {
+  const int n = options.n_grid;
+  std::vector<GridPoint> grid;
+  auto division_by_zero = [&](const char* duo) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.where, ".n_grid: ", n, " with duo_scaling ", duo,
+        " makes llm-compressor divide by zero building the grid (ZeroDivisionError); use "
+        "n_grid >= ", std::string(duo) == "both" ? 4 : 3, " (default 20)"));
+  };
+  switch (options.duo_scaling) {
+    case DuoScaling::kFalse:
+      if (n == 1) return division_by_zero("false");
+      for (int i = 0; i < n; ++i) grid.push_back({static_cast<double>(i) / (n - 1), false});
+      break;
+    case DuoScaling::kTrue:
+      if (n == 2) return division_by_zero("true");
+      grid.push_back({0.0, false});
+      for (int i = 0; i < n - 1; ++i) grid.push_back({static_cast<double>(i) / (n - 2), true});
+      break;
+    case DuoScaling::kBoth: {
+      const int half = n / 2;  // Python's int(n / 2) truncates toward zero too
+      if (half == 1) return division_by_zero("both");
+      for (int i = 0; i < half; ++i) {
+        const double ratio = static_cast<double>(i) / (half - 1);
+        grid.push_back({ratio, false});
+        grid.push_back({ratio, true});
+      }
+      break;
+    }
+  }
+  if (grid.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.where, ".n_grid: ", n,
+        " leaves the grid search without a single point, so llm-compressor raises \"No finite "
+        "loss was found\"; use a positive n_grid (default 20)"));
+  }
+  return grid;
+}
+
+absl::Status ActivationStats::Add(const torch::Tensor& input) {
+  return CatchTorchErrors("AWQ activation statistics", [&]() -> absl::Status {
+    const torch::Tensor rows = input.abs().reshape({-1, input.size(-1)});
+    const torch::Tensor sum = rows.to(torch::kFloat32).sum(0).cpu();
+    if (sum_.defined() && sum_.size(0) != sum.size(0)) {
+      return absl::InvalidArgumentError("AWQ: activation statistics of different widths");
+    }
+    sum_ = sum_.defined() ? sum_ + sum : torch::zeros_like(sum) + sum;
+    count_ += rows.size(0);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<torch::Tensor> ActivationStats::Mean() const {
+  if (count_ == 0) return absl::FailedPreconditionError("AWQ: no activations were observed");
+  return CatchTorchErrors("AWQ activation mean", [&]() -> absl::StatusOr<torch::Tensor> {
+    return sum_ / torch::scalar_tensor(count_, torch::kInt64);
+  });
+}
+
+absl::StatusOr<torch::Tensor> BalanceWeightMean(const LayerMapping& mapping,
+                                                const model::Weights& weights,
+                                                const std::string& where) {
+  return CatchTorchErrors("AWQ weight statistics", [&]() -> absl::StatusOr<torch::Tensor> {
+    torch::Tensor total;
+    int64_t rows = 0;
+    for (const BalanceLayer& b : mapping.balance) {
+      if (!b.has_scheme || !b.weight_args.has_value()) continue;  // upstream: warning, skipped
+      WRING_ASSIGN_OR_RETURN(torch::Tensor weight, WeightOf(weights, b.name));
+      WRING_ASSIGN_OR_RETURN(torch::Tensor normalized,
+                             NormalizedMagnitudes(weight, *b.weight_args, b.name));
+      rows += normalized.size(0);
+      const torch::Tensor sum = normalized.sum(0, false, torch::kFloat64);
+      total = total.defined() ? total + sum : sum;
+    }
+    if (rows == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".duo_scaling: no balance layer of the mapping with smooth layer '",
+          mapping.smooth,
+          "' has a weight quantization scheme, so llm-compressor's weight mean divides by zero "
+          "(ZeroDivisionError); set duo_scaling: false, or quantize a balance layer's weights"));
+    }
+    return total / static_cast<double>(rows);
+  });
+}
+
+torch::Tensor GridScales(const torch::Tensor& x_mean, const torch::Tensor& w_mean,
+                         const GridPoint& point) {
+  torch::Tensor scales;
+  if (point.duo_scaling) {
+    scales = (x_mean.pow(point.ratio) / (w_mean.pow(1 - point.ratio) + 1e-4)).clamp_min(1e-4);
+  } else {
+    scales = x_mean.pow(point.ratio).clamp_min(1e-4).view({-1});
+  }
+  scales = scales / (scales.max() * scales.min()).sqrt();
+  scales.masked_fill_(torch::isinf(scales), 1);
+  scales.masked_fill_(torch::isnan(scales), 1);
+  return scales;
+}
+
+absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const AwqOptions& options,
+                                            const ActivationStats& stats,
+                                            const std::vector<torch::Tensor>& parent_inputs,
+                                            const ParentForward& parent_forward,
+                                            model::Weights& weights) {
+  WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options));
+  for (const BalanceLayer& b : mapping.balance) {
+    if (b.has_scheme && !b.weight_args.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.where, ": balance layer ", b.name,
+          " has a quantization scheme without `weights`; llm-compressor builds its grid-search "
+          "weight observer from those and fails. Quantize its weights too, or remove it from the "
+          "mapping's balance_layers"));
+    }
+    if (options.duo_scaling != DuoScaling::kFalse && b.weight_args.has_value() &&
+        b.weight_args->strategy == QuantizationStrategy::kTensor) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.where,
+          ".duo_scaling: duo_scaling is only supported with per-channel quantization strategies "
+          "(group or channel), but found TENSOR strategy on layer ",
+          b.name, "; set duo_scaling: false or use a per-channel strategy"));
+    }
+  }
+  return CatchTorchErrors(
+      absl::StrCat("AWQ smoothing ", mapping.smooth), [&]() -> absl::StatusOr<MappingResult> {
+        MappingResult result;
+        result.smooth = mapping.smooth;
+        result.parent = mapping.parent;
+        WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> reference,
+                               RunParent(mapping, parent_inputs, parent_forward, weights));
+        bool any_elements = false, finite = true;
+        for (const torch::Tensor& r : reference) {
+          any_elements = any_elements || r.numel() > 0;
+          finite = finite && torch::isfinite(r).all().item<bool>();
+        }
+        if (!any_elements) {
+          result.skipped = "no activations reached the parent module";
+          return result;
+        }
+        if (!finite) {
+          result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
+          return result;
+        }
+
+        std::map<std::string, torch::Tensor> original;
+        for (const BalanceLayer& b : mapping.balance) {
+          WRING_ASSIGN_OR_RETURN(original[b.name], WeightOf(weights, b.name));
+        }
+        WRING_ASSIGN_OR_RETURN(torch::Tensor x_mean, stats.Mean());
+        const torch::Device device = reference.front().device();
+        x_mean = x_mean.to(device);
+        torch::Tensor w_mean;
+        if (options.duo_scaling != DuoScaling::kFalse) {
+          WRING_ASSIGN_OR_RETURN(w_mean, BalanceWeightMean(mapping, weights, options.where));
+          w_mean = w_mean.to(device);
+        }
+
+        model::Weights trial = weights;
+        double best_error = std::numeric_limits<double>::infinity();
+        bool found = false;
+        for (const GridPoint& point : grid) {
+          const torch::Tensor scales = GridScales(x_mean, w_mean, point);
+          const torch::Tensor row = scales.view({1, -1});
+          for (const BalanceLayer& b : mapping.balance) {
+            if (!b.has_scheme) continue;
+            const torch::Tensor& w = original.at(b.name);
+            const torch::Tensor scaled = (w * row).to(w.scalar_type());
+            WRING_ASSIGN_OR_RETURN(quantize::QParams qparams,
+                                   quantize::ComputeWeightQParams(scaled, *b.weight_args));
+            WRING_ASSIGN_OR_RETURN(torch::Tensor fake,
+                                   quantize::FakeQuantize(scaled, qparams, *b.weight_args));
+            trial[b.name + ".weight"] = (fake / row).to(w.scalar_type());
+          }
+          WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> output,
+                                 RunParent(mapping, parent_inputs, parent_forward, trial));
+          const double loss = Loss(reference, output);
+          if (result.losses.empty()) result.initial_error = loss;
+          result.losses.push_back(loss);
+          if (loss < best_error) {
+            best_error = loss;
+            result.best = point;
+            result.scales = scales.clone();
+            found = true;
+          }
+        }
+        if (!found) {
+          return absl::InternalError(absl::StrCat(
+              "AWQ: no finite loss in the grid search for ", mapping.smooth,
+              " (NaN in the forward pass of ", mapping.parent, "); llm-compressor raises here too"));
+        }
+        result.best_error = best_error;
+
+        const torch::Tensor row = result.scales.view({1, -1});
+        for (const BalanceLayer& b : mapping.balance) {
+          const torch::Tensor& w = original.at(b.name);
+          weights[b.name + ".weight"] = (w * row.to(w.device())).to(w.scalar_type());
+        }
+        WRING_RETURN_IF_ERROR(ApplyToSmoothLayer(mapping.smooth, result.scales, weights));
+        result.scales = result.scales.cpu();
+        return result;
+      });
+}
+
+}  // namespace awq
+}  // namespace backend
+}  // namespace wring

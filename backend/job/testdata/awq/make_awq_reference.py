@@ -1,0 +1,156 @@
+"""Reference data for //backend/job:awq_job_test: llm-compressor's own oneshot
+with AWQModifier + QuantizationModifier on a tiny Llama with outlier
+channels, the checkpoint it saves, and the scales and losses AWQ chose.
+
+Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
+compressed-tensors from PyPI; reference: llmcompressor 0.14.0.1):
+    python make_awq_reference.py OUT_DIR
+and copy OUT_DIR's contents here (tiny_llama/, calibration.jsonl, recipes/,
+reference/<name>/{model.safetensors,config.json,awq_scales.safetensors,
+awq_search.json}, versions.json).
+
+The model is random-init but multi-head (num_key_value_heads ==
+num_attention_heads) so all four Llama mappings resolve, including
+v_proj -> o_proj, and has outlier channels where AWQ looks: the embedding
+(input_layernorm's input), both RMSNorm weights, and some up_proj rows
+(down_proj's input). The chosen scales are captured by wrapping
+AWQModifier._compute_best_scale, each grid point's loss by wrapping
+_compute_loss.
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from datasets import Dataset
+from safetensors.torch import save_file
+
+import compressed_tensors
+import llmcompressor
+from llmcompressor import oneshot
+from llmcompressor.modifiers.transform.awq import base as awq_base
+from llmcompressor.pipelines.cache import IntermediatesCache
+
+OUT = sys.argv[1]
+NUM_SAMPLES = 8       # calibration (the first 8 lines)
+EVAL_SAMPLES = 8      # held out (the next 8 lines), used by wring's quality test
+SEQ_LEN = 32
+
+RECIPES = {
+    "awq_w4a16": ("", "W4A16"),
+    "awq_w4a16_asym_both": ("\n      duo_scaling: both\n      n_grid: 10", "W4A16_ASYM"),
+    "awq_w4a16_no_duo": ("\n      duo_scaling: false\n      n_grid: 8", "W4A16"),
+}
+
+
+def recipe_text(awq_fields, scheme):
+    return (
+        "quant_stage:\n  quant_modifiers:\n"
+        "    AWQModifier:" + (awq_fields or " {}") + "\n"
+        "    QuantizationModifier:\n"
+        "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: " + scheme + "\n"
+    )
+
+
+def make_model(model_dir):
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, head_dim=32,
+        max_position_embeddings=512, rms_norm_eps=1e-5, rope_theta=500000.0,
+        tie_word_embeddings=False, bos_token_id=0, eos_token_id=1)
+    model = transformers.LlamaForCausalLM(config).to(torch.bfloat16)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, [5, 40, 77]] *= 12
+        for layer in model.model.layers:
+            for norm in (layer.input_layernorm, layer.post_attention_layernorm):
+                w = 0.5 + torch.rand(128, generator=g)
+                w[torch.randint(0, 128, (6,), generator=g)] *= 8
+                norm.weight.copy_(w.to(torch.bfloat16))
+            rows = torch.randint(0, 256, (8,), generator=g)
+            layer.mlp.up_proj.weight[rows] *= 10
+            layer.self_attn.v_proj.weight[torch.randint(0, 128, (6,), generator=g)] *= 6
+    model.save_pretrained(model_dir)
+    from tokenizers import Tokenizer, models
+    vocab = {f"t{i}": i for i in range(256)}
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
+        bos_token="t0", eos_token="t1", unk_token="t2")
+    tokenizer.save_pretrained(model_dir)
+    return tokenizer
+
+
+captured = []  # one entry per mapping, in the order AWQ smooths them
+original_best_scale = awq_base.AWQModifier._compute_best_scale
+original_loss = awq_base.AWQModifier._compute_loss
+
+
+def capture_best_scale(self, mapping, fp16_outputs, orig_layer_weights):
+    captured.append({"smooth": mapping.smooth_name, "parent": mapping.parent_name,
+                     "balance": list(mapping.balance_names), "losses": []})
+    scales = original_best_scale(self, mapping, fp16_outputs, orig_layer_weights)
+    captured[-1]["scales"] = scales.clone()
+    captured[-1]["grid"] = [list(p) for p in self._get_grid_search_params()]
+    return scales
+
+
+def capture_loss(self, fp16_outputs, int_w_outputs):
+    loss = original_loss(self, fp16_outputs, int_w_outputs)
+    captured[-1]["losses"].append(loss)
+    return loss
+
+
+awq_base.AWQModifier._compute_best_scale = capture_best_scale
+# Pinning host memory is only a transfer optimisation and needs a CUDA driver.
+if not torch.cuda.is_available():
+    IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None
+awq_base.AWQModifier._compute_loss = capture_loss
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    model_dir = os.path.join(OUT, "tiny_llama")
+    tokenizer = make_model(model_dir)
+
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(2, 256, (NUM_SAMPLES + EVAL_SAMPLES, SEQ_LEN), generator=generator).tolist()
+    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
+        for row in ids:
+            f.write(json.dumps({"input_ids": row}) + "\n")
+    ids = ids[:NUM_SAMPLES]
+
+    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    for name, (awq_fields, scheme) in RECIPES.items():
+        text = recipe_text(awq_fields, scheme)
+        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
+        with open(recipe_path, "w") as f:
+            f.write(text)
+        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
+        captured.clear()
+        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
+                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
+                shuffle_calibration_samples=False, pipeline="sequential")
+        out_dir = os.path.join(OUT, "reference", name)
+        fresh.save_pretrained(out_dir, save_compressed=True)
+        for extra in ("recipe.yaml", "generation_config.json"):
+            path = os.path.join(out_dir, extra)
+            if os.path.exists(path):
+                os.remove(path)
+        save_file({c["smooth"]: c["scales"].contiguous() for c in captured},
+                  os.path.join(out_dir, "awq_scales.safetensors"))
+        search = [{k: c[k] for k in ("smooth", "parent", "balance", "losses", "grid")}
+                  | {"scales_dtype": str(c["scales"].dtype)} for c in captured]
+        with open(os.path.join(out_dir, "awq_search.json"), "w") as f:
+            json.dump(search, f, indent=1)
+
+    with open(os.path.join(OUT, "versions.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
+                   "llmcompressor": llmcompressor.__version__,
+                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
