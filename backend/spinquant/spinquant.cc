@@ -140,7 +140,7 @@ class Factory {
     WRING_ASSIGN_OR_RETURN(torch::Tensor weight, Weight(size, dtype));
     WRING_ASSIGN_OR_RETURN(torch::Tensor inverse,
                            CatchTorchErrors("inverting a random-matrix transform", [&]() -> absl::StatusOr<torch::Tensor> {
-                             return torch::linalg::inv(weight.to(torch::kFloat64)).to(dtype).contiguous();
+                             return torch::linalg_inv(weight.to(torch::kFloat64)).to(dtype).contiguous();
                            }));
     inverses_[key] = inverse;
     return inverse;
