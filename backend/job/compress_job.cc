@@ -96,13 +96,6 @@ CompressFailure FailureOf(const absl::Status& status) {
   }
 }
 
-// Transform modifiers wring's backend does not run yet, refused before any
-// weight is loaded.
-absl::Status CheckTransformsSupported(const pipeline::CompressionPlan& plan,
-                                      const std::string& recipe_path) {
-  return absl::OkStatus();
-}
-
 // SpinQuantModifier's rotations (backend/spinquant), refused before any
 // weight is loaded when wring cannot run them: more than one modifier, or
 // online rotations (R4), which the calibration pipeline does not apply yet.
@@ -175,7 +168,6 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     return absl::AbortedError("recipe would fail");
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
-  WRING_RETURN_IF_ERROR(CheckTransformsSupported(job.plan, options.recipe_path));
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
 
   // Claim the output path before hours of calibration, not after.
