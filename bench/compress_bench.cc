@@ -7,7 +7,11 @@
 //       --samples=128 --seq_len=2048 --scheme=W4A16 --device=cuda
 //
 // --layers cuts the model to its first N decoder layers (the time per layer
-// is what scales; the report extrapolates to the full depth).
+// is what scales; the report extrapolates to the full depth). --awq puts an
+// AWQModifier before the quantization; the bench then prints the grid
+// search's matrix FLOPs (awq/search_flops.h), its time, and how far that is
+// from the device's own matmul rate (measured here, in the dtype the search
+// multiplies in: bf16 on CUDA, float32 BLAS on the CPU).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -15,6 +19,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <string>
 
@@ -33,6 +39,9 @@ ABSL_FLAG(int, seq_len, 256, "tokens per sample");
 ABSL_FLAG(std::string, scheme, "W4A16", "preset scheme (W4A16, W8A8, FP8, ...)");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
 ABSL_FLAG(std::string, dtype, "bfloat16", "model dtype: bfloat16, float16 or float32");
+ABSL_FLAG(bool, awq, false, "smooth with AWQModifier (default mappings) before quantizing");
+ABSL_FLAG(bool, awq_forward_loss, false,
+          "AWQ: a forward per candidate for Linear parents instead of the Gram form");
 ABSL_FLAG(std::string, workdir, "", "scratch directory (default: a new one under $TMPDIR)");
 
 namespace {
@@ -63,6 +72,46 @@ double PeakRssGiB() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / (1024.0 * 1024.0);
+}
+
+// FLOP/s of a square matmul on `device`, best of a few.
+double MatmulFlopsPerSecond(const std::string& device) {
+  const torch::Device where(device);
+  const torch::Dtype dtype = where.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  const int64_t n = where.is_cuda() ? 8192 : 1024;
+  const torch::Tensor a = torch::randn({n, n}).to(where, dtype), b = torch::randn({n, n}).to(where, dtype);
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    wring::backend::compat::SynchronizeDevice(where);
+    const auto start = std::chrono::steady_clock::now();
+    const torch::Tensor c = a.mm(b);
+    wring::backend::compat::SynchronizeDevice(where);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (i > 0) best = std::max(best, 2.0 * n * n * n / seconds);  // the first one warms up
+  }
+  return best;
+}
+
+void PrintAwqSearch(const Json& quality, const std::string& device, int layers) {
+  std::map<std::string, std::pair<double, double>> by_loss;  // loss -> flops, seconds
+  double flops = 0, seconds = 0;
+  for (const Json& m : quality["awq"]) {
+    if (!m.contains("search_flops")) continue;  // skipped mapping
+    auto& entry = by_loss[m["loss"].get<std::string>()];
+    entry.first += m["search_flops"].get<double>();
+    entry.second += m["search_seconds"].get<double>();
+    flops += m["search_flops"].get<double>();
+    seconds += m["search_seconds"].get<double>();
+  }
+  const double rate = MatmulFlopsPerSecond(device);
+  std::printf("AWQ grid search      %8.2f s  (%.2f s per decoder layer), %.3g matrix FLOPs\n", seconds,
+              seconds / layers, flops);
+  for (const auto& [loss, fs] : by_loss) {
+    std::printf("  %-7s loss       %8.2f s, %.3g FLOPs, %.3g FLOP/s\n", loss.c_str(), fs.second,
+                fs.first, fs.first / fs.second);
+  }
+  std::printf("device matmul rate   %.3g FLOP/s (%s); the FLOP count needs %.2f s: ratio %.2fx\n",
+              rate, device.c_str(), flops / rate, seconds / (flops / rate));
 }
 
 void WriteText(const fs::path& path, const std::string& text) {
@@ -101,7 +150,9 @@ int main(int argc, char** argv) {
   }
   WriteText(work / "calibration.jsonl", jsonl);
   WriteText(work / "recipe.yaml",
-            absl::StrCat("quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
+            absl::StrCat("quant_stage:\n  quant_modifiers:\n",
+                         absl::GetFlag(FLAGS_awq) ? "    AWQModifier: {}\n" : "",
+                         "    QuantizationModifier:\n"
                          "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: ",
                          absl::GetFlag(FLAGS_scheme), "\n"));
 
@@ -116,6 +167,7 @@ int main(int argc, char** argv) {
   options.eval_samples = 0;
   options.shuffle = false;
   options.progress = nullptr;
+  options.awq_forward_loss = absl::GetFlag(FLAGS_awq_forward_loss);
 
   start = std::chrono::steady_clock::now();
   const auto summary = wring::backend::job::RunCompressJob(options);
@@ -137,6 +189,16 @@ int main(int argc, char** argv) {
     std::printf("peak device memory   %8.2f GiB\n", *device_peak / double(1 << 30));
   } else {
     std::printf("peak device memory        n/a (CPU build or CPU device)\n");
+  }
+  if (absl::GetFlag(FLAGS_awq)) {
+    std::ifstream in(work / "out" / "wring_quality.json");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto quality = wring::mapping::ParseJson(text, "wring_quality.json");
+    if (!quality.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(quality.status().message()).c_str());
+      return 1;
+    }
+    PrintAwqSearch(*quality, options.device, layers);
   }
   fs::remove_all(work);
   return 0;

@@ -27,6 +27,10 @@ ABSL_FLAG(int, eval_samples, 8,
 ABSL_FLAG(uint64_t, seed, 42, "compress: seed for shuffling the samples");
 ABSL_FLAG(bool, shuffle, true, "compress: shuffle the samples before choosing them");
 ABSL_FLAG(bool, quiet, false, "compress: no progress on stderr");
+ABSL_FLAG(bool, awq_forward_loss, false,
+          "compress: score AWQ candidates of Linear parents (o_proj, down_proj) with a forward "
+          "per candidate, as llm-compressor does, instead of the exact and faster Gram-matrix "
+          "form; for bit-for-bit comparisons (--awq-forward-loss)");
 ABSL_FLAG(std::string, demo, "",
           "compress: run the whole path on a built-in tiny model and text, writing to DIR");
 
@@ -73,6 +77,7 @@ backend::job::CompressOptions OptionsFromFlags() {
   options.eval_samples = absl::GetFlag(FLAGS_eval_samples);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.shuffle = absl::GetFlag(FLAGS_shuffle);
+  options.awq_forward_loss = absl::GetFlag(FLAGS_awq_forward_loss);
   options.progress = absl::GetFlag(FLAGS_quiet) ? nullptr : stderr;
   return options;
 }
@@ -113,7 +118,7 @@ int RunDemo(const std::string& output_dir) {
 const std::vector<std::string>& CompressFlagNames() {
   static const auto* names = new std::vector<std::string>{
       "dataset", "output", "device", "num_samples", "seq_len", "eval_samples",
-      "seed",    "shuffle", "quiet", "demo"};
+      "seed",    "shuffle", "quiet", "demo", "awq_forward_loss"};
   return *names;
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <utility>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
@@ -140,6 +141,94 @@ absl::Status ApplyToSmoothLayer(const std::string& smooth, const torch::Tensor& 
   return absl::OkStatus();
 }
 
+// Upstream's crash cases, caught before any work.
+absl::Status ValidateMapping(const LayerMapping& mapping, const AwqOptions& options) {
+  for (const BalanceLayer& b : mapping.balance) {
+    if (b.has_scheme && !b.weight_args.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.where, ": balance layer ", b.name,
+          " has a quantization scheme without `weights`; llm-compressor builds its grid-search "
+          "weight observer from those and fails. Quantize its weights too, or remove it from the "
+          "mapping's balance_layers"));
+    }
+    if (options.duo_scaling != DuoScaling::kFalse && b.weight_args.has_value() &&
+        b.weight_args->strategy == QuantizationStrategy::kTensor) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.where,
+          ".duo_scaling: duo_scaling is only supported with per-channel quantization strategies "
+          "(group or channel), but found TENSOR strategy on layer ",
+          b.name, "; set duo_scaling: false or use a per-channel strategy"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The loss of the balance weights in `trial` (everything else as before).
+using CandidateLoss = std::function<absl::StatusOr<double>(const model::Weights& trial)>;
+
+// The grid search proper, shared by both ways of scoring a candidate: each
+// grid point's scales, the balance layers fake-quantized through them, the
+// first strictly smallest loss; then the best scales applied to `weights`.
+absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& options,
+                            const ActivationStats& stats, const torch::Device& device,
+                            const CandidateLoss& candidate_loss, model::Weights& weights,
+                            MappingResult& result) {
+  WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options));
+  std::map<std::string, torch::Tensor> original;
+  for (const BalanceLayer& b : mapping.balance) {
+    WRING_ASSIGN_OR_RETURN(original[b.name], WeightOf(weights, b.name));
+  }
+  WRING_ASSIGN_OR_RETURN(torch::Tensor x_mean, stats.Mean());
+  x_mean = x_mean.to(device);
+  torch::Tensor w_mean;
+  if (options.duo_scaling != DuoScaling::kFalse) {
+    WRING_ASSIGN_OR_RETURN(w_mean, BalanceWeightMean(mapping, weights, options.where));
+    w_mean = w_mean.to(device);
+  }
+
+  model::Weights trial = weights;
+  double best_error = std::numeric_limits<double>::infinity();
+  bool found = false;
+  for (const GridPoint& point : grid) {
+    const torch::Tensor scales = GridScales(x_mean, w_mean, point);
+    const torch::Tensor row = scales.view({1, -1});
+    for (const BalanceLayer& b : mapping.balance) {
+      if (!b.has_scheme) continue;
+      const torch::Tensor& w = original.at(b.name);
+      const torch::Tensor scaled = (w * row).to(w.scalar_type());
+      WRING_ASSIGN_OR_RETURN(quantize::QParams qparams,
+                             quantize::ComputeWeightQParams(scaled, *b.weight_args));
+      WRING_ASSIGN_OR_RETURN(torch::Tensor fake,
+                             quantize::FakeQuantize(scaled, qparams, *b.weight_args));
+      trial[b.name + ".weight"] = (fake / row).to(w.scalar_type());
+    }
+    WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(trial));
+    if (result.losses.empty()) result.initial_error = loss;
+    result.losses.push_back(loss);
+    if (loss < best_error) {
+      best_error = loss;
+      result.best = point;
+      result.scales = scales.clone();
+      found = true;
+    }
+  }
+  if (!found) {
+    return absl::InternalError(absl::StrCat(
+        "AWQ: no finite loss in the grid search for ", mapping.smooth,
+        " (NaN in the forward pass of ", mapping.parent, "); llm-compressor raises here too"));
+  }
+  result.best_error = best_error;
+
+  const torch::Tensor row = result.scales.view({1, -1});
+  for (const BalanceLayer& b : mapping.balance) {
+    const torch::Tensor& w = original.at(b.name);
+    weights[b.name + ".weight"] = (w * row.to(w.device())).to(w.scalar_type());
+  }
+  WRING_RETURN_IF_ERROR(ApplyToSmoothLayer(mapping.smooth, result.scales, weights));
+  result.scales = result.scales.cpu();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AwqOptions> OptionsFromRecipe(const recipe::AwqModifier& modifier,
@@ -263,29 +352,16 @@ torch::Tensor GridScales(const torch::Tensor& x_mean, const torch::Tensor& w_mea
   return scales;
 }
 
+bool HasLinearParentShortcut(const LayerMapping& mapping) {
+  return mapping.balance.size() == 1 && mapping.balance.front().name == mapping.parent;
+}
+
 absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const AwqOptions& options,
                                             const ActivationStats& stats,
                                             const std::vector<torch::Tensor>& parent_inputs,
                                             const ParentForward& parent_forward,
                                             model::Weights& weights) {
-  WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options));
-  for (const BalanceLayer& b : mapping.balance) {
-    if (b.has_scheme && !b.weight_args.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          options.where, ": balance layer ", b.name,
-          " has a quantization scheme without `weights`; llm-compressor builds its grid-search "
-          "weight observer from those and fails. Quantize its weights too, or remove it from the "
-          "mapping's balance_layers"));
-    }
-    if (options.duo_scaling != DuoScaling::kFalse && b.weight_args.has_value() &&
-        b.weight_args->strategy == QuantizationStrategy::kTensor) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          options.where,
-          ".duo_scaling: duo_scaling is only supported with per-channel quantization strategies "
-          "(group or channel), but found TENSOR strategy on layer ",
-          b.name, "; set duo_scaling: false or use a per-channel strategy"));
-    }
-  }
+  WRING_RETURN_IF_ERROR(ValidateMapping(mapping, options));
   return CatchTorchErrors(
       absl::StrCat("AWQ smoothing ", mapping.smooth), [&]() -> absl::StatusOr<MappingResult> {
         MappingResult result;
@@ -306,62 +382,48 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
           result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
           return result;
         }
-
-        std::map<std::string, torch::Tensor> original;
-        for (const BalanceLayer& b : mapping.balance) {
-          WRING_ASSIGN_OR_RETURN(original[b.name], WeightOf(weights, b.name));
-        }
-        WRING_ASSIGN_OR_RETURN(torch::Tensor x_mean, stats.Mean());
-        const torch::Device device = reference.front().device();
-        x_mean = x_mean.to(device);
-        torch::Tensor w_mean;
-        if (options.duo_scaling != DuoScaling::kFalse) {
-          WRING_ASSIGN_OR_RETURN(w_mean, BalanceWeightMean(mapping, weights, options.where));
-          w_mean = w_mean.to(device);
-        }
-
-        model::Weights trial = weights;
-        double best_error = std::numeric_limits<double>::infinity();
-        bool found = false;
-        for (const GridPoint& point : grid) {
-          const torch::Tensor scales = GridScales(x_mean, w_mean, point);
-          const torch::Tensor row = scales.view({1, -1});
-          for (const BalanceLayer& b : mapping.balance) {
-            if (!b.has_scheme) continue;
-            const torch::Tensor& w = original.at(b.name);
-            const torch::Tensor scaled = (w * row).to(w.scalar_type());
-            WRING_ASSIGN_OR_RETURN(quantize::QParams qparams,
-                                   quantize::ComputeWeightQParams(scaled, *b.weight_args));
-            WRING_ASSIGN_OR_RETURN(torch::Tensor fake,
-                                   quantize::FakeQuantize(scaled, qparams, *b.weight_args));
-            trial[b.name + ".weight"] = (fake / row).to(w.scalar_type());
-          }
+        const CandidateLoss loss = [&](const model::Weights& trial) -> absl::StatusOr<double> {
           WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> output,
                                  RunParent(mapping, parent_inputs, parent_forward, trial));
-          const double loss = Loss(reference, output);
-          if (result.losses.empty()) result.initial_error = loss;
-          result.losses.push_back(loss);
-          if (loss < best_error) {
-            best_error = loss;
-            result.best = point;
-            result.scales = scales.clone();
-            found = true;
-          }
-        }
-        if (!found) {
-          return absl::InternalError(absl::StrCat(
-              "AWQ: no finite loss in the grid search for ", mapping.smooth,
-              " (NaN in the forward pass of ", mapping.parent, "); llm-compressor raises here too"));
-        }
-        result.best_error = best_error;
+          return Loss(reference, output);
+        };
+        WRING_RETURN_IF_ERROR(SearchAndApply(mapping, options, stats, reference.front().device(),
+                                             loss, weights, result));
+        return result;
+      });
+}
 
-        const torch::Tensor row = result.scales.view({1, -1});
-        for (const BalanceLayer& b : mapping.balance) {
-          const torch::Tensor& w = original.at(b.name);
-          weights[b.name + ".weight"] = (w * row.to(w.device())).to(w.scalar_type());
+absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapping,
+                                                        const AwqOptions& options,
+                                                        const ActivationStats& stats,
+                                                        const LinearGram& gram,
+                                                        model::Weights& weights) {
+  if (!HasLinearParentShortcut(mapping)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AWQ: the Gram-matrix loss needs a Linear parent that is the mapping's only balance "
+        "layer; ", mapping.smooth, "'s parent is ", mapping.parent));
+  }
+  WRING_RETURN_IF_ERROR(ValidateMapping(mapping, options));
+  return CatchTorchErrors(
+      absl::StrCat("AWQ smoothing ", mapping.smooth), [&]() -> absl::StatusOr<MappingResult> {
+        MappingResult result;
+        result.smooth = mapping.smooth;
+        result.parent = mapping.parent;
+        if (gram.rows() == 0 || gram.width() == 0) {
+          result.skipped = "no activations reached the parent module";
+          return result;
         }
-        WRING_RETURN_IF_ERROR(ApplyToSmoothLayer(mapping.smooth, result.scales, weights));
-        result.scales = result.scales.cpu();
+        if (!gram.finite()) {
+          result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
+          return result;
+        }
+        const std::string key = mapping.parent + ".weight";
+        WRING_ASSIGN_OR_RETURN(const torch::Tensor current, WeightOf(weights, mapping.parent));
+        const CandidateLoss loss = [&](const model::Weights& trial) -> absl::StatusOr<double> {
+          return gram.MeanSquaredOutputDifference(current, trial.at(key));
+        };
+        WRING_RETURN_IF_ERROR(
+            SearchAndApply(mapping, options, stats, current.device(), loss, weights, result));
         return result;
       });
 }

@@ -36,7 +36,9 @@
 //   - loss = sum over batches of bf16 mse_loss(reference, output, "sum")
 //     accumulated in float32, divided by the element count; strict `<`
 //     keeps the first of equal losses. The first grid point's loss is the
-//     "initial" error; no finite loss is an error.
+//     "initial" error; no finite loss is an error. (A Linear parent that is
+//     the only balance layer gets the same loss exactly, without rounding the
+//     outputs, from the Gram matrix of its inputs: linear_gram.h.)
 //  Apply the best scales s: every balance layer W = bf16(W_orig * s); the
 //   smooth layer: a norm's weight /= s, a Linear's last len(s) output rows
 //   /= s (and its bias), computed in s's dtype and rounded to the weight's.
@@ -54,6 +56,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/awq/linear_gram.h"
+#include "backend/awq/linear_parent_loss.h"
 #include "backend/model/causal_lm.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/proto/recipe.pb.h"
@@ -64,11 +68,13 @@ namespace awq {
 
 enum class DuoScaling { kFalse, kTrue, kBoth };
 
+
 struct AwqOptions {
   DuoScaling duo_scaling = DuoScaling::kTrue;
   int n_grid = 20;
   // Names the modifier in messages, e.g. "recipe.yaml: AWQModifier".
   std::string where = "AWQModifier";
+  LinearParentLoss linear_parent_loss = LinearParentLoss::kCheaper;
 };
 
 // AWQModifier's duo_scaling / n_grid (upstream defaults: true, 20).
@@ -138,6 +144,18 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
                                             const std::vector<torch::Tensor>& parent_inputs,
                                             const ParentForward& parent_forward,
                                             model::Weights& weights);
+
+// Whether `mapping`'s parent is a Linear that is also its only balance
+// layer, so that SmoothLinearParentMapping can score it from a LinearGram.
+bool HasLinearParentShortcut(const LayerMapping& mapping);
+
+// SmoothMapping for such a mapping, with the loss from the Gram matrix of
+// the parent's inputs instead of a forward per candidate.
+absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapping,
+                                                        const AwqOptions& options,
+                                                        const ActivationStats& stats,
+                                                        const LinearGram& gram,
+                                                        model::Weights& weights);
 
 // Exposed for tests: the duo-scaling weight statistic of `mapping`'s
 // balance layers (float64), and the scales of one grid point.

@@ -211,6 +211,57 @@ TEST(SmoothMapping, NonFiniteParentOutputsSkipTheMapping) {
   EXPECT_TRUE(toy.weights.at("lin.weight").equal(before));
 }
 
+// The Toy's parent is its only balance Linear: the Gram form must choose the
+// same scales and report the same losses as a forward per candidate.
+TEST(SmoothLinearParentMapping, MatchesTheForwardLossOnEveryGridPoint) {
+  for (DuoScaling duo : {DuoScaling::kTrue, DuoScaling::kFalse, DuoScaling::kBoth}) {
+    Toy forward_toy, gram_toy;
+    ASSERT_TRUE(HasLinearParentShortcut(gram_toy.mapping));
+    LinearGram gram;
+    for (const torch::Tensor& x : gram_toy.inputs) ASSERT_TRUE(gram.Add(x).ok());
+    auto forward = SmoothMapping(forward_toy.mapping, Options(duo, 20), forward_toy.stats,
+                                 forward_toy.inputs, forward_toy.forward, forward_toy.weights);
+    auto fast = SmoothLinearParentMapping(gram_toy.mapping, Options(duo, 20), gram_toy.stats, gram,
+                                          gram_toy.weights);
+    ASSERT_TRUE(forward.ok()) << forward.status();
+    ASSERT_TRUE(fast.ok()) << fast.status();
+    ASSERT_EQ(fast->losses.size(), forward->losses.size());
+    for (size_t i = 0; i < fast->losses.size(); ++i) {
+      EXPECT_NEAR(fast->losses[i], forward->losses[i], 1e-4 * forward->losses[i]) << i;
+    }
+    EXPECT_EQ(fast->best.ratio, forward->best.ratio);
+    EXPECT_EQ(fast->best.duo_scaling, forward->best.duo_scaling);
+    EXPECT_TRUE(gram_toy.weights.at("lin.weight").equal(forward_toy.weights.at("lin.weight")));
+    EXPECT_TRUE(gram_toy.weights.at("norm.weight").equal(forward_toy.weights.at("norm.weight")));
+  }
+}
+
+TEST(SmoothLinearParentMapping, SkipsWhatUpstreamSkipsAndRefusesOtherParents) {
+  Toy toy;
+  LinearGram empty;
+  auto skipped = SmoothLinearParentMapping(toy.mapping, Options(DuoScaling::kTrue, 20), toy.stats,
+                                           empty, toy.weights);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_TRUE(skipped->skipped.has_value());
+
+  LinearGram nan;
+  toy.inputs[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(nan.Add(toy.inputs[0]).ok());
+  const torch::Tensor before = toy.weights.at("lin.weight");
+  skipped = SmoothLinearParentMapping(toy.mapping, Options(DuoScaling::kTrue, 20), toy.stats, nan,
+                                      toy.weights);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_TRUE(skipped->skipped.has_value());
+  EXPECT_TRUE(toy.weights.at("lin.weight").equal(before));
+
+  Toy attention;
+  attention.mapping.parent = "self_attn";
+  EXPECT_FALSE(HasLinearParentShortcut(attention.mapping));
+  EXPECT_FALSE(SmoothLinearParentMapping(attention.mapping, Options(DuoScaling::kTrue, 20),
+                                         attention.stats, nan, attention.weights)
+                   .ok());
+}
+
 }  // namespace
 }  // namespace awq
 }  // namespace backend

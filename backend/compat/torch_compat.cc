@@ -163,6 +163,14 @@ std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device) {
 #endif
 }
 
+void SynchronizeDevice(const torch::Device& device) {
+#ifdef WRING_WITH_CUDA
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#else
+  (void)device;
+#endif
+}
+
 }  // namespace compat
 }  // namespace backend
 }  // namespace wring

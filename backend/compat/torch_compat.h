@@ -60,6 +60,10 @@ float FloatFromFloat8E4M3(uint8_t bits);
 // (WRING_WITH_CUDA is defined by the CMake build against a CUDA LibTorch).
 std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device);
 
+// Waits for the work queued on a CUDA device, so that a host clock measures
+// it; nothing for the CPU and for builds without CUDA.
+void SynchronizeDevice(const torch::Device& device);
+
 }  // namespace compat
 }  // namespace backend
 }  // namespace wring

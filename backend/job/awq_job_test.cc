@@ -6,17 +6,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
 #include "backend/model/causal_lm.h"
 #include "backend/pipeline/compression_plan.h"
 #include "backend/pipeline/sequential_calibration.h"
 #include "backend/safetensors/reader.h"
+#include "backend/testing/checkpoint_compare.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/archs/architectures.h"
@@ -28,14 +29,13 @@ namespace job {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadJson;
 
 constexpr int kCalibrationSamples = 8;
 constexpr int kEvaluationSamples = 8;
 
 std::string TestData(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "",
-                      "backend/job/testdata/awq/", path);
+  return testing::Runfile("backend/job/testdata/awq/" + path);
 }
 
 std::string ReadText(const std::string& path) {
@@ -43,12 +43,6 @@ std::string ReadText(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-mapping::Json ReadJson(const std::string& path) {
-  auto json = mapping::ParseJson(ReadText(path), path);
-  EXPECT_TRUE(json.ok()) << json.status();
-  return json.ok() ? *json : mapping::Json();
 }
 
 pipeline::TokenSequences CalibrationTokens() {
@@ -62,7 +56,8 @@ pipeline::TokenSequences CalibrationTokens() {
 }
 
 // The pipeline itself, to see AWQ's per-mapping results.
-pipeline::CalibrationResult Calibrate(const std::string& recipe_name) {
+pipeline::CalibrationResult Calibrate(const std::string& recipe_name,
+                                      awq::LinearParentLoss loss = awq::LinearParentLoss::kCheaper) {
   const std::string config_path = TestData("tiny_llama/config.json");
   auto config = mapping::ParseJson(ReadText(config_path), config_path);
   auto model_input = mapping::ModelFromConfig(*config, config_path, "");
@@ -72,6 +67,7 @@ pipeline::CalibrationResult Calibrate(const std::string& recipe_name) {
   EXPECT_TRUE(recipe.ok()) << recipe.status();
   auto plan = pipeline::PlanCompression(*std::move(model_input), *recipe);
   EXPECT_TRUE(plan.ok()) << plan.status();
+  plan->awq_linear_parent_loss = loss;
   auto model = model::CausalLm::Open(TestData("tiny_llama"), torch::kCPU);
   EXPECT_TRUE(model.ok()) << model.status();
   pipeline::Progress progress(nullptr, 2, kCalibrationSamples);
@@ -184,34 +180,48 @@ TEST_P(MatchesLlmCompressorAwq, Checkpoint) {
   const CompressSummary summary = RunCompressJob(options);
   ASSERT_EQ(summary.failure, CompressFailure::kNone) << summary.message;
 
-  auto ours = safetensors::SafetensorsFile::Open(options.output_dir + "/model.safetensors");
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  auto reference = safetensors::SafetensorsFile::Open(
-      TestData(absl::StrCat("reference/", name, "/model.safetensors")));
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  std::set<std::string> our_names, reference_names;
-  for (const auto& t : (*ours)->header().tensors) our_names.insert(t.name);
-  for (const auto& t : (*reference)->header().tensors) reference_names.insert(t.name);
-  ASSERT_EQ(our_names, reference_names);
-
-  for (const std::string& tensor : reference_names) {
-    SCOPED_TRACE(tensor);
-    auto a = (*ours)->Get(tensor);
-    auto b = (*reference)->Get(tensor);
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(a->scalar_type(), b->scalar_type());
-    ASSERT_EQ(a->sizes(), b->sizes());
-    const int64_t differing = a->to(torch::kFloat64).ne(b->to(torch::kFloat64)).sum().item<int64_t>();
-    if (IsComputedWithoutMlpActivations(tensor)) {
-      EXPECT_EQ(differing, 0);
-    } else if (!IsFromNearTie(name, tensor)) {
+  const std::vector<testing::TensorDifference> differences =
+      testing::CompareCheckpoints(options.output_dir, TestData(absl::StrCat("reference/", name)));
+  EXPECT_FALSE(differences.empty());
+  for (const testing::TensorDifference& d : differences) {
+    if (IsComputedWithoutMlpActivations(d.name)) {
+      EXPECT_EQ(d.differing, 0) << d.name;
+    } else if (!IsFromNearTie(name, d.name)) {
       // Scales from activations the bf16 kernels round differently (see
       // ScalesAndGridLosses) move a few int4 values across a rounding edge.
-      EXPECT_LE(differing, a->numel() / 10) << "of " << a->numel() << " differ";
+      EXPECT_LE(d.differing, d.elements / 10) << d.name << ": of " << d.elements << " differ";
     }
   }
   const mapping::Json quality = ReadJson(options.output_dir + "/wring_quality.json");
   EXPECT_EQ(quality["awq"].size(), 8u);
+}
+
+// The Gram form scores o_proj's and down_proj's candidates without rounding
+// the outputs to bf16; it must choose what upstream's forward loss chooses
+// and report the same losses to bf16 output-rounding tolerance.
+TEST_P(MatchesLlmCompressorAwq, GramLossChoosesAsTheForwardLoss) {
+  const pipeline::CalibrationResult gram = Calibrate(GetParam(), awq::LinearParentLoss::kGram);
+  const pipeline::CalibrationResult forward = Calibrate(GetParam(), awq::LinearParentLoss::kForward);
+  ASSERT_EQ(gram.awq.size(), forward.awq.size());
+  int gram_mappings = 0;
+  for (size_t i = 0; i < gram.awq.size(); ++i) {
+    const pipeline::AwqMappingQuality& g = gram.awq[i];
+    const pipeline::AwqMappingQuality& f = forward.awq[i];
+    SCOPED_TRACE(g.smooth_layer);
+    EXPECT_EQ(f.loss, "forward");
+    const bool linear_parent = absl::EndsWith(g.parent, "_proj");
+    EXPECT_EQ(g.loss, linear_parent ? "gram" : "forward");
+    if (!linear_parent) continue;
+    ++gram_mappings;
+    EXPECT_EQ(g.best_ratio, f.best_ratio);
+    EXPECT_EQ(g.best_duo_scaling, f.best_duo_scaling);
+    EXPECT_TRUE(g.scales.equal(f.scales));
+    EXPECT_NEAR(g.initial_error, f.initial_error, 1e-2 * f.initial_error);
+    EXPECT_NEAR(g.best_error, f.best_error, 1e-2 * f.best_error);
+    EXPECT_GT(g.search_flops, 0);
+    EXPECT_GT(f.search_flops, 0);
+  }
+  EXPECT_EQ(gram_mappings, 4);  // v->o and up->down in each of 2 layers
 }
 
 INSTANTIATE_TEST_SUITE_P(Recipes, MatchesLlmCompressorAwq,

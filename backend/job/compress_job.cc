@@ -168,6 +168,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     return absl::AbortedError("recipe would fail");
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
+  if (options.awq_forward_loss) job.plan.awq_linear_parent_loss = awq::LinearParentLoss::kForward;
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
 
   // Claim the output path before hours of calibration, not after.

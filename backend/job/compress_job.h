@@ -37,6 +37,9 @@ struct CompressOptions {
   uint64_t seed = 42;
   bool shuffle = true;
   std::FILE* progress = stderr;  // nullptr: --quiet
+  // AWQ: score Linear parents' candidates with upstream's forward per
+  // candidate instead of the exact Gram form (--awq-forward-loss).
+  bool awq_forward_loss = false;
   // The largest safetensors shard, as save_pretrained's max_shard_size.
   uint64_t max_shard_bytes = uint64_t{5} << 30;
 };

@@ -6,13 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <set>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "backend/safetensors/reader.h"
+#include "backend/testing/checkpoint_compare.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 
@@ -24,34 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string TestData(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "",
-                      "backend/job/testdata/oneshot/", path);
-}
-
-mapping::Json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto json = mapping::ParseJson(text.str(), path);
-  EXPECT_TRUE(json.ok()) << json.status();
-  return json.ok() ? *json : mapping::Json();
-}
-
-// compressed-tensors 0.19 (which wrote the reference) serialises fields that
-// 0.18, wring's reference, does not have, and stamps its version.
-mapping::Json ComparableConfig(mapping::Json config) {
-  config.erase("version");
-  std::function<void(mapping::Json&)> strip = [&](mapping::Json& value) {
-    if (!value.is_object()) return;
-    for (const char* key : {"zp_dtype", "scale_dtype", "block_structure"}) {
-      auto it = value.find(key);
-      if (it != value.end() && it->is_null()) value.erase(it);
-    }
-    for (auto& [key, child] : value.items()) strip(child);
-  };
-  strip(config);
-  return config;
+  return testing::Runfile("backend/job/testdata/oneshot/" + path);
 }
 
 // Activation and kv-cache scales of layers after the first depend on the
@@ -86,41 +57,22 @@ TEST_P(MatchesLlmCompressor, TensorsAndConfig) {
   const CompressSummary summary = RunCompressJob(options);
   ASSERT_EQ(summary.failure, CompressFailure::kNone) << summary.message;
 
-  auto ours = safetensors::SafetensorsFile::Open(options.output_dir + "/model.safetensors");
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  auto reference = safetensors::SafetensorsFile::Open(
-      TestData(absl::StrCat("reference/", scheme, "/model.safetensors")));
-  ASSERT_TRUE(reference.ok()) << reference.status();
-
-  std::set<std::string> our_names, reference_names;
-  for (const auto& t : (*ours)->header().tensors) our_names.insert(t.name);
-  for (const auto& t : (*reference)->header().tensors) reference_names.insert(t.name);
-  ASSERT_EQ(our_names, reference_names);
-
-  for (const std::string& name : reference_names) {
-    SCOPED_TRACE(name);
-    auto a = (*ours)->Get(name);
-    auto b = (*reference)->Get(name);
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(a->scalar_type(), b->scalar_type());
-    ASSERT_EQ(a->sizes(), b->sizes());
-    const torch::Tensor x = a->to(torch::kFloat64), y = b->to(torch::kFloat64);
-    if (IsFromPropagatedActivations(name)) {
+  const std::string reference = TestData(absl::StrCat("reference/", scheme));
+  const std::vector<testing::TensorDifference> differences =
+      testing::CompareCheckpoints(options.output_dir, reference);
+  EXPECT_FALSE(differences.empty());
+  for (const testing::TensorDifference& d : differences) {
+    if (IsFromPropagatedActivations(d.name)) {
       // bf16 forward kernels of LibTorch 1.13 and PyTorch 2.x may round a
       // layer output differently: the observed max moves by one bf16 step,
       // which dividing by the quantized range can round into two.
-      const double relative = ((x - y).abs() / y.abs()).max().item<double>();
-      EXPECT_LE(relative, 2.0 / 128) << "max relative difference";
+      EXPECT_LE(d.max_relative, 2.0 / 128) << d.name;
     } else {
-      const int64_t differing = x.ne(y).sum().item<int64_t>();
-      EXPECT_EQ(differing, 0) << "max abs difference " << (x - y).abs().max().item<double>();
+      EXPECT_EQ(d.differing, 0) << d.name << ": max abs difference " << d.max_abs;
     }
   }
-
-  mapping::Json our_config = ReadJson(options.output_dir + "/config.json");
-  mapping::Json reference_config = ReadJson(TestData(absl::StrCat("reference/", scheme, "/config.json")));
-  EXPECT_EQ(ComparableConfig(our_config["quantization_config"]).dump(1),
-            ComparableConfig(reference_config["quantization_config"]).dump(1));
+  EXPECT_EQ(testing::ComparableQuantizationConfig(options.output_dir + "/config.json"),
+            testing::ComparableQuantizationConfig(reference + "/config.json"));
   EXPECT_TRUE(fs::exists(options.output_dir + "/tokenizer.json"));
   EXPECT_TRUE(fs::exists(options.output_dir + "/wring_quality.json"));
 }

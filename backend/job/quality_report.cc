@@ -40,6 +40,9 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
       entry["best_duo_scaling"] = m.best_duo_scaling;
       entry["initial_error"] = m.initial_error;
       entry["best_error"] = m.best_error;
+      entry["loss"] = m.loss;
+      entry["search_flops"] = m.search_flops;
+      entry["search_seconds"] = m.search_seconds;
     }
     awq.push_back(std::move(entry));
   }

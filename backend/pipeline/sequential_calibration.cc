@@ -1,14 +1,17 @@
 #include "backend/pipeline/sequential_calibration.h"
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <utility>
 
+#include "absl/memory/memory.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/awq/awq.h"
 #include "backend/awq/awq_plan.h"
+#include "backend/awq/search_flops.h"
 #include "backend/base/torch_errors.h"
 #include "backend/pipeline/module_quantizer.h"
 #include "mapping/base/status_macros.h"
@@ -62,12 +65,36 @@ struct LayerQuantizers {
 };
 
 // What AWQModifier's hooks collect during one layer's calibration pass:
-// the x statistic of each mapping and the inputs of each parent module.
+// the x statistic of each mapping and the inputs of each parent module, or,
+// for a Linear parent scored by the Gram form, only their Gram matrix.
 class AwqLayer {
  public:
-  explicit AwqLayer(const std::vector<awq::PlannedMapping>& mappings)
-      : mappings_(mappings), stats_(mappings.size()) {
-    for (const awq::PlannedMapping& m : mappings) parent_input_[m.mapping.parent] = m.parent_input;
+  // A Linear parent that is its mapping's only balance layer is scored by
+  // the Gram form when that needs fewer FLOPs than a forward per candidate
+  // (more calibration tokens than the Linear has inputs, roughly) and
+  // `options` allow it.
+  static absl::StatusOr<std::unique_ptr<AwqLayer>> Create(
+      const std::vector<awq::PlannedMapping>& mappings, const awq::AwqOptions& options,
+      const model::ModelConfig& config, const model::Weights& weights,
+      const std::vector<int64_t>& sample_tokens) {
+    auto layer = absl::WrapUnique(new AwqLayer(mappings, options));
+    WRING_ASSIGN_OR_RETURN(const std::vector<awq::GridPoint> grid, awq::GridSearchParams(options));
+    const int points = static_cast<int>(grid.size());
+    for (const awq::PlannedMapping& m : mappings) {
+      bool gram = options.linear_parent_loss != awq::LinearParentLoss::kForward &&
+                  awq::HasLinearParentShortcut(m.mapping);
+      if (gram && options.linear_parent_loss == awq::LinearParentLoss::kCheaper) {
+        WRING_ASSIGN_OR_RETURN(const double with_gram,
+                               awq::GridSearchFlops(config, m.mapping, weights, sample_tokens, points, true));
+        WRING_ASSIGN_OR_RETURN(const double with_forward,
+                               awq::GridSearchFlops(config, m.mapping, weights, sample_tokens, points, false));
+        gram = with_gram < with_forward;
+      }
+      // A parent shared with a mapping that needs its outputs keeps its inputs.
+      auto [it, inserted] = layer->gram_parent_.emplace(m.mapping.parent, gram);
+      if (!inserted) it->second = it->second && gram;
+    }
+    return layer;
   }
 
   absl::Status Observe(const std::string& linear, const torch::Tensor& input) {
@@ -75,26 +102,46 @@ class AwqLayer {
       if (mappings_[i].statistic_input == linear) WRING_RETURN_IF_ERROR(stats_[i].Add(input));
     }
     for (const auto& [parent, parent_linear] : parent_input_) {
-      if (parent_linear == linear) parent_inputs_[parent].push_back(input);
+      if (parent_linear != linear) continue;
+      sample_tokens_[parent].push_back(input.numel() / input.size(-1));
+      if (gram_parent_.at(parent)) {
+        WRING_RETURN_IF_ERROR(grams_[parent].Add(input));
+      } else {
+        parent_inputs_[parent].push_back(input);
+      }
     }
     return absl::OkStatus();
   }
 
   // AWQModifier's sequential epoch end: each mapping in turn on the weights
   // the previous one left.
-  absl::Status Smooth(model::CausalLm& model, int layer, const awq::AwqOptions& options,
-                      model::Weights& weights, std::vector<AwqMappingQuality>& out) {
+  absl::Status Smooth(model::CausalLm& model, int layer, model::Weights& weights,
+                      std::vector<AwqMappingQuality>& out) {
     const awq::ParentForward forward = [&model, layer](const std::string& parent,
                                                        const model::Weights& w,
                                                        const torch::Tensor& input) {
       return model.SubmoduleForward(layer, w, parent, input);
     };
+    WRING_ASSIGN_OR_RETURN(const std::vector<awq::GridPoint> grid, awq::GridSearchParams(options_));
     for (size_t i = 0; i < mappings_.size(); ++i) {
       const awq::LayerMapping& mapping = mappings_[i].mapping;
-      WRING_ASSIGN_OR_RETURN(awq::MappingResult r,
-                             awq::SmoothMapping(mapping, options, stats_[i],
-                                                parent_inputs_[mapping.parent], forward, weights));
+      const bool gram = gram_parent_.at(mapping.parent);
+      WRING_ASSIGN_OR_RETURN(const double flops,
+                             awq::GridSearchFlops(model.config(), mapping, weights,
+                                                  sample_tokens_[mapping.parent],
+                                                  static_cast<int>(grid.size()), gram));
+      const auto start = std::chrono::steady_clock::now();
+      WRING_ASSIGN_OR_RETURN(
+          awq::MappingResult r,
+          gram ? awq::SmoothLinearParentMapping(mapping, options_, stats_[i], grams_[mapping.parent],
+                                                weights)
+               : awq::SmoothMapping(mapping, options_, stats_[i], parent_inputs_[mapping.parent],
+                                    forward, weights));
       AwqMappingQuality q;
+      q.search_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      q.search_flops = flops;
+      q.loss = gram ? "gram" : "forward";
       q.smooth_layer = r.smooth;
       q.parent = r.parent;
       q.skipped = r.skipped.value_or("");
@@ -109,10 +156,19 @@ class AwqLayer {
   }
 
  private:
+  AwqLayer(const std::vector<awq::PlannedMapping>& mappings, const awq::AwqOptions& options)
+      : mappings_(mappings), options_(options), stats_(mappings.size()) {
+    for (const awq::PlannedMapping& m : mappings) parent_input_[m.mapping.parent] = m.parent_input;
+  }
+
   const std::vector<awq::PlannedMapping>& mappings_;
+  const awq::AwqOptions& options_;
   std::vector<awq::ActivationStats> stats_;
   std::map<std::string, std::string> parent_input_;  // parent -> Linear sharing its input
+  std::map<std::string, bool> gram_parent_;          // parent -> scored by the Gram form
+  std::map<std::string, std::vector<int64_t>> sample_tokens_;
   std::map<std::string, std::vector<torch::Tensor>> parent_inputs_;
+  std::map<std::string, awq::LinearGram> grams_;
 };
 
 absl::StatusOr<LayerQuantizers> CreateLayerQuantizers(const CompressionPlan& plan,
@@ -192,12 +248,16 @@ class Calibration {
   absl::StatusOr<CalibrationResult> Run(const TokenSequences& calibration,
                                         const TokenSequences& evaluation) {
     const torch::Device device = model_.device();
-    for (const auto& s : calibration) calibration_ids_.push_back(ToTensor(s, device));
+    for (const auto& s : calibration) {
+      calibration_ids_.push_back(ToTensor(s, device));
+      calibration_tokens_.push_back(static_cast<int64_t>(s.size()));
+    }
     for (const auto& s : evaluation) evaluation_ids_.push_back(ToTensor(s, device));
     WRING_ASSIGN_OR_RETURN(calibration_hidden_, EmbedAll(model_, calibration_ids_));
     WRING_ASSIGN_OR_RETURN(original_hidden_, EmbedAll(model_, evaluation_ids_));
     WRING_ASSIGN_OR_RETURN(awq_, awq::PlanAwq(plan_, model_.config(), plan_.recipe_name));
     if (awq_.has_value()) {
+      awq_->options.linear_parent_loss = plan_.awq_linear_parent_loss;
       for (const std::string& line : awq_->log) progress_.Message(line);
     }
     compressed_hidden_ = original_hidden_;
@@ -228,7 +288,9 @@ class Calibration {
     const model::Weights original_weights = weights;
     std::unique_ptr<AwqLayer> awq_layer;
     if (awq_.has_value() && awq_->layers.count(layer) > 0) {
-      awq_layer = std::make_unique<AwqLayer>(awq_->layers.at(layer));
+      WRING_ASSIGN_OR_RETURN(awq_layer,
+                             AwqLayer::Create(awq_->layers.at(layer), awq_->options,
+                                              model_.config(), weights, calibration_tokens_));
     }
     const model::LayerHooks calibrate = CalibrationHooks(q, awq_layer.get());
     for (size_t i = 0; i < calibration_hidden_.size(); ++i) {
@@ -240,7 +302,7 @@ class Calibration {
       progress_.Sample(layer, "calibrating", static_cast<int>(i) + 1);
     }
     if (awq_layer != nullptr) {
-      WRING_RETURN_IF_ERROR(awq_layer->Smooth(model_, layer, awq_->options, weights, result_.awq));
+      WRING_RETURN_IF_ERROR(awq_layer->Smooth(model_, layer, weights, result_.awq));
       awq_layer.reset();  // the cached parent inputs
       // Upstream's propagating pass: quantization disabled, smoothed weights.
       for (size_t i = 0; i < calibration_hidden_.size(); ++i) {
@@ -334,6 +396,7 @@ class Calibration {
   const CompressionPlan& plan_;
   Progress& progress_;
   std::vector<torch::Tensor> calibration_ids_, evaluation_ids_;
+  std::vector<int64_t> calibration_tokens_;  // per calibration sample
   std::vector<torch::Tensor> calibration_hidden_, original_hidden_, compressed_hidden_;
   absl::optional<awq::AwqPlan> awq_;
   CalibrationResult result_;

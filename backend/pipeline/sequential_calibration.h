@@ -66,6 +66,11 @@ struct AwqMappingQuality {
   // The chosen scales (CPU; float64 from a duo-scaling grid point, else
   // float32, as upstream's).
   torch::Tensor scales;
+  // How candidates were scored ("gram" or "forward"), the search's matrix
+  // FLOPs (awq/search_flops.h) and its wall time.
+  std::string loss = "forward";
+  double search_flops = 0;
+  double search_seconds = 0;
 };
 
 struct CalibrationResult {

@@ -1,0 +1,55 @@
+// The exact shortcut for AWQ mappings whose parent is one Linear that is
+// also the only balance layer (v_proj -> o_proj, up_proj -> down_proj).
+//
+// Upstream scores each grid candidate by running the parent on every cached
+// input and taking the mean squared difference to the reference output. For
+// a Linear the output difference is X (W' - W)^T (the bias cancels), so
+//   sum ||X (W' - W)^T||^2 = tr(D G D^T),  D = W' - W,  G = X^T X.
+// G is accumulated once, as the inputs arrive, so neither the inputs nor a
+// forward per candidate are needed: per candidate the cost falls from
+// 2·tokens·in·out to 2·out·in² multiply-adds, and the cache from
+// tokens·in values to in². The loss is evaluated in float32 from the
+// exact weight difference, where upstream's rounds the outputs to the model
+// dtype first; the two agree to float tolerance (tested against upstream's
+// grid losses), so near-ties aside the chosen scales are the same.
+#ifndef WRING_BACKEND_AWQ_LINEAR_GRAM_H_
+#define WRING_BACKEND_AWQ_LINEAR_GRAM_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace wring {
+namespace backend {
+namespace awq {
+
+class LinearGram {
+ public:
+  // `input` [..., in] of any floating dtype; accumulated in float32 on the
+  // input's device.
+  absl::Status Add(const torch::Tensor& input);
+
+  int64_t rows() const { return rows_; }
+  int64_t width() const { return gram_.defined() ? gram_.size(0) : 0; }
+  // Whether every input was finite (a non-finite one makes upstream's
+  // reference output non-finite, and it skips the mapping).
+  bool finite() const;
+
+  // The mean over rows() x out elements of (X trial^T - X current^T)^2,
+  // for weights [out, in].
+  absl::StatusOr<double> MeanSquaredOutputDifference(const torch::Tensor& current,
+                                                     const torch::Tensor& trial) const;
+
+ private:
+  torch::Tensor gram_;  // [in, in] float32
+  int64_t rows_ = 0;
+};
+
+}  // namespace awq
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_AWQ_LINEAR_GRAM_H_
