@@ -97,8 +97,7 @@ CompressFailure FailureOf(const absl::Status& status) {
 }
 
 // SpinQuantModifier's rotations (backend/spinquant), refused before any
-// weight is loaded when wring cannot run them: more than one modifier, or
-// online rotations (R4), which the calibration pipeline does not apply yet.
+// weight is loaded when wring cannot run them (more than one modifier).
 absl::StatusOr<std::unique_ptr<spinquant::SpinQuant>> PrepareSpinQuant(
     const pipeline::CompressionPlan& plan, const std::string& recipe_path) {
   if (plan.spinquant.empty()) return nullptr;
@@ -111,12 +110,6 @@ absl::StatusOr<std::unique_ptr<spinquant::SpinQuant>> PrepareSpinQuant(
   if (!spin.ok()) {
     return absl::Status(spin.status().code(),
                         absl::StrCat(recipe_path, ": SpinQuantModifier: ", spin.status().message()));
-  }
-  if ((*spin)->has_online_transforms()) {
-    return absl::UnimplementedError(absl::StrCat(
-        recipe_path, ": SpinQuantModifier rotation R4 is an online rotation of down_proj's input, "
-        "which `wring compress` does not apply during calibration yet; use rotations: [R1, R2], "
-        "or llm-compressor"));
   }
   return spin;
 }
@@ -249,7 +242,13 @@ absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job,
   WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(
       out.CopyFilesIfPresent(options.model_dir, FilesCopiedVerbatim()).status());
-  WRING_RETURN_IF_ERROR(safetensors::WriteSafetensorsCheckpoint(out.staging_path(), result.tensors,
+  // Online transforms (R4) stay modules of the checkpoint, as upstream's
+  // save_pretrained keeps them, so a loader can apply them.
+  std::vector<safetensors::TensorToWrite> tensors = result.tensors;
+  if (job.spinquant != nullptr) {
+    for (auto& [name, tensor] : job.spinquant->OnlineTransformTensors()) tensors.push_back({name, tensor});
+  }
+  WRING_RETURN_IF_ERROR(safetensors::WriteSafetensorsCheckpoint(out.staging_path(), tensors,
                                                                 {{"format", "pt"}},
                                                                 options.max_shard_bytes)
                             .status());

@@ -1,18 +1,17 @@
-// `wring compress` with SpinQuantModifier: against the checkpoint
-// llm-compressor's oneshot wrote for the same tiny Llama, recipe (R1 + R2
-// Hadamard rotations, then W4A16) and calibration tokens
+// `wring compress` with SpinQuantModifier: against the checkpoints
+// llm-compressor's oneshot wrote for the same tiny Llama, recipes (R1 + R2
+// or R1 + R2 + R4 rotations, then W4A16 or FP8) and calibration tokens
 // (backend/spinquant/testdata, make_spinquant_reference.py), and the effect
 // of the rotations on quantization error on a model with an outlier channel.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
-#include "backend/safetensors/reader.h"
+#include "backend/testing/checkpoint_compare.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 
@@ -22,20 +21,8 @@ namespace job {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", path);
-}
-
-mapping::Json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto json = mapping::ParseJson(text.str(), path);
-  EXPECT_TRUE(json.ok()) << json.status();
-  return json.ok() ? *json : mapping::Json();
-}
+using testing::ReadJson;
+using testing::Runfile;
 
 std::string TempPath(const std::string& name) {
   return (fs::path(std::getenv("TEST_TMPDIR")) / name).string();
@@ -57,70 +44,37 @@ CompressOptions Options(const std::string& model_dir, const std::string& recipe,
   return options;
 }
 
-TEST(SpinQuantJob, W4A16WithR1R2MatchesLlmCompressor) {
+class MatchesLlmCompressorSpinQuant : public ::testing::TestWithParam<std::string> {};
+
+// R1 + R2 (+ R4, whose online transform runs before the quantization's
+// input observer and whose matrix the checkpoint keeps) and a scheme.
+TEST_P(MatchesLlmCompressorSpinQuant, TensorsAndConfig) {
+  const std::string name = GetParam();
   const std::string data = Runfile("backend/spinquant/testdata/");
-  const CompressOptions options =
-      Options(data + "tiny_llama", data + "recipes/w4a16_hadamard_r1r2.yaml", data + "calibration.jsonl", "w4a16_r1r2");
+  const CompressOptions options = Options(data + "tiny_llama", data + "recipes/" + name + ".yaml",
+                                          data + "calibration.jsonl", name);
   const CompressSummary summary = RunCompressJob(options);
   ASSERT_EQ(summary.failure, CompressFailure::kNone) << summary.message;
 
-  auto ours = safetensors::SafetensorsFile::Open(options.output_dir + "/model.safetensors");
-  auto reference = safetensors::SafetensorsFile::Open(data + "reference/w4a16_hadamard_r1r2/model.safetensors");
-  ASSERT_TRUE(ours.ok() && reference.ok());
-  std::set<std::string> our_names, reference_names;
-  for (const auto& t : (*ours)->header().tensors) our_names.insert(t.name);
-  for (const auto& t : (*reference)->header().tensors) reference_names.insert(t.name);
-  ASSERT_EQ(our_names, reference_names);
-  for (const std::string& name : reference_names) {
-    SCOPED_TRACE(name);
-    auto a = (*ours)->Get(name);
-    auto b = (*reference)->Get(name);
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(a->scalar_type(), b->scalar_type());
-    ASSERT_EQ(a->sizes(), b->sizes());
+  const std::string reference = data + "reference/" + name;
+  const std::vector<testing::TensorDifference> differences =
+      testing::CompareCheckpoints(options.output_dir, reference);
+  EXPECT_FALSE(differences.empty());
+  for (const testing::TensorDifference& d : differences) {
     // The rotated weights are float64 sums (OpenBLAS here, MKL upstream)
-    // rounded to bf16; see backend/spinquant/spinquant_test. A packed int32
-    // holds 8 int4 values, so compare those.
-    torch::Tensor x = *a, y = *b;
-    if (x.scalar_type() == torch::kInt32) {
-      std::vector<torch::Tensor> xs, ys;
-      for (int shift = 0; shift < 32; shift += 4) {
-        xs.push_back(a->bitwise_right_shift(shift).bitwise_and(0xF));
-        ys.push_back(b->bitwise_right_shift(shift).bitwise_and(0xF));
-      }
-      x = torch::stack(xs), y = torch::stack(ys);
-    }
-    x = x.to(torch::kFloat64), y = y.to(torch::kFloat64);
-    const int64_t differing = x.ne(y).sum().item<int64_t>();
-    EXPECT_LE(differing, std::max<int64_t>(1, x.numel() / 1000))
-        << "max abs difference " << (x - y).abs().max().item<double>();
+    // rounded to bf16; see backend/spinquant/spinquant_test. Scales and
+    // quantized values computed from them inherit one-step differences.
+    EXPECT_LE(d.differing, d.elements / 1000)
+        << d.name << ": max abs difference " << d.max_abs;
   }
-  mapping::Json our_config = ReadJson(options.output_dir + "/config.json");
-  mapping::Json reference_config = ReadJson(data + "reference/w4a16_hadamard_r1r2/config.json");
-  auto a = nlohmann::json::parse(our_config["quantization_config"].dump());
-  auto b = nlohmann::json::parse(reference_config["quantization_config"].dump());
-  for (auto* config : {&a, &b}) {
-    config->erase("version");
-    for (auto& [group, scheme] : (*config)["config_groups"].items()) {
-      for (const char* key : {"zp_dtype", "scale_dtype", "block_structure"}) scheme["weights"].erase(key);
-    }
-  }
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(our_config["tie_word_embeddings"], false);
+  EXPECT_EQ(testing::ComparableQuantizationConfig(options.output_dir + "/config.json"),
+            testing::ComparableQuantizationConfig(reference + "/config.json"));
+  EXPECT_EQ(ReadJson(options.output_dir + "/config.json")["tie_word_embeddings"], false);
 }
 
-TEST(SpinQuantJob, RefusesOnlineRotationsBeforeLoading) {
-  const std::string data = Runfile("backend/spinquant/testdata/");
-  const std::string recipe = TempPath("r4.yaml");
-  std::ofstream(recipe) << "quant_stage:\n  quant_modifiers:\n    SpinQuantModifier:\n"
-                           "      rotations: [R1, R2, R4]\n    QuantizationModifier:\n"
-                           "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: W4A16\n";
-  const CompressOptions options = Options(data + "tiny_llama", recipe, data + "calibration.jsonl", "r4");
-  const CompressSummary summary = RunCompressJob(options);
-  EXPECT_EQ(summary.failure, CompressFailure::kUnusableInput) << summary.message;
-  EXPECT_NE(summary.message.find("R4"), std::string::npos) << summary.message;
-  EXPECT_FALSE(fs::exists(options.output_dir));
-}
+INSTANTIATE_TEST_SUITE_P(Recipes, MatchesLlmCompressorSpinQuant,
+                         ::testing::Values("w4a16_hadamard_r1r2", "w4a16_hadamard_r1r2r4",
+                                           "fp8_random_hadamard_r1r2r4"));
 
 // backend/job's tiny Llama has an embedding channel scaled by 20, an
 // activation outlier: R1 spreads it over all channels, which must lower the

@@ -275,14 +275,19 @@ absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weight
                                                    DtypeName(config_.dtype), " tensor on ", device_.str()));
   }
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, input.device(), "SubmoduleForward"));
-  return CatchTorchErrors(absl::StrCat("SubmoduleForward(", module, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
-    torch::NoGradGuard no_grad;
-    if (suffix == "self_attn") {
-      return internal::RunAttention(config_, layer, weights, input, hooks, inverse_frequencies_);
-    }
-    if (suffix == "mlp") return internal::RunMlp(config_, layer, weights, input, hooks);
-    return internal::RunLinear(config_, layer, weights, suffix, input, hooks);
-  });
+  absl::Status transform_error;
+  const LayerHooks used = WithInputTransform(hooks, transform_error);
+  absl::StatusOr<torch::Tensor> out =
+      CatchTorchErrors(absl::StrCat("SubmoduleForward(", module, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
+        torch::NoGradGuard no_grad;
+        if (suffix == "self_attn") {
+          return internal::RunAttention(config_, layer, weights, input, used, inverse_frequencies_);
+        }
+        if (suffix == "mlp") return internal::RunMlp(config_, layer, weights, input, used);
+        return internal::RunLinear(config_, layer, weights, suffix, input, used);
+      });
+  WRING_RETURN_IF_ERROR(transform_error);
+  return out;
 }
 
 absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Weights& weights,
@@ -293,12 +298,29 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
   }
   WRING_RETURN_IF_ERROR(CheckHidden(hidden, "DecoderLayerForward"));
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, hidden.device(), "DecoderLayerForward"));
-  return CatchTorchErrors(absl::StrCat("DecoderLayerForward(layer ", layer, ")"),
-                          [&]() -> absl::StatusOr<torch::Tensor> {
-                            torch::NoGradGuard no_grad;
-                            return internal::RunDecoderLayer(config_, layer, weights, hidden, hooks,
-                                                             inverse_frequencies_);
-                          });
+  absl::Status transform_error;
+  const LayerHooks used = WithInputTransform(hooks, transform_error);
+  absl::StatusOr<torch::Tensor> out = CatchTorchErrors(
+      absl::StrCat("DecoderLayerForward(layer ", layer, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
+        torch::NoGradGuard no_grad;
+        return internal::RunDecoderLayer(config_, layer, weights, hidden, used, inverse_frequencies_);
+      });
+  WRING_RETURN_IF_ERROR(transform_error);
+  return out;
+}
+
+LayerHooks CausalLm::WithInputTransform(const LayerHooks& hooks, absl::Status& error) const {
+  if (!input_transform_) return hooks;
+  LayerHooks combined = hooks;
+  combined.linear_input = [this, &hooks, &error](const std::string& name, const torch::Tensor& input) {
+    absl::StatusOr<torch::Tensor> transformed = input_transform_(name, input);
+    if (!transformed.ok()) {
+      if (error.ok()) error = transformed.status();
+      return input;
+    }
+    return hooks.linear_input ? hooks.linear_input(name, *transformed) : *transformed;
+  };
+  return combined;
 }
 
 absl::StatusOr<torch::Tensor> CausalLm::Logits(const torch::Tensor& hidden) {

@@ -93,6 +93,15 @@ class CausalLm {
   using LayerWeightsTransform = std::function<absl::Status(int layer, Weights& weights)>;
   void SetLayerWeightsTransform(LayerWeightsTransform transform) { layer_transform_ = std::move(transform); }
 
+  // Applied to a Linear's input in every DecoderLayerForward and
+  // SubmoduleForward before LayerHooks::linear_input sees it (e.g. SpinQuant's
+  // online R4 rotation, which upstream registers as a forward-pre-hook
+  // prepended to the quantization hooks, so observers see rotated inputs).
+  // Returns the input unchanged for Linears it does not transform.
+  using LinearInputTransform =
+      std::function<absl::StatusOr<torch::Tensor>(const std::string& linear, const torch::Tensor& input)>;
+  void SetLinearInputTransform(LinearInputTransform transform) { input_transform_ = std::move(transform); }
+
   // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
   // [B, T, vocab] in the model dtype, as transformers returns them.
   absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
@@ -110,6 +119,9 @@ class CausalLm {
   absl::StatusOr<torch::Tensor> GetTensor(const std::string& name);
 
  private:
+  // `hooks` with input_transform_ run first on every Linear input; its
+  // first failure is stored in `error` (hooks cannot return a status).
+  LayerHooks WithInputTransform(const LayerHooks& hooks, absl::Status& error) const;
   CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
            std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint);
 
@@ -129,6 +141,7 @@ class CausalLm {
   torch::Tensor inverse_frequencies_;                        // RoPE, float32, CPU
   std::map<std::string, torch::Tensor> overrides_;
   LayerWeightsTransform layer_transform_;
+  LinearInputTransform input_transform_;
 };
 
 }  // namespace model

@@ -95,6 +95,48 @@ TEST(CausalLmErrors, UnchangedCopyWorks) {
   EXPECT_TRUE((*model)->LoadLayerWeights(1).ok());
 }
 
+// A failing Linear input transform (e.g. an online rotation whose block does
+// not divide the input) fails the forward pass with its own message, and the
+// hooks see only transformed inputs.
+TEST(CausalLmErrors, LinearInputTransformRunsBeforeHooksAndReportsFailures) {
+  const std::string dir = BrokenCopy(nullptr);
+  absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Weights> weights = (*model)->LoadLayerWeights(0);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  absl::StatusOr<torch::Tensor> hidden = (*model)->Embed(torch::tensor({{1, 2, 3}}, torch::kLong));
+  ASSERT_TRUE(hidden.ok()) << hidden.status();
+  const torch::Tensor plain = *(*model)->DecoderLayerForward(0, *weights, *hidden);
+
+  int hooked = 0, zero_down_inputs = 0;
+  LayerHooks hooks;
+  hooks.linear_input = [&](const std::string& name, const torch::Tensor& x) {
+    ++hooked;
+    if (name.find("down_proj") != std::string::npos) zero_down_inputs += x.eq(0).all().item<bool>();
+    return x;
+  };
+  (*model)->SetLinearInputTransform([](const std::string& name, const torch::Tensor& x)
+                                        -> absl::StatusOr<torch::Tensor> {
+    if (name.find("down_proj") == std::string::npos) return x;
+    return torch::zeros_like(x);
+  });
+  absl::StatusOr<torch::Tensor> changed = (*model)->DecoderLayerForward(0, *weights, *hidden, hooks);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(hooked, 7);  // q, k, v, o, gate, up, down
+  EXPECT_EQ(zero_down_inputs, 1);
+  EXPECT_FALSE(torch::allclose(*changed, plain));
+
+  (*model)->SetLinearInputTransform([](const std::string& name, const torch::Tensor& x)
+                                        -> absl::StatusOr<torch::Tensor> {
+    if (name.find("down_proj") == std::string::npos) return x;
+    return absl::InvalidArgumentError("block size 7 does not divide " + name);
+  });
+  absl::Status failed = (*model)->DecoderLayerForward(0, *weights, *hidden).status();
+  ExpectMentions(failed, {"block size 7", "down_proj"});
+  failed = (*model)->SubmoduleForward(0, *weights, "model.layers.0.mlp", *hidden).status();
+  ExpectMentions(failed, {"block size 7"});
+}
+
 TEST(CausalLmErrors, LayerWithMissingExtraAndMisshapenTensors) {
   const std::string dir = BrokenCopy([](std::vector<TensorToWrite>& tensors) {
     Erase(tensors, "model.layers.1.mlp.up_proj.weight");

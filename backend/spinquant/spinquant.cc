@@ -309,6 +309,10 @@ absl::Status SpinQuant::Apply(model::CausalLm& model) const {
   WRING_RETURN_IF_ERROR(TransformWeights(outside));
   for (auto& [name, tensor] : outside) model.OverrideTensor(name, tensor);
   model.SetLayerWeightsTransform([this](int, model::Weights& weights) { return TransformWeights(weights); });
+  if (has_online_transforms()) {
+    model.SetLinearInputTransform(
+        [this](const std::string& linear, const torch::Tensor& input) { return OnlineInput(linear, input); });
+  }
   return absl::OkStatus();
 }
 

@@ -69,7 +69,9 @@ class SpinQuant {
 
   // Steps 1-4 on `model`: the embedding, final norm and lm_head are replaced
   // with OverrideTensor now; decoder layers are transformed as they are
-  // loaded (SetLayerWeightsTransform). `this` must outlive `model`'s use.
+  // loaded (SetLayerWeightsTransform), and online transforms run on their
+  // Linears' inputs in every forward (SetLinearInputTransform). `this` must
+  // outlive `model`'s use.
   absl::Status Apply(model::CausalLm& model) const;
 
   // Steps 3-4 on the tensors in `weights` (one decoder layer, or the

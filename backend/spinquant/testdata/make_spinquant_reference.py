@@ -4,7 +4,9 @@ Hadamard constructors.
 
 Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
 compressed-tensors from PyPI; wring's references: /work/refenv/venv):
-    python make_spinquant_reference.py backend/spinquant/testdata
+    python make_spinquant_reference.py backend/spinquant/testdata [RECIPE...]
+Naming recipes rewrites only their references (the model, data and
+matrices are rewritten too; they are deterministic).
 
 Writes:
   tiny_llama/        random-init Llama, 1 layer, hidden = intermediate = 128,
@@ -47,7 +49,13 @@ RECIPES = {
     "rot_random_matrix_r1r2": SPIN.format(rot="[R1, R2]", type="random-matrix"),
     "w4a16_hadamard_r1r2": SPIN.format(rot="[R1, R2]", type="hadamard")
     + QUANT.format(scheme="W4A16"),
+    # R4's online transform runs before the quantization's input observer.
+    "w4a16_hadamard_r1r2r4": SPIN.format(rot="[R1, R2, R4]", type="hadamard")
+    + QUANT.format(scheme="W4A16"),
+    "fp8_random_hadamard_r1r2r4": SPIN.format(rot="[R1, R2, R4]", type="random-hadamard")
+    + QUANT.format(scheme="FP8"),
 }
+ONLY = set(sys.argv[2:])
 
 
 def main():
@@ -83,6 +91,8 @@ def main():
 
     os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
     for name, body in RECIPES.items():
+        if ONLY and name not in ONLY:
+            continue
         recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
         with open(recipe_path, "w") as f:
             f.write("quant_stage:\n  quant_modifiers:\n" + body)
