@@ -79,9 +79,10 @@ absl::optional<Json> BuildQuantizationConfig(const mapping::ModuleTree& tree,
     const std::string type = VllmModuleType(module.class_name);
     const ModuleSchemeAssignment* assignment = assignments.Find(index);
     // A cached attention module holding only the KV-cache scheme contributes
-    // kv_cache_scheme but no config group (upstream: no attention impl).
+    // kv_cache_scheme, and a config group only with a hooked attention impl.
     const bool has_config_group =
-        assignment != nullptr && assignment->attachment != SchemeAttachment::kKvCache;
+        assignment != nullptr &&
+        (assignment->attachment != SchemeAttachment::kKvCache || options.hooked_attention);
 
     if (assignment != nullptr) {
       const QuantizationScheme& scheme = assignments.scheme(*assignment);

@@ -33,6 +33,11 @@ struct QuantizationConfigOptions {
   // quantized module instead of the inferred ones.
   absl::optional<mapping::CompressionFormat> override_format;
   std::string version = kCompressedTensorsVersion;
+  // The attention modules carry compressed-tensors' hooked attention
+  // implementation (SpinQuant's R3 installs it for its q_attn transform).
+  // from_pretrained then counts an attention holding the kv-cache scheme as
+  // attention quantization: its scheme becomes a config group too.
+  bool hooked_attention = false;
 };
 
 // compressed-tensors' get_vllm_module_type: MoE gate / router classes

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
 #include "backend/testing/checkpoint_compare.h"
@@ -61,6 +62,14 @@ TEST_P(MatchesLlmCompressorSpinQuant, TensorsAndConfig) {
       testing::CompareCheckpoints(options.output_dir, reference);
   EXPECT_FALSE(differences.empty());
   for (const testing::TensorDifference& d : differences) {
+    if (absl::EndsWith(d.name, "input_scale") || absl::EndsWith(d.name, "k_scale") ||
+        absl::EndsWith(d.name, "v_scale")) {
+      // Observed activations: with R3's rotated query and key the bf16
+      // attention kernels of LibTorch 1.13 and PyTorch 2.x can round an
+      // output differently, moving an observed max by one bf16 step.
+      EXPECT_LE(d.max_relative, 1.0 / 128) << d.name;
+      continue;
+    }
     // The rotated weights are float64 sums (OpenBLAS here, MKL upstream)
     // rounded to bf16; see backend/spinquant/spinquant_test. Scales and
     // quantized values computed from them inherit one-step differences.
@@ -74,7 +83,7 @@ TEST_P(MatchesLlmCompressorSpinQuant, TensorsAndConfig) {
 
 INSTANTIATE_TEST_SUITE_P(Recipes, MatchesLlmCompressorSpinQuant,
                          ::testing::Values("w4a16_hadamard_r1r2", "w4a16_hadamard_r1r2r4",
-                                           "fp8_random_hadamard_r1r2r4"));
+                                           "fp8_random_hadamard_r1r2r4", "fp8_kv_hadamard_r1r2r3"));
 
 // backend/job's tiny Llama has an embedding channel scaled by 20, an
 // activation outlier: R1 spreads it over all channels, which must lower the

@@ -276,7 +276,7 @@ absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weight
   }
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, input.device(), "SubmoduleForward"));
   absl::Status transform_error;
-  const LayerHooks used = WithInputTransform(hooks, transform_error);
+  const LayerHooks used = WithModelTransforms(hooks, transform_error);
   absl::StatusOr<torch::Tensor> out =
       CatchTorchErrors(absl::StrCat("SubmoduleForward(", module, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
         torch::NoGradGuard no_grad;
@@ -299,7 +299,7 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
   WRING_RETURN_IF_ERROR(CheckHidden(hidden, "DecoderLayerForward"));
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, hidden.device(), "DecoderLayerForward"));
   absl::Status transform_error;
-  const LayerHooks used = WithInputTransform(hooks, transform_error);
+  const LayerHooks used = WithModelTransforms(hooks, transform_error);
   absl::StatusOr<torch::Tensor> out = CatchTorchErrors(
       absl::StrCat("DecoderLayerForward(layer ", layer, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
         torch::NoGradGuard no_grad;
@@ -309,17 +309,29 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
   return out;
 }
 
-LayerHooks CausalLm::WithInputTransform(const LayerHooks& hooks, absl::Status& error) const {
-  if (!input_transform_) return hooks;
+LayerHooks CausalLm::WithModelTransforms(const LayerHooks& hooks, absl::Status& error) const {
   LayerHooks combined = hooks;
-  combined.linear_input = [this, &hooks, &error](const std::string& name, const torch::Tensor& input) {
-    absl::StatusOr<torch::Tensor> transformed = input_transform_(name, input);
-    if (!transformed.ok()) {
-      if (error.ok()) error = transformed.status();
-      return input;
-    }
-    return hooks.linear_input ? hooks.linear_input(name, *transformed) : *transformed;
-  };
+  if (input_transform_) {
+    combined.linear_input = [this, &hooks, &error](const std::string& name, const torch::Tensor& input) {
+      absl::StatusOr<torch::Tensor> transformed = input_transform_(name, input);
+      if (!transformed.ok()) {
+        if (error.ok()) error = transformed.status();
+        return input;
+      }
+      return hooks.linear_input ? hooks.linear_input(name, *transformed) : *transformed;
+    };
+  }
+  if (state_transform_) {
+    combined.query_key = [this, &hooks, &error](const std::string& name, const torch::Tensor& query,
+                                                const torch::Tensor& key) {
+      absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> transformed = state_transform_(name, query, key);
+      if (!transformed.ok()) {
+        if (error.ok()) error = transformed.status();
+        return std::make_pair(query, key);
+      }
+      return hooks.query_key ? hooks.query_key(name, transformed->first, transformed->second) : *transformed;
+    };
+  }
   return combined;
 }
 

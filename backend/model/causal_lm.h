@@ -46,6 +46,12 @@ struct LayerHooks {
   std::function<std::pair<torch::Tensor, torch::Tensor>(const std::string& attention_name, const torch::Tensor& key,
                                                         const torch::Tensor& value)>
       key_value;
+  // Called with the query and key states after RoPE ([B, heads, T,
+  // head_dim] and [B, kv_heads, T, head_dim]), before key_value; returns the
+  // pair attention uses (same shapes). Identity when unset.
+  std::function<std::pair<torch::Tensor, torch::Tensor>(const std::string& attention_name, const torch::Tensor& query,
+                                                        const torch::Tensor& key)>
+      query_key;
 };
 
 class CausalLm {
@@ -102,6 +108,13 @@ class CausalLm {
       std::function<absl::StatusOr<torch::Tensor>(const std::string& linear, const torch::Tensor& input)>;
   void SetLinearInputTransform(LinearInputTransform transform) { input_transform_ = std::move(transform); }
 
+  // Applied to the query and key states after RoPE in every forward, before
+  // LayerHooks::query_key and key_value see them (SpinQuant's R3: upstream's
+  // q_attn / k_cache transforms, registered before the kv-cache observers).
+  using AttentionStateTransform = std::function<absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>>(
+      const std::string& attention, const torch::Tensor& query, const torch::Tensor& key)>;
+  void SetAttentionStateTransform(AttentionStateTransform transform) { state_transform_ = std::move(transform); }
+
   // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
   // [B, T, vocab] in the model dtype, as transformers returns them.
   absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
@@ -119,9 +132,9 @@ class CausalLm {
   absl::StatusOr<torch::Tensor> GetTensor(const std::string& name);
 
  private:
-  // `hooks` with input_transform_ run first on every Linear input; its
+  // `hooks` with input_transform_ and state_transform_ run first; their
   // first failure is stored in `error` (hooks cannot return a status).
-  LayerHooks WithInputTransform(const LayerHooks& hooks, absl::Status& error) const;
+  LayerHooks WithModelTransforms(const LayerHooks& hooks, absl::Status& error) const;
   CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
            std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint);
 
@@ -142,6 +155,7 @@ class CausalLm {
   std::map<std::string, torch::Tensor> overrides_;
   LayerWeightsTransform layer_transform_;
   LinearInputTransform input_transform_;
+  AttentionStateTransform state_transform_;
 };
 
 }  // namespace model

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compress/quantization_config.h"
 #include "mapping/base/status_macros.h"
@@ -143,7 +144,13 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
       }
     }
   }
-  plan.quantization_config = compress::BuildQuantizationConfig(tree, plan.assignments);
+  compress::QuantizationConfigOptions config_options;
+  for (const recipe::SpinQuantModifier& spin : plan.spinquant) {
+    for (const std::string& rotation : spin.rotations()) {
+      config_options.hooked_attention = config_options.hooked_attention || absl::AsciiStrToUpper(rotation) == "R3";
+    }
+  }
+  plan.quantization_config = compress::BuildQuantizationConfig(tree, plan.assignments, config_options);
   return plan;
 }
 

@@ -23,7 +23,9 @@ namespace ms = ::wring::mapping::spinquant;
 struct SpinQuant::Operation {
   std::string scheme;
   std::string module;
-  std::string location;  // "weight_input", "weight_output" or "input"
+  // "weight_input", "weight_output", or online: "input" (a Linear's input),
+  // "q_attn" / "k_cache" (an attention's query / key states after RoPE)
+  std::string location;
   bool embedding = false;
   // The matrix the transform multiplies by (TransformBase.forward): for the
   // Hadamard types the matrix or, for inverse args, its transpose; for
@@ -83,13 +85,17 @@ torch::Tensor MultiheadMatmul(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::matmul(a, b);
 }
 
+bool IsOnline(const std::string& location) {
+  return location == "input" || location == "q_attn" || location == "k_cache";
+}
+
 // TransformBase.forward on `value` (apply_transform_weight, then the
 // Hadamard scale), back in value's dtype.
 torch::Tensor ApplyTransform(const Operation& op, const torch::Tensor& value) {
   const torch::Tensor t = op.matrix.to(value.device());
   const torch::Tensor v = value.to(t.scalar_type());
   torch::Tensor out;
-  if (op.location == "input") {
+  if (IsOnline(op.location)) {
     out = MultiheadMatmul(v, t);
   } else if (!op.embedding) {
     out = op.location == "weight_input" ? MultiheadMatmul(v, t.t()) : MultiheadMatmul(t.t(), v);
@@ -168,13 +174,6 @@ absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::Mode
   WRING_RETURN_IF_ERROR(ms::FuseNormsError(tree, resolution));
   WRING_ASSIGN_OR_RETURN(ms::TransformConfig config,
                          ms::BuildTransformConfig(resolution.mapping, options, model.config));
-  for (const auto& group : config.config_groups) {
-    if (group.first == "R3") {
-      return absl::UnimplementedError(
-          "SpinQuantModifier rotation R3 (online rotation of the query and key states) is not "
-          "run by wring; remove R3 from `rotations`, or use llm-compressor");
-    }
-  }
   WRING_ASSIGN_OR_RETURN(ms::TransformPlan plan, ms::PlanTransforms(tree, config));
   WRING_RETURN_IF_ERROR(plan.error);
 
@@ -207,7 +206,7 @@ absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::Mode
       return absl::InternalError(absl::StrCat("SpinQuant ", placement.scheme, " on ", module,
                                               ": the transform size is unknown"));
     }
-    const bool online = placement.location == "input";
+    const bool online = IsOnline(placement.location);
     if (!online && placement.location != "weight_input" && placement.location != "weight_output") {
       return absl::UnimplementedError(absl::StrCat("SpinQuant ", placement.scheme, ": location '",
                                                    placement.location, "' is not run by wring"));
@@ -237,10 +236,14 @@ absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::Mode
       op->scale = torch::tensor(static_cast<double>(*placement.size), torch::kFloat64).sqrt();
     }
     if (online) {
-      if (spin->online_.count(module) > 0) {
-        return absl::UnimplementedError(absl::StrCat("SpinQuant: two online transforms on ", module));
+      std::map<std::string, std::shared_ptr<const Operation>>& ops =
+          placement.location == "input" ? spin->online_
+                                        : (placement.location == "q_attn" ? spin->query_ : spin->key_);
+      if (ops.count(module) > 0) {
+        return absl::UnimplementedError(absl::StrCat("SpinQuant: two ", placement.location,
+                                                     " transforms on ", module));
       }
-      spin->online_[module] = op;
+      ops[module] = op;
       spin->online_order_.emplace_back(module, op);
     } else {
       spin->transforms_.push_back(op);
@@ -309,11 +312,36 @@ absl::Status SpinQuant::Apply(model::CausalLm& model) const {
   WRING_RETURN_IF_ERROR(TransformWeights(outside));
   for (auto& [name, tensor] : outside) model.OverrideTensor(name, tensor);
   model.SetLayerWeightsTransform([this](int, model::Weights& weights) { return TransformWeights(weights); });
-  if (has_online_transforms()) {
+  if (!online_.empty()) {
     model.SetLinearInputTransform(
         [this](const std::string& linear, const torch::Tensor& input) { return OnlineInput(linear, input); });
   }
+  if (!query_.empty() || !key_.empty()) {
+    model.SetAttentionStateTransform(
+        [this](const std::string& attention, const torch::Tensor& query, const torch::Tensor& key) {
+          return OnlineQueryKey(attention, query, key);
+        });
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> SpinQuant::OnlineQueryKey(const std::string& attention,
+                                                                                  const torch::Tensor& query,
+                                                                                  const torch::Tensor& key) const {
+  return CatchTorchErrors("SpinQuant online transform", [&]() -> absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> {
+    std::pair<torch::Tensor, torch::Tensor> out(query, key);
+    auto q = query_.find(attention);
+    if (q != query_.end()) {
+      WRING_RETURN_IF_ERROR(CheckDivides(*q->second, query.size(-1)));
+      out.first = ApplyTransform(*q->second, query);
+    }
+    auto k = key_.find(attention);
+    if (k != key_.end()) {
+      WRING_RETURN_IF_ERROR(CheckDivides(*k->second, key.size(-1)));
+      out.second = ApplyTransform(*k->second, key);
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<torch::Tensor> SpinQuant::OnlineInput(const std::string& linear, const torch::Tensor& input) const {
@@ -335,7 +363,7 @@ std::vector<std::pair<std::string, torch::Tensor>> SpinQuant::OnlineTransformTen
   std::set<const void*> seen;
   for (const auto& [module, op] : online_order_) {
     if (!seen.insert(op->stored.unsafeGetTensorImpl()).second) continue;
-    out.emplace_back(absl::StrCat(module, ".", op->scheme, "_input.weight"), op->stored);
+    out.emplace_back(absl::StrCat(module, ".", op->scheme, "_", op->location, ".weight"), op->stored);
   }
   return out;
 }

@@ -24,8 +24,9 @@
 //        R4 (block transform_block_size, else intermediate size): online on
 //           down_proj's input (x @ T in the scheme's precision), inverse
 //           weight_input fused into down_proj;
-//        R3 (q_attn / k_cache hooks) is refused: CausalLm has no hook on the
-//           query states.
+//        R3 (block head_dim): online on every attention's query and key
+//           states after RoPE (q_attn, k_cache), before the kv cache's
+//           observer; nothing is fused.
 //      Fused (offline) transforms are computed in float64 whatever the
 //      recipe's `precision` says (TransformScheme: "Fused (offline) rotations
 //      are always performed in float64"); `precision` only sets the online
@@ -78,13 +79,17 @@ class SpinQuant {
   // non-layer tensors). Every module of a norm set must be present together.
   absl::Status TransformWeights(model::Weights& weights) const;
 
-  // The online transforms (R4's down_proj input): whether there are any, and
-  // the tensor a Linear's forward must see instead of `input` (unchanged for
-  // Linears without one), in the input's dtype.
-  bool has_online_transforms() const { return !online_.empty(); }
+  // The online transforms (R4's down_proj input, R3's query and key
+  // states): whether there are any, the tensor a Linear's forward must see
+  // instead of `input` (unchanged for Linears without one), and the query
+  // and key states an attention must use, in their own dtypes.
+  bool has_online_transforms() const { return !online_order_.empty(); }
   absl::StatusOr<torch::Tensor> OnlineInput(const std::string& linear, const torch::Tensor& input) const;
+  absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> OnlineQueryKey(const std::string& attention,
+                                                                         const torch::Tensor& query,
+                                                                         const torch::Tensor& key) const;
   // What save_pretrained writes for the online transforms:
-  // "<module>.<scheme>_input.weight", the unnormalized matrix in the scheme's
+  // "<module>.<scheme>_<location>.weight", the unnormalized matrix in the scheme's
   // precision. Upstream registers the later modules' matrices as tied to the
   // first module's, so only the first is listed here (checked against
   // upstream with one decoder layer only).
@@ -109,6 +114,8 @@ class SpinQuant {
   std::vector<std::shared_ptr<const Operation>> transforms_;       // application order
   std::vector<std::pair<std::string, std::shared_ptr<const Operation>>> online_order_;
   std::map<std::string, std::shared_ptr<const Operation>> online_;  // linear -> transform
+  std::map<std::string, std::shared_ptr<const Operation>> query_;   // attention -> transform
+  std::map<std::string, std::shared_ptr<const Operation>> key_;     // attention -> transform
   std::string embedding_;                                            // module name
   mapping::Json transform_config_json_;
 };

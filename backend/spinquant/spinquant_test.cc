@@ -199,6 +199,8 @@ const char kR1R2[] = "SpinQuantModifier:\n  rotations: [R1, R2]\n";
 // intermediate_size 96 = 8 x the known 12 x 12 Hadamard matrix.
 const char kR1R2R4Random[] =
     "SpinQuantModifier:\n  rotations: [R1, R2, R4]\n  transform_type: random-hadamard\n";
+const char kR1R2R3R4Random[] =
+    "SpinQuantModifier:\n  rotations: [R1, R2, R3, R4]\n  transform_type: random-hadamard\n";
 
 INSTANTIATE_TEST_SUITE_P(
     Models, Invariance,
@@ -208,15 +210,42 @@ INSTANTIATE_TEST_SUITE_P(
                       InvarianceCase{"qwen2_fp32_bias", kR1R2R4Random, 1e-5},
                       InvarianceCase{"qwen3_fp32_tied", kR1R2, 1e-5},
                       InvarianceCase{"qwen3_fp32_tied", kR1R2R4Random, 1e-5},
+                      InvarianceCase{"llama_fp32_llama3rope_sharded", kR1R2R3R4Random, 1e-5},
+                      InvarianceCase{"qwen3_fp32_tied", kR1R2R3R4Random, 1e-5},
                       InvarianceCase{"mistral_bf16_sliding", kR1R2, 5e-2},
                       InvarianceCase{"mistral_bf16_sliding", kR1R2R4Random, 5e-2}));
 
-TEST(SpinQuant, RefusesR3AndRandomize) {
+// R3 rotates each head of the query and key states by the same orthogonal
+// matrix: the states change, their products (the attention scores) do not.
+TEST(SpinQuant, R3RotatesQueryAndKeyHeadsAlike) {
   const std::string dir = Runfile("backend/spinquant/testdata/tiny_llama");
   auto model = mapping::ModelFromConfig(ReadJson(dir + "/config.json"), "config.json");
   ASSERT_TRUE(model.ok());
   auto r3 = SpinQuant::Create(*model, ModifierFrom(Recipe("SpinQuantModifier:\n  rotations: [R1, R3]\n")));
-  EXPECT_EQ(r3.status().code(), absl::StatusCode::kUnimplemented);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_TRUE((*r3)->has_online_transforms());
+  const torch::Tensor query = torch::randn({1, 4, 6, 32}, torch::kFloat64);
+  const torch::Tensor key = torch::randn({1, 2, 6, 32}, torch::kFloat64);
+  auto rotated = (*r3)->OnlineQueryKey("model.layers.0.self_attn", query, key);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_GT((rotated->first - query).abs().max().item<double>(), 0.1);
+  EXPECT_GT((rotated->second - key).abs().max().item<double>(), 0.1);
+  const torch::Tensor scores = torch::matmul(query.narrow(1, 0, 2), key.transpose(-1, -2));
+  const torch::Tensor rotated_scores =
+      torch::matmul(rotated->first.narrow(1, 0, 2), rotated->second.transpose(-1, -2));
+  EXPECT_TRUE(torch::allclose(scores, rotated_scores, 1e-10, 1e-10));
+  auto other = (*r3)->OnlineQueryKey("model.layers.0.mlp", query, key);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->first.equal(query));
+  const auto tensors = (*r3)->OnlineTransformTensors();
+  ASSERT_EQ(tensors.size(), 1u);  // k_cache's matrix is q_attn's, saved once
+  EXPECT_EQ(tensors[0].first, "model.layers.0.self_attn.R3_q_attn.weight");
+}
+
+TEST(SpinQuant, RefusesRandomizeAsUpstreamDoes) {
+  const std::string dir = Runfile("backend/spinquant/testdata/tiny_llama");
+  auto model = mapping::ModelFromConfig(ReadJson(dir + "/config.json"), "config.json");
+  ASSERT_TRUE(model.ok());
   recipe::SpinQuantModifier randomize;
   randomize.set_randomize(true);
   EXPECT_EQ(SpinQuant::Create(*model, randomize).status().code(), absl::StatusCode::kUnimplemented);

@@ -56,6 +56,15 @@ class LayerRunner {
     return internal::Linear(input, Weight(module), bias == weights_.end() ? torch::Tensor() : bias->second);
   }
 
+  absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> QueryKey(torch::Tensor query, torch::Tensor key) const {
+    if (!hooks_.query_key) return std::make_pair(std::move(query), std::move(key));
+    const std::string name = prefix_ + "self_attn";
+    std::pair<torch::Tensor, torch::Tensor> used = hooks_.query_key(name, query, key);
+    WRING_RETURN_IF_ERROR(CheckHookResult(used.first, query, "query_key (query)", name));
+    WRING_RETURN_IF_ERROR(CheckHookResult(used.second, key, "query_key (key)", name));
+    return used;
+  }
+
   absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> KeyValue(torch::Tensor key, torch::Tensor value) const {
     if (!hooks_.key_value) return std::make_pair(std::move(key), std::move(value));
     const std::string name = prefix_ + "self_attn";
@@ -95,9 +104,10 @@ absl::StatusOr<torch::Tensor> RunAttention(const ModelConfig& config, int layer,
   const auto [cos, sin] = RopeTables(inverse_frequencies, length, normed.scalar_type(), normed.device());
   query = ApplyRope(query, cos, sin);
   key = ApplyRope(key, cos, sin);
-  WRING_ASSIGN_OR_RETURN(auto key_value, run.KeyValue(std::move(key), std::move(value)));
+  WRING_ASSIGN_OR_RETURN(auto query_key, run.QueryKey(std::move(query), std::move(key)));
+  WRING_ASSIGN_OR_RETURN(auto key_value, run.KeyValue(std::move(query_key.second), std::move(value)));
   const double scaling = std::pow(static_cast<double>(head_dim), -0.5);
-  const torch::Tensor attention = CausalAttention(query, key_value.first, key_value.second, scaling,
+  const torch::Tensor attention = CausalAttention(query_key.first, key_value.first, key_value.second, scaling,
                                                   SlidingWindowOfLayer(config, layer));
   return run.Linear("self_attn.o_proj", attention);
 }

@@ -54,6 +54,11 @@ RECIPES = {
     + QUANT.format(scheme="W4A16"),
     "fp8_random_hadamard_r1r2r4": SPIN.format(rot="[R1, R2, R4]", type="random-hadamard")
     + QUANT.format(scheme="FP8"),
+    # R3 rotates the query and key states after RoPE, before the kv cache's
+    # observer sees the keys.
+    "fp8_kv_hadamard_r1r2r3": SPIN.format(rot="[R1, R2, R3]", type="hadamard")
+    + QUANT.format(scheme="FP8") + "      kv_cache_scheme: {num_bits: 8, type: float, "
+    "strategy: tensor, symmetric: true, dynamic: false, observer: static_minmax}\n",
 }
 ONLY = set(sys.argv[2:])
 
