@@ -60,16 +60,6 @@ absl::StatusOr<std::pair<torch::ScalarType, std::string>> ParsePrecision(const s
   return it->second;
 }
 
-ms::SpinQuantOptions OptionsFrom(const recipe::SpinQuantModifier& m) {
-  ms::SpinQuantOptions options;
-  if (m.has_rotations()) options.rotations.assign(m.rotations().begin(), m.rotations().end());
-  if (m.has_transform_type()) options.transform_type = m.transform_type();
-  if (m.has_randomize()) options.randomize = m.randomize();
-  if (m.has_learnable()) options.learnable = m.learnable();
-  if (m.has_precision()) options.precision = m.precision();
-  if (m.has_transform_block_size()) options.transform_block_size = m.transform_block_size();
-  return options;
-}
 
 // compressed-tensors' _multihead_matmul: A @ B, the smaller operand repeated
 // block-diagonally to the larger one's size.
@@ -166,7 +156,7 @@ bool Has(const model::Weights& weights, const std::string& name) { return weight
 absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::ModelInput& model,
                                                              const recipe::SpinQuantModifier& modifier) {
   const mapping::ModuleTree& tree = model.tree;
-  ms::SpinQuantOptions options = OptionsFrom(modifier);
+  ms::SpinQuantOptions options = ms::SpinQuantOptionsFromRecipe(modifier);
   WRING_RETURN_IF_ERROR(ms::ValidateSpinQuantOptions(options));
   WRING_ASSIGN_OR_RETURN(auto precision, ParsePrecision(options.precision));
   options.precision = precision.second;  // serialized as str(torch.dtype)

@@ -17,17 +17,6 @@ google::protobuf::Value NameList(const ModuleTree& tree, const std::vector<int>&
   return list;
 }
 
-spinquant::SpinQuantOptions OptionsFrom(const recipe::SpinQuantModifier& m) {
-  spinquant::SpinQuantOptions options;
-  if (m.has_rotations()) options.rotations.assign(m.rotations().begin(), m.rotations().end());
-  if (m.has_transform_type()) options.transform_type = m.transform_type();
-  if (m.has_randomize()) options.randomize = m.randomize();
-  if (m.has_learnable()) options.learnable = m.learnable();
-  if (m.has_precision()) options.precision = m.precision();
-  if (m.has_transform_block_size()) options.transform_block_size = m.transform_block_size();
-  return options;
-}
-
 }  // namespace
 
 absl::Status SpinQuantStep::Run(const ModuleTree& tree, const Json& config,
@@ -73,7 +62,7 @@ absl::Status SpinQuantStep::Run(const ModuleTree& tree, const Json& config,
         "family llm-compressor's SpinQuant supports, or drop SpinQuantModifier."));
     return absl::OkStatus();
   }
-  spinquant::SpinQuantOptions options = OptionsFrom(*modifier);
+  spinquant::SpinQuantOptions options = spinquant::SpinQuantOptionsFromRecipe(*modifier);
   absl::Status valid = spinquant::ValidateSpinQuantOptions(options);
   if (!valid.ok()) {
     diagnostics_.push_back(MakeDiagnostic("error", "spinquant.options", valid.message()));

@@ -153,6 +153,19 @@ absl::StatusOr<absl::optional<int64_t>> HeadDimFromConfig(const Json& config) {
       config.dump(2)));
 }
 
+SpinQuantOptions SpinQuantOptionsFromRecipe(const recipe::SpinQuantModifier& modifier) {
+  SpinQuantOptions options;
+  if (modifier.has_rotations()) {
+    options.rotations.assign(modifier.rotations().begin(), modifier.rotations().end());
+  }
+  if (modifier.has_transform_type()) options.transform_type = modifier.transform_type();
+  if (modifier.has_randomize()) options.randomize = modifier.randomize();
+  if (modifier.has_learnable()) options.learnable = modifier.learnable();
+  if (modifier.has_precision()) options.precision = modifier.precision();
+  if (modifier.has_transform_block_size()) options.transform_block_size = modifier.transform_block_size();
+  return options;
+}
+
 absl::Status ValidateSpinQuantOptions(const SpinQuantOptions& options) {
   // These validators raise NotImplementedError, which pydantic does not
   // collect into a ValidationError, so they win over any other problem.

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
 #include "mapping/base/json.h"
+#include "mapping/proto/recipe.pb.h"
 #include "mapping/spinquant/spinquant_mappings.h"
 #include "mapping/tree/module_tree.h"
 
@@ -42,6 +43,9 @@ struct SpinQuantOptions {
   std::string precision = "torch.float64";
   absl::optional<int64_t> transform_block_size;
 };
+
+// The options a recipe's SpinQuantModifier sets, defaults for the rest.
+SpinQuantOptions SpinQuantOptionsFromRecipe(const recipe::SpinQuantModifier& modifier);
 
 // The validators' errors: NotImplementedError("{field} is not supported as of
 // now") as Unimplemented, an unknown rotation or transform type (pydantic
