@@ -12,18 +12,14 @@ small enough for the repository; hidden/intermediate sizes are multiples of
 128 so group-128 schemes apply. Calibration uses fixed token ids, no
 shuffling, one sample per batch, as wring compress --no-shuffle does.
 """
-import json
 import os
-import shutil
 import sys
 
 import torch
 import transformers
-from datasets import Dataset
 
-import compressed_tensors
-import llmcompressor
-from llmcompressor import oneshot
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..", "testing"))
+import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
 
 OUT = sys.argv[1]
 NUM_SAMPLES = 8
@@ -70,43 +66,12 @@ def main():
         model.model.embed_tokens.weight[:, 5] *= 20
     model_dir = os.path.join(OUT, "tiny_llama")
     model.save_pretrained(model_dir)
-    # oneshot wants a processor even for pre-tokenized data: a word-level
-    # vocabulary of the 256 ids.
-    from tokenizers import Tokenizer, models
-    vocab = {f"t{i}": i for i in range(256)}
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
-        bos_token="t0", eos_token="t1", unk_token="t2")
-    tokenizer.save_pretrained(model_dir)
-
-    generator = torch.Generator().manual_seed(1)
-    ids = torch.randint(2, 256, (NUM_SAMPLES, SEQ_LEN), generator=generator).tolist()
-    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
-        for row in ids:
-            f.write(json.dumps({"input_ids": row}) + "\n")
-
-    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    tokenizer = ref.save_word_level_tokenizer(model_dir, 256)
+    ids = ref.write_calibration_ids(OUT, NUM_SAMPLES, SEQ_LEN, 256)
     for name, body in RECIPES.items():
-        text = recipe_text(body)
-        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
-        with open(recipe_path, "w") as f:
-            f.write(text)
-        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
-        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
-                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
-                shuffle_calibration_samples=False, pipeline="sequential")
-        out_dir = os.path.join(OUT, "reference", name)
-        fresh.save_pretrained(out_dir, save_compressed=True)
-        for extra in ("recipe.yaml", "generation_config.json"):
-            path = os.path.join(out_dir, extra)
-            if os.path.exists(path):
-                os.remove(path)
-
-    with open(os.path.join(OUT, "versions.json"), "w") as f:
-        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
-                   "llmcompressor": llmcompressor.__version__,
-                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+        recipe_path = ref.write_recipe(OUT, name, recipe_text(body))
+        ref.run_oneshot(model_dir, tokenizer, ids, recipe_path, os.path.join(OUT, "reference", name))
+    ref.write_versions(OUT)
 
 
 if __name__ == "__main__":

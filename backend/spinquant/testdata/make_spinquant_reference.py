@@ -21,20 +21,17 @@ Writes:
                      uses) and deterministic_hadamard_matrix(64).
   versions.json
 """
-import json
 import os
 import sys
 
 import torch
 import transformers
-from datasets import Dataset
 from safetensors.torch import save_file
 
-import compressed_tensors
-import llmcompressor
-from compressed_tensors.transform.utils.hadamard import (
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..", "testing"))
+import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
+from compressed_tensors.transform.utils.hadamard import (  # noqa: E402
     deterministic_hadamard_matrix, random_hadamard_matrix)
-from llmcompressor import oneshot
 
 OUT = sys.argv[1]
 NUM_SAMPLES = 8
@@ -81,37 +78,13 @@ def main():
                 module.weight.copy_(1 + 0.5 * torch.rand_like(module.weight.float()))
     model_dir = os.path.join(OUT, "tiny_llama")
     model.save_pretrained(model_dir)
-    from tokenizers import Tokenizer, models
-    vocab = {f"t{i}": i for i in range(128)}
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
-        bos_token="t0", eos_token="t1", unk_token="t2")
-    tokenizer.save_pretrained(model_dir)
-
-    generator = torch.Generator().manual_seed(1)
-    ids = torch.randint(2, 128, (NUM_SAMPLES, SEQ_LEN), generator=generator).tolist()
-    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
-        for row in ids:
-            f.write(json.dumps({"input_ids": row}) + "\n")
-
-    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    tokenizer = ref.save_word_level_tokenizer(model_dir, 128)
+    ids = ref.write_calibration_ids(OUT, NUM_SAMPLES, SEQ_LEN, 128)
     for name, body in RECIPES.items():
         if ONLY and name not in ONLY:
             continue
-        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
-        with open(recipe_path, "w") as f:
-            f.write("quant_stage:\n  quant_modifiers:\n" + body)
-        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
-        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
-                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
-                shuffle_calibration_samples=False, pipeline="sequential")
-        out_dir = os.path.join(OUT, "reference", name)
-        fresh.save_pretrained(out_dir, save_compressed=True)
-        for extra in ("recipe.yaml", "generation_config.json"):
-            path = os.path.join(out_dir, extra)
-            if os.path.exists(path):
-                os.remove(path)
+        recipe_path = ref.write_recipe(OUT, name, "quant_stage:\n  quant_modifiers:\n" + body)
+        ref.run_oneshot(model_dir, tokenizer, ids, recipe_path, os.path.join(OUT, "reference", name))
 
     matrices = {"deterministic_64": deterministic_hadamard_matrix(64, torch.float64).to(torch.int8)}
     for size in (12, 20, 96, 128, 160, 256, 384):
@@ -125,10 +98,7 @@ def main():
     matrices["rand_float32_8x8"] = torch.rand((8, 8), generator=torch.Generator(), dtype=torch.float32)
     save_file({k: v.contiguous() for k, v in matrices.items()}, os.path.join(OUT, "hadamards.safetensors"))
 
-    with open(os.path.join(OUT, "versions.json"), "w") as f:
-        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
-                   "llmcompressor": llmcompressor.__version__,
-                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+    ref.write_versions(OUT)
 
 
 if __name__ == "__main__":

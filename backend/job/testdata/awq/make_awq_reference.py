@@ -23,12 +23,10 @@ import sys
 
 import torch
 import transformers
-from datasets import Dataset
 from safetensors.torch import save_file
 
-import compressed_tensors
-import llmcompressor
-from llmcompressor import oneshot
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../..", "testing"))
+import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
 from llmcompressor.modifiers.transform.awq import base as awq_base
 from llmcompressor.pipelines.cache import IntermediatesCache
 
@@ -73,13 +71,7 @@ def make_model(model_dir):
             layer.mlp.up_proj.weight[rows] *= 10
             layer.self_attn.v_proj.weight[torch.randint(0, 128, (6,), generator=g)] *= 6
     model.save_pretrained(model_dir)
-    from tokenizers import Tokenizer, models
-    vocab = {f"t{i}": i for i in range(256)}
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="t2")),
-        bos_token="t0", eos_token="t1", unk_token="t2")
-    tokenizer.save_pretrained(model_dir)
-    return tokenizer
+    return ref.save_word_level_tokenizer(model_dir, 256)
 
 
 captured = []  # one entry per mapping, in the order AWQ smooths them
@@ -114,31 +106,13 @@ def main():
     model_dir = os.path.join(OUT, "tiny_llama")
     tokenizer = make_model(model_dir)
 
-    generator = torch.Generator().manual_seed(1)
-    ids = torch.randint(2, 256, (NUM_SAMPLES + EVAL_SAMPLES, SEQ_LEN), generator=generator).tolist()
-    with open(os.path.join(OUT, "calibration.jsonl"), "w") as f:
-        for row in ids:
-            f.write(json.dumps({"input_ids": row}) + "\n")
-    ids = ids[:NUM_SAMPLES]
-
-    os.makedirs(os.path.join(OUT, "recipes"), exist_ok=True)
+    # The first NUM_SAMPLES calibrate; the rest are wring's held-out samples.
+    ids = ref.write_calibration_ids(OUT, NUM_SAMPLES + EVAL_SAMPLES, SEQ_LEN, 256)[:NUM_SAMPLES]
     for name, (awq_fields, scheme) in RECIPES.items():
-        text = recipe_text(awq_fields, scheme)
-        recipe_path = os.path.join(OUT, "recipes", name + ".yaml")
-        with open(recipe_path, "w") as f:
-            f.write(text)
-        fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-        dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * SEQ_LEN] * NUM_SAMPLES})
-        captured.clear()
-        oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
-                num_calibration_samples=NUM_SAMPLES, max_seq_length=SEQ_LEN,
-                shuffle_calibration_samples=False, pipeline="sequential")
+        recipe_path = ref.write_recipe(OUT, name, recipe_text(awq_fields, scheme))
         out_dir = os.path.join(OUT, "reference", name)
-        fresh.save_pretrained(out_dir, save_compressed=True)
-        for extra in ("recipe.yaml", "generation_config.json"):
-            path = os.path.join(out_dir, extra)
-            if os.path.exists(path):
-                os.remove(path)
+        captured.clear()
+        ref.run_oneshot(model_dir, tokenizer, ids, recipe_path, out_dir)
         save_file({c["smooth"]: c["scales"].contiguous() for c in captured},
                   os.path.join(out_dir, "awq_scales.safetensors"))
         search = [{k: c[k] for k in ("smooth", "parent", "balance", "losses", "grid")}
@@ -146,10 +120,7 @@ def main():
         with open(os.path.join(out_dir, "awq_search.json"), "w") as f:
             json.dump(search, f, indent=1)
 
-    with open(os.path.join(OUT, "versions.json"), "w") as f:
-        json.dump({"torch": torch.__version__, "transformers": transformers.__version__,
-                   "llmcompressor": llmcompressor.__version__,
-                   "compressed_tensors": compressed_tensors.__version__}, f, indent=1)
+    ref.write_versions(OUT)
 
 
 if __name__ == "__main__":
