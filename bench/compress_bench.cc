@@ -3,7 +3,7 @@
 // prints wall time per stage and per decoder layer, peak host memory and,
 // on CUDA builds, peak device memory.
 //
-//   bazel run -c opt //bench:compress_bench -- --shape=llama3-8b --layers=2 \
+//   bazel run -c opt //bench:compress_bench -- --shape=llama3-8b --layers=2
 //       --samples=128 --seq_len=2048 --scheme=W4A16 --device=cuda
 //
 // --layers cuts the model to its first N decoder layers (the time per layer
@@ -30,6 +30,7 @@
 #include "backend/compat/torch_compat.h"
 #include "backend/job/compress_job.h"
 #include "backend/job/demo.h"
+#include "bench/shapes.h"
 #include "mapping/base/json.h"
 
 ABSL_FLAG(std::string, shape, "small", "llama3-8b (4096 hidden, 14336 MLP, 32 layers) or small");
@@ -48,25 +49,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using wring::mapping::Json;
-
-Json ShapeConfig(const std::string& shape, int layers) {
-  const bool big = shape == "llama3-8b";
-  Json config = {{"architectures", {"LlamaForCausalLM"}},
-                 {"model_type", "llama"},
-                 {"hidden_size", big ? 4096 : 1024},
-                 {"intermediate_size", big ? 14336 : 3584},
-                 {"num_hidden_layers", layers > 0 ? layers : (big ? 32 : 4)},
-                 {"num_attention_heads", big ? 32 : 8},
-                 {"num_key_value_heads", big ? 8 : 2},
-                 {"head_dim", 128},
-                 {"vocab_size", big ? 128256 : 32000},
-                 {"max_position_embeddings", 8192},
-                 {"rms_norm_eps", 1e-5},
-                 {"rope_theta", 500000.0},
-                 {"tie_word_embeddings", false},
-                 {"torch_dtype", absl::GetFlag(FLAGS_dtype)}};
-  return config;
-}
 
 double PeakRssGiB() {
   struct rusage usage;
@@ -122,7 +104,8 @@ void WriteText(const fs::path& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const Json config = ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers));
+  const Json config = wring::bench::ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers),
+                                                absl::GetFlag(FLAGS_dtype));
   fs::path work = absl::GetFlag(FLAGS_workdir).empty()
                       ? fs::temp_directory_path() / absl::StrCat("wring-bench-", getpid())
                       : fs::path(absl::GetFlag(FLAGS_workdir));

@@ -50,6 +50,18 @@ bool IsPowerOfTwo(int64_t n);
 // deterministic_hadamard_matrix(size, dtype): +-1 entries, symmetric.
 absl::StatusOr<torch::Tensor> DeterministicHadamard(int64_t size, torch::ScalarType dtype);
 
+// x @ DeterministicHadamard(n) over the last dimension, n = x.size(-1) a
+// power of two, in n log2(n) additions instead of a matmul's n² multiply-
+// adds: log2(n) butterfly passes (a + b, a - b) in x's dtype, any device
+// (float32 / float64 on the CPU row by row in cache, otherwise tensor ops).
+// Sylvester's matrix is symmetric, so this is also H @ x along a column.
+// Sums round in a different order than a matmul's (float64: within a few
+// ulps of it).
+torch::Tensor FastWalshHadamard(const torch::Tensor& x);
+
+// The same on one contiguous row of n values (a power of two), in place.
+void FastWalshHadamardInPlace(double* row, int64_t n);
+
 // The known K x K matrix random-hadamard uses for `size` (K as above), as
 // int8 +-1; NotFound when none divides `size` that way.
 absl::StatusOr<torch::Tensor> KnownHadamardFor(int64_t size);

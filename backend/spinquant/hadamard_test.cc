@@ -83,6 +83,33 @@ TEST(Hadamard, RandomMatrixMatchesTorchRand) {
   }
 }
 
+// The butterflies multiply by exactly Sylvester's matrix, along the last
+// dimension of any batch shape, and match a float64 matmul to rounding.
+TEST(FastWalshHadamard, EqualsTheProductWithTheDeterministicMatrix) {
+  torch::manual_seed(5);
+  for (int64_t n : {1, 2, 8, 64, 512}) {
+    auto h = DeterministicHadamard(n, torch::kFloat64);
+    ASSERT_TRUE(h.ok()) << h.status();
+    const torch::Tensor x = torch::randn({3, 2, n}, torch::kFloat64);
+    const torch::Tensor expected = torch::matmul(x, *h);
+    const torch::Tensor actual = FastWalshHadamard(x);
+    ASSERT_EQ(actual.sizes(), x.sizes());
+    EXPECT_LE((actual - expected).abs().max().item<double>(), 1e-12 * std::max<double>(1, n)) << n;
+    // The in-cache loops (float32 / float64 on the CPU) and the tensor-op
+    // passes (every other dtype and device) are the same butterflies.
+    const torch::Tensor half = FastWalshHadamard(x.to(torch::kBFloat16)).to(torch::kFloat64);
+    EXPECT_LE((half - expected).abs().max().item<double>(), 0.05 * std::sqrt(static_cast<double>(n)) *
+                                                                  std::max<double>(1, std::log2(n)))
+        << n;
+    EXPECT_TRUE(FastWalshHadamard(x.to(torch::kFloat32))
+                    .to(torch::kFloat64)
+                    .allclose(expected, 1e-4, 1e-4 * std::max<double>(1, n)));
+  }
+  // Integer inputs give exact sums: a check independent of rounding.
+  const torch::Tensor ones = torch::eye(16, torch::kFloat64);
+  EXPECT_TRUE(FastWalshHadamard(ones).equal(*DeterministicHadamard(16, torch::kFloat64)));
+}
+
 }  // namespace
 }  // namespace spinquant
 }  // namespace backend

@@ -1,8 +1,13 @@
 #include "backend/spinquant/spinquant.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <tuple>
+#include <type_traits>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -35,6 +40,10 @@ struct SpinQuant::Operation {
   // sqrt(block size) for the Hadamard types, as a float64 0-dim tensor like
   // HadamardTransform._scale; undefined for random-matrix.
   torch::Tensor scale;
+  // The matrix is Sylvester's ("hadamard"): FastWalshHadamard computes the
+  // product in n log n additions instead of a matmul (same values but for
+  // float64 summation order).
+  bool sylvester = false;
 };
 
 namespace {
@@ -79,9 +88,70 @@ bool IsOnline(const std::string& location) {
   return location == "input" || location == "q_attn" || location == "k_cache";
 }
 
+template <typename T>
+T RoundFromDouble(double v) {
+  // As Tensor.to(dtype) from float64: through float for the 16-bit types.
+  if constexpr (std::is_same_v<T, double>) {
+    return v;
+  } else {
+    return T(static_cast<float>(v));
+  }
+}
+
+// The CPU path: each row read into a float64 buffer, transformed in cache,
+// divided by the scale and rounded back, in one pass (the tensor-op path
+// converts, transforms, divides and rounds the whole tensor in turn).
+template <typename T>
+void SylvesterRowsOnCpu(const torch::Tensor& in, torch::Tensor& out, int64_t n, double scale) {
+  const int64_t width = in.size(-1), rows = in.numel() / width;
+  const T* source = in.data_ptr<T>();
+  T* target = out.data_ptr<T>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    std::vector<double> row(width);
+    for (int64_t r = begin; r < end; ++r) {
+      if constexpr (std::is_same_v<T, double>) {
+        std::copy(source + r * width, source + (r + 1) * width, row.begin());
+      } else {
+        for (int64_t c = 0; c < width; ++c) row[c] = static_cast<float>(source[r * width + c]);
+      }
+      for (int64_t block = 0; block < width; block += n) FastWalshHadamardInPlace(row.data() + block, n);
+      for (int64_t c = 0; c < width; ++c) target[r * width + c] = RoundFromDouble<T>(row[c] / scale);
+    }
+  });
+}
+
+// Sylvester blocks by the fast Walsh-Hadamard transform instead of a matmul.
+torch::Tensor ApplySylvester(const Operation& op, const torch::Tensor& value) {
+  const int64_t n = op.matrix.size(0);
+  // Block-diagonal H (symmetric) on the side _multihead_matmul would use:
+  // rows of value (value @ H) or its columns (H @ value).
+  const bool columns = !IsOnline(op.location) &&
+                       (op.embedding ? op.location == "weight_input" : op.location == "weight_output");
+  const torch::Tensor rows = (columns ? value.transpose(-1, -2) : value).contiguous();
+  const auto dtype = value.scalar_type();
+  torch::Tensor out;
+  if (value.device().is_cpu() && op.matrix.scalar_type() == torch::kFloat64 &&
+      (dtype == torch::kBFloat16 || dtype == torch::kHalf || dtype == torch::kFloat32 ||
+       dtype == torch::kFloat64)) {
+    out = torch::empty_like(rows);
+    const double scale = op.scale.item<double>();
+    if (dtype == torch::kBFloat16) SylvesterRowsOnCpu<c10::BFloat16>(rows, out, n, scale);
+    if (dtype == torch::kHalf) SylvesterRowsOnCpu<c10::Half>(rows, out, n, scale);
+    if (dtype == torch::kFloat32) SylvesterRowsOnCpu<float>(rows, out, n, scale);
+    if (dtype == torch::kFloat64) SylvesterRowsOnCpu<double>(rows, out, n, scale);
+  } else {
+    const torch::Tensor wide = rows.to(op.matrix.scalar_type());
+    out = (FastWalshHadamard(wide.unflatten(-1, {wide.size(-1) / n, n})).flatten(-2, -1) /
+           op.scale.to(value.device()))
+              .to(dtype);
+  }
+  return columns ? out.transpose(-1, -2).contiguous() : out;
+}
+
 // TransformBase.forward on `value` (apply_transform_weight, then the
 // Hadamard scale), back in value's dtype.
 torch::Tensor ApplyTransform(const Operation& op, const torch::Tensor& value) {
+  if (op.sylvester) return ApplySylvester(op, value);
   const torch::Tensor t = op.matrix.to(value.device());
   const torch::Tensor v = value.to(t.scalar_type());
   torch::Tensor out;
@@ -129,6 +199,16 @@ class Factory {
     return *made;
   }
 
+  // Shared by every inverse placement: one copy per matrix, not per module
+  // (an 8B model has 161 inverse R1 placements of a 128 MiB matrix).
+  absl::StatusOr<torch::Tensor> Transposed(int64_t size, torch::ScalarType dtype) {
+    const auto key = std::make_pair(size, dtype);
+    auto it = transposes_.find(key);
+    if (it != transposes_.end()) return it->second;
+    WRING_ASSIGN_OR_RETURN(torch::Tensor weight, Weight(size, dtype));
+    return transposes_[key] = weight.t().contiguous();
+  }
+
   absl::StatusOr<torch::Tensor> Inverse(int64_t size, torch::ScalarType dtype) {
     const auto key = std::make_pair(size, dtype);
     auto it = inverses_.find(key);
@@ -147,6 +227,7 @@ class Factory {
   at::Generator generator_;
   std::map<std::pair<int64_t, torch::ScalarType>, torch::Tensor> weights_;
   std::map<std::pair<int64_t, torch::ScalarType>, torch::Tensor> inverses_;
+  std::map<std::pair<int64_t, torch::ScalarType>, torch::Tensor> transposes_;
 };
 
 bool Has(const model::Weights& weights, const std::string& name) { return weights.count(name) > 0; }
@@ -222,8 +303,13 @@ absl::StatusOr<std::unique_ptr<SpinQuant>> SpinQuant::Create(const mapping::Mode
         op->matrix = *weight;
       }
     } else {
-      op->matrix = placement.inverse ? weight->t().contiguous() : *weight;
+      if (placement.inverse) {
+        WRING_ASSIGN_OR_RETURN(op->matrix, factory->second.Transposed(*placement.size, dtype));
+      } else {
+        op->matrix = *weight;
+      }
       op->scale = torch::tensor(static_cast<double>(*placement.size), torch::kFloat64).sqrt();
+      op->sylvester = scheme->type == "hadamard";
     }
     if (online) {
       std::map<std::string, std::shared_ptr<const Operation>>& ops =

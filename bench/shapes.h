@@ -1,0 +1,20 @@
+// The config.json of the random Llama-shaped models the benchmarks build.
+#ifndef WRING_BENCH_SHAPES_H_
+#define WRING_BENCH_SHAPES_H_
+
+#include <string>
+
+#include "mapping/base/json.h"
+
+namespace wring {
+namespace bench {
+
+// "llama3-8b" (4096 hidden, 14336 MLP, 32 x 8 heads of 128, 32 layers) or
+// "small" (1024 hidden, 3584 MLP, 8 x 2 heads, 4 layers); `layers` > 0
+// overrides the depth.
+mapping::Json ShapeConfig(const std::string& shape, int layers, const std::string& dtype);
+
+}  // namespace bench
+}  // namespace wring
+
+#endif  // WRING_BENCH_SHAPES_H_
