@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test (`bazel test //...`), checks that two clean builds of the
-# `wring` binary are bit-identical, and ends with one line counting test
+# mapping core's binary are bit-identical (tools/check_reproducible.sh), and ends with one line counting test
 # cases: "N passed, N failed". Exit status 0 only if everything passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
