@@ -77,7 +77,7 @@ class AwqLayer {
       const std::vector<awq::PlannedMapping>& mappings, const awq::AwqOptions& options,
       const model::ModelConfig& config, const model::Weights& weights,
       const std::vector<int64_t>& sample_tokens) {
-    auto layer = absl::WrapUnique(new AwqLayer(mappings, options));
+    auto layer = absl::WrapUnique(new AwqLayer(mappings, options, sample_tokens));
     WRING_ASSIGN_OR_RETURN(const std::vector<awq::GridPoint> grid, awq::GridSearchParams(options));
     const int points = static_cast<int>(grid.size());
     for (const awq::PlannedMapping& m : mappings) {
@@ -103,7 +103,6 @@ class AwqLayer {
     }
     for (const auto& [parent, parent_linear] : parent_input_) {
       if (parent_linear != linear) continue;
-      sample_tokens_[parent].push_back(input.numel() / input.size(-1));
       if (gram_parent_.at(parent)) {
         WRING_RETURN_IF_ERROR(grams_[parent].Add(input));
       } else {
@@ -127,8 +126,7 @@ class AwqLayer {
       const awq::LayerMapping& mapping = mappings_[i].mapping;
       const bool gram = gram_parent_.at(mapping.parent);
       WRING_ASSIGN_OR_RETURN(const double flops,
-                             awq::GridSearchFlops(model.config(), mapping, weights,
-                                                  sample_tokens_[mapping.parent],
+                             awq::GridSearchFlops(model.config(), mapping, weights, sample_tokens_,
                                                   static_cast<int>(grid.size()), gram));
       const auto start = std::chrono::steady_clock::now();
       WRING_ASSIGN_OR_RETURN(
@@ -156,17 +154,19 @@ class AwqLayer {
   }
 
  private:
-  AwqLayer(const std::vector<awq::PlannedMapping>& mappings, const awq::AwqOptions& options)
-      : mappings_(mappings), options_(options), stats_(mappings.size()) {
+  AwqLayer(const std::vector<awq::PlannedMapping>& mappings, const awq::AwqOptions& options,
+           const std::vector<int64_t>& sample_tokens)
+      : mappings_(mappings), options_(options), sample_tokens_(sample_tokens), stats_(mappings.size()) {
     for (const awq::PlannedMapping& m : mappings) parent_input_[m.mapping.parent] = m.parent_input;
   }
 
   const std::vector<awq::PlannedMapping>& mappings_;
   const awq::AwqOptions& options_;
+  // Tokens per calibration sample: every parent sees each sample once.
+  const std::vector<int64_t>& sample_tokens_;
   std::vector<awq::ActivationStats> stats_;
   std::map<std::string, std::string> parent_input_;  // parent -> Linear sharing its input
   std::map<std::string, bool> gram_parent_;          // parent -> scored by the Gram form
-  std::map<std::string, std::vector<int64_t>> sample_tokens_;
   std::map<std::string, std::vector<torch::Tensor>> parent_inputs_;
   std::map<std::string, awq::LinearGram> grams_;
 };

@@ -69,7 +69,6 @@ absl::StatusOr<std::pair<torch::ScalarType, std::string>> ParsePrecision(const s
   return it->second;
 }
 
-
 // compressed-tensors' _multihead_matmul: A @ B, the smaller operand repeated
 // block-diagonally to the larger one's size.
 torch::Tensor MultiheadMatmul(const torch::Tensor& a, const torch::Tensor& b) {

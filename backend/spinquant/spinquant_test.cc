@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/model/causal_lm.h"
 #include "backend/safetensors/reader.h"
+#include "backend/testing/checkpoint_compare.h"
 #include "gtest/gtest.h"
 #include "mapping/archs/architectures.h"
 #include "mapping/base/json.h"
@@ -22,22 +23,14 @@ namespace backend {
 namespace spinquant {
 namespace {
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", path);
-}
+using testing::ReadJson;
+using testing::Runfile;
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-mapping::Json ReadJson(const std::string& path) {
-  auto json = mapping::ParseJson(ReadText(path), path);
-  EXPECT_TRUE(json.ok()) << json.status();
-  return json.ok() ? *json : mapping::Json();
 }
 
 recipe::SpinQuantModifier ModifierFrom(const std::string& yaml) {
