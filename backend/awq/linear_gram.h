@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/gram/input_gram.h"
 
 namespace wring {
 namespace backend {
@@ -30,13 +31,13 @@ class LinearGram {
  public:
   // `input` [..., in] of any floating dtype; accumulated in float32 on the
   // input's device.
-  absl::Status Add(const torch::Tensor& input);
+  absl::Status Add(const torch::Tensor& input) { return gram_.Add(input); }
 
-  int64_t rows() const { return rows_; }
-  int64_t width() const { return gram_.defined() ? gram_.size(0) : 0; }
+  int64_t rows() const { return gram_.rows(); }
+  int64_t width() const { return gram_.width(); }
   // Whether every input was finite (a non-finite one makes upstream's
   // reference output non-finite, and it skips the mapping).
-  bool finite() const;
+  bool finite() const { return gram_.finite(); }
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
   // for weights [out, in].
@@ -44,8 +45,7 @@ class LinearGram {
                                                      const torch::Tensor& trial) const;
 
  private:
-  torch::Tensor gram_;  // [in, in] float32
-  int64_t rows_ = 0;
+  gram::InputGram gram_;
 };
 
 }  // namespace awq

@@ -49,16 +49,20 @@ def write_recipe(out, name, text):
     return path
 
 
-def run_oneshot(model_dir, tokenizer, ids, recipe_path, out_dir):
+def run_oneshot(model_dir, tokenizer, ids, recipe_path, out_dir, pipeline="sequential"):
     """oneshot on a fresh copy of the model, unshuffled, one sample per batch
     (as `wring compress --noshuffle`), then save_pretrained(save_compressed)
-    without the files wring's references do not compare. Returns the model."""
+    without the files wring's references do not compare. Returns the model.
+
+    `pipeline`: "sequential" runs every modifier in one pass per layer;
+    "independent" (oneshot's own default) gives each modifier its own pass
+    over the whole model, in recipe order."""
     fresh = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
     seq_len = len(ids[0])
     dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * seq_len] * len(ids)})
     oneshot(model=fresh, processor=tokenizer, dataset=dataset, recipe=recipe_path,
             num_calibration_samples=len(ids), max_seq_length=seq_len,
-            shuffle_calibration_samples=False, pipeline="sequential")
+            shuffle_calibration_samples=False, pipeline=pipeline)
     fresh.save_pretrained(out_dir, save_compressed=True)
     for extra in ("recipe.yaml", "generation_config.json"):
         path = os.path.join(out_dir, extra)

@@ -1,0 +1,170 @@
+#include "backend/gptq/gptq.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "backend/base/torch_errors.h"
+#include "backend/gptq/internal/block_update.h"
+#include "backend/gptq/internal/hessian_factorization.h"
+
+namespace wring {
+namespace backend {
+namespace gptq {
+namespace {
+
+using quantize::QuantizationStrategy;
+
+absl::Status CheckInputs(const torch::Tensor& weights, const torch::Tensor& hessians,
+                         const quantize::QParams& qparams, const quantize::QuantizationArgs& args,
+                         const GptqOptions& options) {
+  if (absl::Status status = quantize::ValidateArgs(args); !status.ok()) return status;
+  if (!weights.defined() || !hessians.defined() || weights.dim() != 3 || hessians.dim() != 3) {
+    return absl::InvalidArgumentError("GPTQ: weights and hessians must have shape [batch, ...]");
+  }
+  if (weights.size(0) != hessians.size(0) || hessians.size(1) != weights.size(2) ||
+      hessians.size(2) != weights.size(2)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GPTQ: weights [", weights.size(0), ", ", weights.size(1), ", ", weights.size(2),
+        "] and hessians [", hessians.size(0), ", ", hessians.size(1), ", ", hessians.size(2),
+        "] do not match"));
+  }
+  if (!weights.is_floating_point() || hessians.scalar_type() != torch::kFloat) {
+    return absl::InvalidArgumentError("GPTQ: floating weights and float32 hessians expected");
+  }
+  if (!qparams.scale.defined() || qparams.scale.size(0) != weights.size(0)) {
+    return absl::InvalidArgumentError("GPTQ: one stacked scale per batch item expected");
+  }
+  if (args.strategy == QuantizationStrategy::kToken ||
+      args.strategy == QuantizationStrategy::kAttnHead) {
+    return absl::InvalidArgumentError("GPTQ: token and attn_head strategies do not apply to weights");
+  }
+  if (options.block_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GPTQModifier.block_size must be positive, got ", options.block_size));
+  }
+  return absl::OkStatus();
+}
+
+// helpers.py column_scale_window: each element's scale (and zero point) for
+// columns [i1, i2) of the permuted weight, [B, rows, i2 - i1].
+std::pair<torch::Tensor, torch::Tensor> ColumnScaleWindow(const quantize::QParams& qparams,
+                                                          const torch::Tensor& g_idx,
+                                                          const quantize::QuantizationArgs& args,
+                                                          int64_t rows, int64_t i1, int64_t i2) {
+  const int64_t batch = qparams.scale.size(0);
+  const int64_t width = i2 - i1;
+  const bool has_zp = qparams.zero_point.defined() && !args.symmetric;
+  torch::Tensor scale;
+  torch::Tensor zp;
+  switch (args.strategy) {
+    case QuantizationStrategy::kTensor:
+      scale = qparams.scale.reshape({-1, 1, 1});
+      if (has_zp) zp = qparams.zero_point.reshape({-1, 1, 1});
+      break;
+    case QuantizationStrategy::kChannel:
+      scale = qparams.scale.slice(-1, 0, 1);
+      if (has_zp) zp = qparams.zero_point.slice(-1, 0, 1);
+      break;
+    case QuantizationStrategy::kGroup: {
+      const torch::Tensor idx = g_idx.slice(-1, i1, i2).unsqueeze(-2).expand({batch, rows, width});
+      scale = torch::gather(qparams.scale, -1, idx);
+      if (has_zp) zp = torch::gather(qparams.zero_point, -1, idx);
+      break;
+    }
+    default: {  // block
+      const torch::Tensor row_idx =
+          torch::div(torch::arange(rows, g_idx.options()), args.block_rows, "floor")
+              .reshape({1, rows, 1})
+              .expand({batch, rows, width});
+      const torch::Tensor col_idx = g_idx.slice(-1, i1, i2).unsqueeze(-2);
+      scale = torch::gather(qparams.scale, -1,
+                            col_idx.expand({batch, qparams.scale.size(1), width}));
+      scale = torch::gather(scale, -2, row_idx);
+      if (has_zp) {
+        zp = torch::gather(qparams.zero_point, -1,
+                           col_idx.expand({batch, qparams.zero_point.size(1), width}));
+        zp = torch::gather(zp, -2, row_idx);
+      }
+      break;
+    }
+  }
+  scale = scale.expand({batch, rows, width}).contiguous();
+  if (has_zp) zp = zp.to(torch::kFloat).expand({batch, rows, width}).contiguous();
+  return {scale, zp};
+}
+
+}  // namespace
+
+absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights, torch::Tensor hessians,
+                                           const quantize::QParams& qparams,
+                                           const quantize::QuantizationArgs& args,
+                                           const GptqOptions& options) {
+  if (absl::Status status = CheckInputs(weights, hessians, qparams, args, options); !status.ok()) {
+    return status;
+  }
+  return CatchTorchErrors("GPTQ", [&]() -> absl::StatusOr<GptqResult> {
+    const int64_t batch = weights.size(0);
+    const int64_t rows = weights.size(1);
+    const int64_t columns = weights.size(2);
+    const torch::Device device = weights.device();
+    torch::Tensor w = weights.to(device, torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    torch::Tensor h = hessians.to(device).contiguous();
+    hessians = torch::Tensor();
+    quantize::QParams qp{qparams.scale.to(device),
+                         qparams.zero_point.defined() ? qparams.zero_point.to(device)
+                                                      : torch::Tensor()};
+
+    torch::Tensor perm;
+    if (options.activation_ordering) perm = internal::ApplyActivationOrdering(w, h);
+    // Column -> group index; with activation ordering, the original group
+    // of each permuted column.
+    torch::Tensor g_idx;
+    if (args.strategy == QuantizationStrategy::kGroup ||
+        args.strategy == QuantizationStrategy::kBlock) {
+      const int64_t divisor =
+          args.strategy == QuantizationStrategy::kGroup ? args.group_size : args.block_cols;
+      g_idx = torch::div(torch::arange(columns, torch::dtype(torch::kLong).device(device)), divisor,
+                         "floor");
+      if (perm.defined()) g_idx = torch::gather(g_idx.unsqueeze(0).expand({batch, -1}), 1, perm);
+    }
+
+    GptqResult result;
+    if (absl::Status status =
+            internal::FactorizeHessians(w, h, options.dampening_frac, result.rtn_fallback);
+        !status.ok()) {
+      return status;
+    }
+    const torch::Tensor& hinv = h;
+    torch::Tensor losses = torch::zeros({batch, rows}, w.options());
+    for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
+      const int64_t i2 = std::min(i1 + options.block_size, columns);
+      internal::Block block;
+      block.weights = w.slice(2, i1, i2).clone();
+      block.quantized = torch::zeros_like(block.weights);
+      block.errors = torch::zeros_like(block.weights);
+      block.hinv = hinv.slice(1, i1, i2).slice(2, i1, i2);
+      std::tie(block.scale, block.zero_point) = ColumnScaleWindow(qp, g_idx, args, rows, i1, i2);
+      if (absl::Status status = internal::UpdateBlock(block, args, options.force_tensor_path);
+          !status.ok()) {
+        return status;
+      }
+      w.slice(2, i1, i2).copy_(block.quantized);
+      losses.add_(torch::sum(block.errors.square(), 2) / 2);
+      if (i2 < columns) {
+        w.slice(2, i2).sub_(torch::bmm(block.errors, hinv.slice(1, i1, i2).slice(2, i2)));
+      }
+    }
+    if (perm.defined()) {
+      const torch::Tensor inverse = torch::argsort(perm, static_cast<int64_t>(-1));
+      w = torch::gather(w, -1, inverse.unsqueeze(-2).expand({-1, rows, -1}));
+    }
+    result.quantized = w;
+    result.losses = losses.sum(1);
+    return result;
+  });
+}
+
+}  // namespace gptq
+}  // namespace backend
+}  // namespace wring
