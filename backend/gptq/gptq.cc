@@ -15,22 +15,29 @@ namespace {
 
 using quantize::QuantizationStrategy;
 
-absl::Status CheckInputs(const torch::Tensor& weights, const torch::Tensor& hessians,
-                         const quantize::QParams& qparams, const quantize::QuantizationArgs& args,
-                         const GptqOptions& options) {
-  if (absl::Status status = quantize::ValidateArgs(args); !status.ok()) return status;
-  if (!weights.defined() || !hessians.defined() || weights.dim() != 3 || hessians.dim() != 3) {
-    return absl::InvalidArgumentError("GPTQ: weights and hessians must have shape [batch, ...]");
+// helpers.py MIN_BATCHED_CHOLESKY_SIZE: smaller batches factorize item by
+// item (faster on CUDA), larger ones in one batched call.
+constexpr int64_t kMinBatchedCholeskySize = 16;
+
+absl::Status CheckOptions(const GptqOptions& options) {
+  if (options.block_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GPTQModifier.block_size must be positive, got ", options.block_size));
   }
-  if (weights.size(0) != hessians.size(0) || hessians.size(1) != weights.size(2) ||
-      hessians.size(2) != weights.size(2)) {
+  return absl::OkStatus();
+}
+
+absl::Status CheckWeights(const torch::Tensor& weights, const Factorization& factorization,
+                          const quantize::QParams& qparams, const quantize::QuantizationArgs& args) {
+  if (absl::Status status = quantize::ValidateArgs(args); !status.ok()) return status;
+  if (!weights.defined() || weights.dim() != 3 || !weights.is_floating_point()) {
+    return absl::InvalidArgumentError("GPTQ: floating weights of shape [batch, out, in] expected");
+  }
+  if (factorization.batch() != weights.size(0) || factorization.hinv.size(-1) != weights.size(2)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "GPTQ: weights [", weights.size(0), ", ", weights.size(1), ", ", weights.size(2),
-        "] and hessians [", hessians.size(0), ", ", hessians.size(1), ", ", hessians.size(2),
-        "] do not match"));
-  }
-  if (!weights.is_floating_point() || hessians.scalar_type() != torch::kFloat) {
-    return absl::InvalidArgumentError("GPTQ: floating weights and float32 hessians expected");
+        "] do not match a factorization of ", factorization.batch(), " Hessians of width ",
+        factorization.hinv.size(-1)));
   }
   if (!qparams.scale.defined() || qparams.scale.size(0) != weights.size(0)) {
     return absl::InvalidArgumentError("GPTQ: one stacked scale per batch item expected");
@@ -38,10 +45,6 @@ absl::Status CheckInputs(const torch::Tensor& weights, const torch::Tensor& hess
   if (args.strategy == QuantizationStrategy::kToken ||
       args.strategy == QuantizationStrategy::kAttnHead) {
     return absl::InvalidArgumentError("GPTQ: token and attn_head strategies do not apply to weights");
-  }
-  if (options.block_size <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("GPTQModifier.block_size must be positive, got ", options.block_size));
   }
   return absl::OkStatus();
 }
@@ -96,27 +99,59 @@ std::pair<torch::Tensor, torch::Tensor> ColumnScaleWindow(const quantize::QParam
 
 }  // namespace
 
-absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights, torch::Tensor hessians,
+Factorization Factorization::Expand(int64_t batch) const {
+  Factorization out;
+  if (perm.defined()) out.perm = perm.expand({batch, -1});
+  out.dead = dead.expand({batch, -1});
+  out.hinv = hinv.expand({batch, -1, -1});
+  out.rtn_fallback.assign(batch, rtn_fallback.at(0));
+  return out;
+}
+
+absl::StatusOr<Factorization> FactorizeHessians(torch::Tensor hessians, const GptqOptions& options,
+                                                int64_t upstream_batch) {
+  if (absl::Status status = CheckOptions(options); !status.ok()) return status;
+  if (!hessians.defined() || hessians.dim() != 3 || hessians.size(1) != hessians.size(2) ||
+      hessians.scalar_type() != torch::kFloat) {
+    return absl::InvalidArgumentError("GPTQ: float32 Hessians of shape [batch, in, in] expected");
+  }
+  return CatchTorchErrors("GPTQ factorization", [&]() -> absl::StatusOr<Factorization> {
+    Factorization f;
+    torch::Tensor h = hessians.contiguous();
+    hessians = torch::Tensor();
+    if (options.activation_ordering) f.perm = internal::OrderByActivation(h);
+    const int64_t batch = upstream_batch > 0 ? upstream_batch : h.size(0);
+    absl::StatusOr<torch::Tensor> dead = internal::FactorizeInPlace(
+        h, options.dampening_frac, batch >= kMinBatchedCholeskySize, f.rtn_fallback);
+    if (!dead.ok()) return dead.status();
+    f.dead = *dead;
+    f.hinv = h;
+    return f;
+  });
+}
+
+absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
+                                           const Factorization& factorization,
                                            const quantize::QParams& qparams,
                                            const quantize::QuantizationArgs& args,
                                            const GptqOptions& options) {
-  if (absl::Status status = CheckInputs(weights, hessians, qparams, args, options); !status.ok()) {
+  if (absl::Status status = CheckOptions(options); !status.ok()) return status;
+  if (absl::Status status = CheckWeights(weights, factorization, qparams, args); !status.ok()) {
     return status;
   }
   return CatchTorchErrors("GPTQ", [&]() -> absl::StatusOr<GptqResult> {
     const int64_t batch = weights.size(0);
     const int64_t rows = weights.size(1);
     const int64_t columns = weights.size(2);
-    const torch::Device device = weights.device();
+    const torch::Device device = factorization.hinv.device();
     torch::Tensor w = weights.to(device, torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
-    torch::Tensor h = hessians.to(device).contiguous();
-    hessians = torch::Tensor();
     quantize::QParams qp{qparams.scale.to(device),
                          qparams.zero_point.defined() ? qparams.zero_point.to(device)
                                                       : torch::Tensor()};
-
-    torch::Tensor perm;
-    if (options.activation_ordering) perm = internal::ApplyActivationOrdering(w, h);
+    const torch::Tensor& perm = factorization.perm;
+    if (perm.defined()) {
+      w = torch::gather(w, -1, perm.unsqueeze(-2).expand({-1, rows, -1}));
+    }
     // Column -> group index; with activation ordering, the original group
     // of each permuted column.
     torch::Tensor g_idx;
@@ -128,14 +163,9 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights, torch::
                          "floor");
       if (perm.defined()) g_idx = torch::gather(g_idx.unsqueeze(0).expand({batch, -1}), 1, perm);
     }
+    w.masked_fill_(factorization.dead.unsqueeze(1), 0);
 
-    GptqResult result;
-    if (absl::Status status =
-            internal::FactorizeHessians(w, h, options.dampening_frac, result.rtn_fallback);
-        !status.ok()) {
-      return status;
-    }
-    const torch::Tensor& hinv = h;
+    const torch::Tensor& hinv = factorization.hinv;
     torch::Tensor losses = torch::zeros({batch, rows}, w.options());
     for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
       const int64_t i2 = std::min(i1 + options.block_size, columns);
@@ -159,10 +189,26 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights, torch::
       const torch::Tensor inverse = torch::argsort(perm, static_cast<int64_t>(-1));
       w = torch::gather(w, -1, inverse.unsqueeze(-2).expand({-1, rows, -1}));
     }
+    GptqResult result;
     result.quantized = w;
     result.losses = losses.sum(1);
+    result.rtn_fallback = factorization.rtn_fallback;
     return result;
   });
+}
+
+absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights, torch::Tensor hessians,
+                                           const quantize::QParams& qparams,
+                                           const quantize::QuantizationArgs& args,
+                                           const GptqOptions& options) {
+  if (!weights.defined() || !hessians.defined() || hessians.dim() != 3 || weights.dim() != 3 ||
+      hessians.size(0) != weights.size(0)) {
+    return absl::InvalidArgumentError("GPTQ: weights and hessians must have shape [batch, ...]");
+  }
+  absl::StatusOr<Factorization> factorization =
+      FactorizeHessians(hessians.to(weights.device()), options);
+  if (!factorization.ok()) return factorization.status();
+  return QuantizeWeights(weights, *factorization, qparams, args, options);
 }
 
 }  // namespace gptq

@@ -61,6 +61,33 @@ struct GptqResult {
   std::vector<bool> rtn_fallback;
 };
 
+// Steps 1-3 for `hessians` [B, in, in] float32, normalized (H / num_samples;
+// consumed: factorized in place when float32 and contiguous on `device`).
+struct Factorization {
+  torch::Tensor perm;  // [B, in] int64; undefined without activation ordering
+  torch::Tensor dead;  // [B, in] bool, in the (permuted) column order
+  torch::Tensor hinv;  // [B, in, in] float32: upper Cholesky factor of the damped inverse
+  std::vector<bool> rtn_fallback;
+
+  int64_t batch() const { return hinv.size(0); }
+  // A factorization of one Hessian used for `batch` modules that read the
+  // same input (no copy).
+  Factorization Expand(int64_t batch) const;
+};
+// `upstream_batch` is the size of the batch upstream would factorize these
+// Hessians in (it picks the batched or per-item path, which reduce the
+// diagonal's mean differently); 0 means hessians.size(0).
+absl::StatusOr<Factorization> FactorizeHessians(torch::Tensor hessians, const GptqOptions& options,
+                                                int64_t upstream_batch = 0);
+
+// Steps 4-5 for `weights` [B, out, in] with a factorization of B items.
+absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
+                                           const Factorization& factorization,
+                                           const quantize::QParams& qparams,
+                                           const quantize::QuantizationArgs& args,
+                                           const GptqOptions& options);
+
+// All of it, as upstream's quantize_weight:
 // `weights` [B, out, in] (any floating dtype; converted to float32),
 // `hessians` [B, in, in] float32, normalized (H / num_samples; consumed:
 // factorized in place when already float32 and contiguous), `qparams` the

@@ -161,6 +161,39 @@ TEST_F(GptqReference, QuantizedWeightsLossesAndFallbacksAreUpstreams) {
   }
 }
 
+// Linears that read the same input (q/k/v, gate/up, experts calibrated on
+// every token) have the same Hessian: one factorization serves them all and
+// gives what separate ones give.
+TEST_F(GptqReference, OneFactorizationServesModulesWithTheSameInput) {
+  const Case c = Cases()[2];  // int4_g32_static_order_batch2
+  const torch::Tensor hessian = Get(c.name + ".hessian")[0];
+  const torch::Tensor weight = Get(c.name + ".weight");
+  quantize::QParams qparams{Get(c.name + ".scale"), Get(c.name + ".zero_point")};
+  auto shared = FactorizeHessians(hessian.unsqueeze(0).clone(), c.options);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  auto together = QuantizeWeights(weight, shared->Expand(2), qparams, c.args, c.options);
+  auto separate = QuantizeWeights(weight, torch::stack({hessian, hessian}), qparams, c.args, c.options);
+  ASSERT_TRUE(together.ok()) << together.status();
+  ASSERT_TRUE(separate.ok()) << separate.status();
+  EXPECT_TRUE(torch::equal(together->quantized, separate->quantized));
+  EXPECT_TRUE(torch::equal(together->losses, separate->losses));
+}
+
+TEST(Gptq, RejectsMismatchedShapesAndBadOptions) {
+  quantize::QuantizationArgs args = Int(4, true, QuantizationStrategy::kChannel);
+  quantize::QParams qparams{torch::ones({1, 4, 1}, torch::kBFloat16), torch::zeros({1, 4, 1})};
+  const torch::Tensor w = torch::randn({1, 4, 8});
+  EXPECT_FALSE(QuantizeWeights(w, torch::eye(6).unsqueeze(0), qparams, args, GptqOptions()).ok());
+  EXPECT_FALSE(QuantizeWeights(w, torch::eye(8), qparams, args, GptqOptions()).ok());
+  GptqOptions zero_block;
+  zero_block.block_size = 0;
+  const absl::Status status =
+      QuantizeWeights(w, torch::eye(8).unsqueeze(0), qparams, args, zero_block).status();
+  EXPECT_NE(status.message().find("block_size"), std::string::npos) << status;
+  auto ok = QuantizeWeights(w, torch::eye(8).unsqueeze(0), qparams, args, GptqOptions());
+  EXPECT_TRUE(ok.ok()) << ok.status();
+}
+
 }  // namespace
 }  // namespace gptq
 }  // namespace backend

@@ -10,11 +10,6 @@ namespace gptq {
 namespace internal {
 namespace {
 
-// helpers.py MIN_BATCHED_CHOLESKY_SIZE: smaller batches factorize item by
-// item (faster on CUDA), larger ones in one batched call. The two paths
-// reduce the diagonal's mean differently, so wring keeps both.
-constexpr int64_t kMinBatchedCholeskySize = 16;
-
 // torch.linalg.cholesky(upper=True) after cholesky_inverse raises upstream
 // when the inverse is not numerically positive definite.
 absl::Status UpperFactorOfInverse(const torch::Tensor& lower, torch::Tensor out) {
@@ -31,34 +26,28 @@ absl::Status UpperFactorOfInverse(const torch::Tensor& lower, torch::Tensor out)
 
 }  // namespace
 
-torch::Tensor ApplyActivationOrdering(torch::Tensor& weights, torch::Tensor& hessians) {
-  const int64_t rows = weights.size(-2);
-  const int64_t columns = weights.size(-1);
+torch::Tensor OrderByActivation(torch::Tensor& hessians) {
+  const int64_t columns = hessians.size(-1);
   const torch::Tensor perm =
       torch::argsort(torch::diagonal(hessians, 0, -2, -1), /*dim=*/-1, /*descending=*/true);
   torch::Tensor permuted =
       torch::gather(hessians, -1, perm.unsqueeze(-2).expand({-1, columns, -1}));
   permuted = torch::gather(permuted, -2, perm.unsqueeze(-1).expand({-1, -1, columns}));
   hessians.copy_(permuted);
-  permuted = torch::Tensor();
-  weights.copy_(torch::gather(weights, -1, perm.unsqueeze(-2).expand({-1, rows, -1})));
   return perm;
 }
 
-absl::Status FactorizeHessians(torch::Tensor& weights, torch::Tensor& hessians,
-                               double dampening_frac, std::vector<bool>& rtn_fallback) {
-  const int64_t batch = weights.size(0);
-  const int64_t columns = weights.size(-1);
+absl::StatusOr<torch::Tensor> FactorizeInPlace(torch::Tensor& hessians, double dampening_frac,
+                                               bool batched, std::vector<bool>& rtn_fallback) {
+  const int64_t batch = hessians.size(0);
+  const int64_t columns = hessians.size(-1);
   torch::Tensor diag = torch::diagonal(hessians, 0, -2, -1);
   const torch::Tensor dead = diag.eq(0);
-  if (dead.any().item<bool>()) {
-    diag.masked_fill_(dead, 1.0);
-    weights.masked_fill_(dead.unsqueeze(1), 0);
-  }
+  if (dead.any().item<bool>()) diag.masked_fill_(dead, 1.0);
   rtn_fallback.assign(batch, false);
   const torch::Tensor identity = torch::eye(columns, hessians.options());
 
-  if (batch < kMinBatchedCholeskySize) {
+  if (!batched) {
     for (int64_t index = 0; index < batch; ++index) {
       torch::Tensor h = hessians[index];
       const torch::Tensor damp = torch::mean(torch::diag(h)) * dampening_frac;
@@ -72,7 +61,7 @@ absl::Status FactorizeHessians(torch::Tensor& weights, torch::Tensor& hessians,
         rtn_fallback[index] = true;
       }
     }
-    return absl::OkStatus();
+    return dead;
   }
 
   const torch::Tensor damp = diag.mean(-1) * dampening_frac;
@@ -83,7 +72,8 @@ absl::Status FactorizeHessians(torch::Tensor& weights, torch::Tensor& hessians,
     lower.index_copy_(0, bad.to(lower.device()), identity.expand({bad.numel(), -1, -1}));
     for (int64_t i = 0; i < bad.numel(); ++i) rtn_fallback[bad[i].item<int64_t>()] = true;
   }
-  return UpperFactorOfInverse(lower, hessians);
+  if (absl::Status s = UpperFactorOfInverse(lower, hessians); !s.ok()) return s;
+  return dead;
 }
 
 }  // namespace internal

@@ -9,22 +9,25 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace wring {
 namespace backend {
 namespace gptq {
 namespace internal {
 
-// apply_activation_ordering: permutes `weights` [B, out, in] columns and
-// both axes of `hessians` [B, in, in] in place by the Hessian diagonal,
-// descending. Returns the permutation [B, in] (int64).
-torch::Tensor ApplyActivationOrdering(torch::Tensor& weights, torch::Tensor& hessians);
+// apply_activation_ordering's permutation: the Hessian diagonal's order,
+// descending; `hessians` [B, in, in] is permuted along both axes in place.
+// Returns the permutation [B, in] (int64).
+torch::Tensor OrderByActivation(torch::Tensor& hessians);
 
-// factorize_hessian: zeroes dead columns of `weights`, dampens `hessians`
-// and replaces each by the upper Cholesky factor of its inverse, or by the
-// identity where the Cholesky fails (then rtn_fallback[b] is set).
-absl::Status FactorizeHessians(torch::Tensor& weights, torch::Tensor& hessians,
-                               double dampening_frac, std::vector<bool>& rtn_fallback);
+// factorize_hessian: marks dead columns (returned, [B, in] bool), dampens
+// `hessians` and replaces each by the upper Cholesky factor of its inverse,
+// or by the identity where the Cholesky fails (then rtn_fallback[b] is set).
+// `batched`: upstream's batched path (batches of >= 16) instead of the
+// per-item one.
+absl::StatusOr<torch::Tensor> FactorizeInPlace(torch::Tensor& hessians, double dampening_frac,
+                                               bool batched, std::vector<bool>& rtn_fallback);
 
 }  // namespace internal
 }  // namespace gptq
