@@ -136,6 +136,16 @@ TEST(RecipeErrorsTest, UnknownKeySuggestsClosestKey) {
                     HasSubstr("did you mean 'group_size'?")));
   EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {smoothing_strenght: 0.5}\n")),
               HasSubstr("did you mean 'smoothing_strength'?"));
+  EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {algorithm: awq}\n")),
+              HasSubstr("Input should be 'smoothquant' or 'log_equalization' (got 'awq')"));
+  EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {mappings: [[[q_proj, 3], norm]]}\n")),
+              HasSubstr("mappings[0][0][1]: expected a module name or regex"));
+  EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {mappings: [{a: b}]}\n")),
+              HasSubstr("mappings[0]: expected a list [[balance layers...], smooth layer]"));
+  EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {calibration_function: f}\n")),
+              HasSubstr("cannot give one"));
+  EXPECT_THAT(ErrorOf(InGroup("    SmoothQuantModifier: {smoothing_strength: high}\n")),
+              HasSubstr("smoothing_strength"));
   EXPECT_THAT(ErrorOf(InGroup("    QuantizationModifier:\n"
                               "      config_groups: {g: {targets: [a], weight: {}}}\n")),
               HasSubstr("unknown key 'weight' for QuantizationScheme"));

@@ -226,10 +226,42 @@ test_stage:
   ASSERT_TRUE(pruning.has_other());
   EXPECT_EQ(pruning.other().fields().at("targets"), "[\"re:.*weight\"]");
   EXPECT_EQ(pruning.other().fields().at("end"), "2.0");
-  const auto& smooth = recipe.modifiers(1).other();
-  EXPECT_EQ(smooth.fields().at("smoothing_strength"), "0.8");
-  EXPECT_EQ(smooth.fields().at("mappings"),
-            "[[[\"re:.*q_proj\"], \"re:.*input_layernorm\"]]");
+  ASSERT_TRUE(recipe.modifiers(1).has_smoothquant());
+  const auto& smooth = recipe.modifiers(1).smoothquant();
+  EXPECT_EQ(smooth.smoothing_strength(), 0.8);
+  ASSERT_EQ(smooth.mappings().mappings_size(), 1);
+  EXPECT_EQ(smooth.mappings().mappings(0).smooth_layer(), "re:.*input_layernorm");
+  EXPECT_THAT(smooth.mappings().mappings(0).balance_layers(), ElementsAre("re:.*q_proj"));
+}
+
+TEST(ParseRecipeTest, SmoothQuantMappingsAreFlattenedLikeTreeLeaves) {
+  Recipe recipe = ParseOk(R"(
+s_stage:
+  s_modifiers:
+    SmoothQuantModifier:
+      mappings:
+        - [["re:.*q_proj", ["re:.*k_proj", "re:.*v_proj"]], "re:.*input_layernorm"]
+        - ["re:.*fc1", "re:.*final_layer_norm"]
+        - ["re:.*alone"]
+      ignore: [model.norm]
+      num_calibration_steps: 8
+    LogarithmicEqualizationModifier: {}
+)");
+  const auto& smooth = recipe.modifiers(0).smoothquant();
+  EXPECT_FALSE(smooth.has_smoothing_strength());
+  EXPECT_FALSE(smooth.has_algorithm());
+  ASSERT_EQ(smooth.mappings().mappings_size(), 3);
+  EXPECT_THAT(smooth.mappings().mappings(0).balance_layers(),
+              ElementsAre("re:.*q_proj", "re:.*k_proj", "re:.*v_proj"));
+  EXPECT_EQ(smooth.mappings().mappings(1).smooth_layer(), "re:.*final_layer_norm");
+  EXPECT_THAT(smooth.mappings().mappings(1).balance_layers(), ElementsAre("re:.*fc1"));
+  EXPECT_TRUE(smooth.mappings().mappings(2).balance_layers().empty());
+  EXPECT_EQ(smooth.mappings().mappings(0).location().line(), 6);
+  EXPECT_THAT(smooth.ignore(), ElementsAre("model.norm"));
+  EXPECT_EQ(smooth.num_calibration_steps(), 8);
+  ASSERT_TRUE(recipe.modifiers(1).has_smoothquant());
+  EXPECT_EQ(recipe.modifiers(1).smoothquant().algorithm(), "log_equalization");
+  EXPECT_FALSE(recipe.modifiers(1).smoothquant().has_mappings());
 }
 
 TEST(ParseRecipeTest, PyYamlScalarTypingAndPydanticCoercions) {

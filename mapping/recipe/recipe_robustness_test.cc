@@ -144,11 +144,11 @@ TEST(RecipeRobustnessTest, HugeAliasFanOut) {
 TEST(RecipeRobustnessTest, AliasesInsideModifierFieldsStayBounded) {
   // Legal, moderately shared values must still parse and render.
   std::string text = "x: &x [a, b, c]\ny: &y [*x, *x, *x]\n"
-                     "s_stage:\n  g_modifiers:\n    SmoothQuantModifier:\n"
-                     "      mappings: [*y, *y]\n";
+                     "s_stage:\n  g_modifiers:\n    ConstantPruningModifier:\n"
+                     "      targets: [*y, *y]\n";
   absl::StatusOr<wring::recipe::Recipe> recipe = ParseRecipe(text, "ok.yaml");
   ASSERT_TRUE(recipe.ok()) << recipe.status();
-  EXPECT_THAT(recipe->modifiers(0).other().fields().at("mappings"),
+  EXPECT_THAT(recipe->modifiers(0).other().fields().at("targets"),
               HasSubstr("[[[\"a\", \"b\", \"c\"], [\"a\""));
 }
 

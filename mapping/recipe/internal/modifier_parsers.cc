@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/recipe/internal/quantization_fields.h"
+#include "mapping/recipe/internal/smoothquant_fields.h"
 
 namespace wring {
 namespace mapping {
@@ -348,6 +349,9 @@ absl::Status ParseModifierBody(const ValueReader& reader, const ModifierSpec& sp
           ReadMixinField(reader, key, v, JoinPath(path, key), mixin).status());
     }
     return absl::OkStatus();
+  }
+  if (spec.name == "SmoothQuantModifier" || spec.name == "LogarithmicEqualizationModifier") {
+    return ParseSmoothQuant(reader, body_id, path, spec.name, modifier->mutable_smoothquant());
   }
   return ParseOther(reader, body_id, path, spec, modifier->mutable_other());
 }
