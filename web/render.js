@@ -158,6 +158,34 @@ function renderAwq(view, fetchList) {
     a.log.length ? el('details', {}, el('summary', { text: 'llm-compressor log' }), el('pre', { text: a.log.join('\n') })) : null);
 }
 
+function renderSmoothQuant(view, fetchList) {
+  const s = view.smoothquant;
+  if (!s) return null;
+  const groups = s.groups.map((g) => expandableList(
+    [el('span', { class: 'scope', title: g.prefix, text: g.scope || 'outside layers' }), ': ',
+      el('span', { class: 'resolution', text: g.text }), el('span', { class: 'count', text: ` ×${g.count}` })],
+    g.count, g.listId, fetchList, { class: 'mapping-group', 'data-mapping': g.mapping }));
+  const skipped = s.skipped.map((g) => expandableList(
+    [el('span', { class: 'scope', title: g.prefix, text: g.scope || 'outside layers' }), ': ',
+      el('code', { text: g.text }), ` skipped, ${g.reason}`, el('span', { class: 'count', text: ` ×${g.count}` })],
+    g.count, g.listId, fetchList, { class: 'skip-group', 'data-reason': g.reason }));
+  const error = s.error ? `${s.error}${s.cause ? `\n(from ${s.cause})` : ''}` : null;
+  return section('smoothquant', 'SmoothQuant mappings',
+    el('p', {}, `Mappings from: ${s.source}`, s.list_name ? ` (${s.list_name})` : '',
+      `; smoothing_strength ${s.smoothing_strength}`, s.algorithm === 'smoothquant' ? '' : `, ${s.algorithm}`,
+      `; ${s.resolvedCount} resolved, ${s.skippedCount} skipped.`),
+    el('details', { class: 'mapping-list' }, el('summary', { text: `The ${s.mappings.length} mapping(s)` }),
+      el('ul', {}, s.mappings.map((m) => el('li', {}, el('code', { text: m.smooth_layer }), ' → ',
+        m.balance_layers.map((b, i) => [i ? ', ' : '', el('code', { text: b })]))))),
+    error ? el('div', { class: 'awq-error' }, el('strong', { text: 'llm-compressor would raise: ' }),
+      el('pre', { text: error.length > 1200 ? `${error.slice(0, 1200)}…` : error })) : null,
+    groups.length ? el('h3', { text: 'Resolved, grouped over layers (open a line for every module)' }) : null,
+    el('div', { id: 'smoothquant-resolved' }, groups),
+    skipped.length ? el('h3', { text: 'Skipped' }) : null,
+    el('div', { id: 'smoothquant-skipped' }, skipped),
+    s.log.length ? el('details', {}, el('summary', { text: 'llm-compressor log' }), el('pre', { text: s.log.join('\n') })) : null);
+}
+
 function cellState(cell) {
   const states = Object.keys(cell);
   return states.length === 1 ? states[0] : 'mixed';
@@ -244,6 +272,7 @@ export function renderReport(node, view, fetchList) {
     renderDiagnostics(view),
     renderModel(view),
     renderAwq(view, fetchList),
+    renderSmoothQuant(view, fetchList),
     renderQuantization(view, fetchList),
     renderSpinQuant(view, fetchList),
     renderRecipe(view),

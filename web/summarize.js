@@ -245,6 +245,7 @@
       recipe: report.recipe || null,
       diagnostics: report.diagnostics || [],
       awq: null,
+      smoothquant: null,
       spinquant: null,
       quantization: null,
       coverage: null,
@@ -266,6 +267,31 @@
           (s, rel) => rel(s.smooth),
           (s) => s.smooth,
           store,
+        ).map((g) => {
+          const [mapping, reason] = g.mapping.split('\u0000');
+          return Object.assign(g, { mapping, reason });
+        }),
+      };
+    }
+    const smooth = report.smoothquant;
+    if (smooth) {
+      const text = (r, rel) => `${rel(r.smooth)} → ${compressNames(r.balance.map(rel)).join(', ')}`;
+      view.smoothquant = {
+        source: smooth.source || '',
+        list_name: smooth.list_name || '',
+        smoothing_strength: smooth.smoothing_strength === undefined ? 0 : smooth.smoothing_strength,
+        algorithm: smooth.algorithm || 'smoothquant',
+        mappings: smooth.mappings || [],
+        error: smooth.error === undefined ? null : smooth.error,
+        cause: smooth.cause === undefined ? null : smooth.cause,
+        log: smooth.log || [],
+        resolvedCount: (smooth.resolved || []).length,
+        groups: groupOverLayers(smooth.resolved || [], (r) => r.smooth, text,
+          (r) => `${r.smooth} → ${r.balance.join(', ')}`, store),
+        skippedCount: (smooth.skipped || []).length,
+        skipped: groupOverLayers(
+          (smooth.skipped || []).map((s) => Object.assign({}, s, { mapping: `${s.mapping}\u0000${s.reason}` })),
+          (s) => s.smooth, (s, rel) => rel(s.smooth), (s) => s.smooth, store,
         ).map((g) => {
           const [mapping, reason] = g.mapping.split('\u0000');
           return Object.assign(g, { mapping, reason });

@@ -13,6 +13,7 @@
 #include "mapping/base/status_macros.h"
 #include "mapping/check/explain.h"
 #include "mapping/check/quantization_step.h"
+#include "mapping/check/smoothquant_step.h"
 #include "mapping/check/spinquant_step.h"
 #include "mapping/check/version.h"
 #include "mapping/match/pattern.h"
@@ -113,6 +114,13 @@ class Checker {
       if (modifier.kind_case() == recipe::Modifier::kAwq) {
         WRING_RETURN_IF_ERROR(CheckAwq(modifier.awq()));
       }
+    }
+    for (const recipe::Modifier& modifier : recipe_.modifiers()) {
+      if (modifier.kind_case() != recipe::Modifier::kSmoothquant) continue;
+      SmoothQuantStep step;
+      WRING_RETURN_IF_ERROR(step.Run(model_, recipe_.source_name(), modifier.smoothquant(),
+                                     report_.mutable_smoothquant()));
+      for (const report::Diagnostic& d : step.diagnostics()) AddDiagnostic(d);
     }
     const recipe::SpinQuantModifier* spinquant = nullptr;
     for (const recipe::Modifier& modifier : recipe_.modifiers()) {
@@ -244,6 +252,10 @@ class Checker {
                                   report_.has_awq()
                                       ? absl::StrCat(", ", report_.awq().resolved_size(),
                                                      " AWQ mappings resolved")
+                                      : "",
+                                  report_.has_smoothquant()
+                                      ? absl::StrCat(", ", report_.smoothquant().resolved_size(),
+                                                     " SmoothQuant mappings resolved")
                                       : ""));
     }
   }

@@ -111,6 +111,45 @@ void RenderAwq(const report::AwqReport& awq, std::string* out) {
   }
 }
 
+void RenderSmoothQuant(const report::SmoothQuantReport& sq, std::string* out) {
+  absl::StrAppend(out, "\nSmoothQuant mappings (", sq.source(),
+                  sq.list_name().empty() ? "" : absl::StrCat(": ", sq.list_name()),
+                  "; smoothing_strength ", sq.smoothing_strength(),
+                  sq.algorithm() == "smoothquant" ? "" : absl::StrCat(", ", sq.algorithm()), ")\n");
+  for (int i = 0; i < sq.mappings_size(); ++i) {
+    const report::SmoothQuantMapping& m = sq.mappings(i);
+    absl::StrAppend(out, "  [", i + 1, "] ", m.smooth_layer(), " -> ",
+                    absl::StrJoin(m.balance_layers(), ", "), "\n");
+    std::vector<const report::ResolvedSmoothQuantMapping*> resolved;
+    for (const auto& r : sq.resolved()) {
+      if (r.mapping() == m.smooth_layer()) resolved.push_back(&r);
+    }
+    std::vector<const report::SkippedMapping*> skipped;
+    for (const auto& s : sq.skipped()) {
+      if (s.mapping() == m.smooth_layer()) skipped.push_back(&s);
+    }
+    for (const std::string& line : CompressEntries(
+             resolved, [](const report::ResolvedSmoothQuantMapping& r, const absl::optional<int>& layer) {
+               std::vector<std::string> balance;
+               for (const auto& b : r.balance()) balance.push_back(InLayer(b, layer));
+               return absl::StrCat(InLayer(r.smooth(), layer), " -> ", SummarizeNames(balance));
+             })) {
+      absl::StrAppend(out, "      ", line, "\n");
+    }
+    for (const std::string& line : CompressEntries(
+             skipped, [](const report::SkippedMapping& s, const absl::optional<int>& layer) {
+               return absl::StrCat("skipped ", InLayer(s.smooth(), layer), ": ", s.reason());
+             })) {
+      absl::StrAppend(out, "      ", line, "\n");
+    }
+  }
+  if (sq.has_error()) {
+    std::string error = sq.has_cause() ? sq.cause() : sq.error();
+    if (error.size() > 160) error = absl::StrCat(error.substr(0, 157), "...");
+    absl::StrAppend(out, "  raises: ", error, "\n");
+  }
+}
+
 void RenderQuantization(const report::CheckReport& report, std::string* out) {
   const report::QuantizationReport& q = report.quantization();
   absl::StrAppend(out, "\nQuantization coverage (", report.targets_size(), " modules quantized)\n");
@@ -218,6 +257,7 @@ std::string RenderReportText(const report::CheckReport& report) {
     if (!d.fix().empty()) absl::StrAppend(&out, "  fix: ", d.fix(), "\n");
   }
   if (report.has_awq()) RenderAwq(report.awq(), &out);
+  if (report.has_smoothquant()) RenderSmoothQuant(report.smoothquant(), &out);
   if (report.has_quantization()) RenderQuantization(report, &out);
   if (report.has_spinquant()) RenderSpinQuant(report.spinquant(), &out);
   return out;

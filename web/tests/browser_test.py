@@ -142,6 +142,37 @@ def test_safetensors_header_only(page, site, tmp_path):
     assert_only_own_requests(page, site)
 
 
+SMOOTHQUANT_GPTQ = """quant_stage:
+  quant_modifiers:
+    SmoothQuantModifier: {smoothing_strength: 0.8}
+    GPTQModifier: {targets: [Linear], ignore: [lm_head], scheme: W8A8}
+"""
+
+
+def test_smoothquant_resolution_is_shown_per_layer(page, fixtures_dir, tmp_path):
+    data, dump, config = fixture_with_config(fixtures_dir, tmp_path, "LlamaForCausalLM")
+    recipe = tmp_path / "sq_gptq.yaml"
+    recipe.write_text(SMOOTHQUANT_GPTQ)
+    page.set_input_files("#file-config", str(config))
+    page.set_input_files("#file-model", str(dump))
+    page.set_input_files("#file-recipe", str(recipe))
+    page.wait_for_function("() => document.getElementById('recipe-text').value.includes('SmoothQuant')")
+    run_check(page)
+
+    code, _ = verdict(page)
+    assert code == 0
+    layers = data["config"]["num_hidden_layers"]
+    section = page.locator("#smoothquant")
+    assert "DEFAULT_SMOOTHQUANT_MAPPINGS" in section.inner_text()
+    assert "smoothing_strength 0.8" in section.inner_text()
+    group = section.locator(".mapping-group", has_text="post_attention_layernorm →").first
+    assert group.locator("summary").inner_text() == (
+        f"layers 0-{layers - 1}: post_attention_layernorm → mlp.gate_proj, mlp.up_proj ×{layers}")
+    open_group(page, group)
+    assert group.locator("ol.modules li").all_inner_texts()[3] == (
+        "model.layers.3.post_attention_layernorm → model.layers.3.mlp.gate_proj, model.layers.3.mlp.up_proj")
+
+
 def test_download_report_and_screenshot(page, fixtures_dir, tmp_path, artifacts):
     data, dump, config = fixture_with_config(fixtures_dir, tmp_path, "LlamaForCausalLM")
     page.set_input_files("#file-config", str(config))
