@@ -2,6 +2,8 @@
 
 #ifdef WRING_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #include <cstdlib>
 #endif
 
@@ -157,6 +159,19 @@ std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device) {
   const int index = device.size() > 5 ? std::atoi(device.c_str() + 5) : 0;
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
   return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+#else
+  (void)device;
+  return std::nullopt;
+#endif
+}
+
+std::optional<int64_t> FreeDeviceMemoryBytes(const torch::Device& device) {
+#ifdef WRING_WITH_CUDA
+  if (!device.is_cuda() || !torch::cuda::is_available()) return std::nullopt;
+  c10::cuda::CUDAGuard guard(device.has_index() ? device.index() : 0);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) return std::nullopt;
+  return static_cast<int64_t>(free_bytes);
 #else
   (void)device;
   return std::nullopt;

@@ -60,6 +60,10 @@ float FloatFromFloat8E4M3(uint8_t bits);
 // (WRING_WITH_CUDA is defined by the CMake build against a CUDA LibTorch).
 std::optional<int64_t> PeakDeviceMemoryBytes(const std::string& device);
 
+// Bytes the driver reports free on a CUDA device (torch.cuda.mem_get_info's
+// first value), or nullopt for the CPU and for builds without CUDA.
+std::optional<int64_t> FreeDeviceMemoryBytes(const torch::Device& device);
+
 // Waits for the work queued on a CUDA device, so that a host clock measures
 // it; nothing for the CPU and for builds without CUDA.
 void SynchronizeDevice(const torch::Device& device);

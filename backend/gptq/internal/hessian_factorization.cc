@@ -24,6 +24,14 @@ absl::Status UpperFactorOfInverse(const torch::Tensor& lower, torch::Tensor out)
   return absl::OkStatus();
 }
 
+// cholesky_ex's failure flags. Reference LAPACK (and MKL, upstream's) stops
+// at a NaN pivot; OpenBLAS's potrf only tests pivot <= 0 and goes on, so a
+// non-finite factor counts as a failure here too.
+torch::Tensor CholeskyFailed(const torch::Tensor& lower, const torch::Tensor& info) {
+  const torch::Tensor non_finite = torch::isfinite(lower).logical_not().flatten(-2).any(-1);
+  return info.ne(0).logical_or(non_finite);
+}
+
 }  // namespace
 
 torch::Tensor OrderByActivation(torch::Tensor& hessians) {
@@ -54,7 +62,7 @@ absl::StatusOr<torch::Tensor> FactorizeInPlace(torch::Tensor& hessians, double d
       torch::diagonal(h).add_(damp);
       auto [lower, info] =
           torch::linalg_cholesky_ex(h, /*upper=*/false, /*check_errors=*/false);
-      if (info.item<int>() == 0) {
+      if (!CholeskyFailed(lower, info).item<bool>()) {
         if (absl::Status s = UpperFactorOfInverse(lower, h); !s.ok()) return s;
       } else {
         h.copy_(identity);
@@ -67,7 +75,7 @@ absl::StatusOr<torch::Tensor> FactorizeInPlace(torch::Tensor& hessians, double d
   const torch::Tensor damp = diag.mean(-1) * dampening_frac;
   diag.add_(damp.unsqueeze(-1));
   auto [lower, info] = torch::linalg_cholesky_ex(hessians, /*upper=*/false, /*check_errors=*/false);
-  const torch::Tensor bad = info.nonzero().flatten().to(torch::kCPU);
+  const torch::Tensor bad = CholeskyFailed(lower, info).nonzero().flatten().to(torch::kCPU);
   if (bad.numel() > 0) {
     lower.index_copy_(0, bad.to(lower.device()), identity.expand({bad.numel(), -1, -1}));
     for (int64_t i = 0; i < bad.numel(); ++i) rtn_fallback[bad[i].item<int64_t>()] = true;
