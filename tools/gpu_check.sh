@@ -34,7 +34,8 @@ failures=0
 step() {
   local name=$1 limit=$2; shift 2
   local start=$SECONDS status
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  # Through bash, so that steps may be the functions exported below.
+  timeout "$limit" bash -c '"$@"' step "$@" >"$OUT/$name.log" 2>&1
   status=$?
   local took=$((SECONDS - start))
   local result=ok
@@ -83,6 +84,8 @@ configure() {
     -DCMAKE_PREFIX_PATH="$prefix" "${libraries[@]}" "${cuda[@]}"
 }
 
+export SYS PYTHON BUILD
+export -f unpack configure
 step unpack 120 unpack
 step configure 300 configure && step build 1200 cmake --build "$BUILD" -j "$JOBS"
 built=$?
