@@ -115,8 +115,8 @@ TEST(ParseRecipeTest, GptqAndAwqNonUniformWithExplicitMappings) {
   EXPECT_EQ(gptq.block_size(), 64);
   EXPECT_DOUBLE_EQ(gptq.dampening_frac(), 0.001);
   EXPECT_EQ(gptq.actorder(), "none");  // explicit null, not the default
-  EXPECT_TRUE(gptq.has_offload_hessians());
-  EXPECT_FALSE(gptq.offload_hessians());
+  ASSERT_TRUE(gptq.has_batched_quantization());
+  EXPECT_EQ(gptq.batched_quantization().batch_size(), 4);
   EXPECT_TRUE(ValidateRecipeOrder(recipe).ok());
 }
 
@@ -270,7 +270,7 @@ s_stage:
   g_modifiers:
     GPTQModifier:
       block_size: "256"
-      offload_hessians: yes
+      batched_quantization: 0x10
       config_groups:
         g:
           targets: [Linear]
@@ -286,7 +286,7 @@ s_stage:
 )");
   const auto& gptq = recipe.modifiers(0).gptq();
   EXPECT_EQ(gptq.block_size(), 256);
-  EXPECT_TRUE(gptq.offload_hessians());
+  EXPECT_EQ(gptq.batched_quantization().batch_size(), 16);
   const auto& w = gptq.quantization().config_groups(0).scheme().weights();
   EXPECT_EQ(w.num_bits(), 4);
   EXPECT_FALSE(w.symmetric());
