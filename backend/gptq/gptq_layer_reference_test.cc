@@ -4,9 +4,6 @@
 // and logged losses.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,19 +13,15 @@
 #include "backend/quantize/quantize.h"
 #include "backend/safetensors/reader.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
 namespace gptq {
 namespace {
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? std::string(srcdir) + "/wring/" : "") + path;
-}
-
 std::unique_ptr<safetensors::SafetensorsFile> Open(const std::string& path) {
-  auto file = safetensors::SafetensorsFile::Open(Runfile(path));
+  auto file = safetensors::SafetensorsFile::Open(mapping::testing::RunfilePath(path));
   EXPECT_TRUE(file.ok()) << file.status();
   return file.ok() ? std::move(*file) : nullptr;
 }
@@ -47,10 +40,9 @@ TEST(GptqLayerReference, Layer0OfUpstreamsW4A16Run) {
   ASSERT_TRUE(original && hessians && checkpoint);
   std::map<std::string, double> logged;
   {
-    std::ifstream in(Runfile(reference + "gptq.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    auto json = mapping::ParseJson(text.str(), "gptq.json");
+    auto json = mapping::ParseJson(mapping::testing::ReadFileOrFail(
+                                       mapping::testing::RunfilePath(reference + "gptq.json")),
+                                   "gptq.json");
     ASSERT_TRUE(json.ok()) << json.status();
     for (const auto& batch : (*json)["batches"]) {
       for (size_t i = 0; i < batch["modules"].size(); ++i) {

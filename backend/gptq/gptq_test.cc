@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "backend/gram/input_gram.h"
 #include "backend/quantize/quantize.h"
 #include "backend/safetensors/reader.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -23,9 +23,7 @@ using quantize::QuantizationStrategy;
 using quantize::QuantizationType;
 
 std::string TestData(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? std::string(srcdir) + "/wring/" : "") +
-         "backend/gptq/testdata/" + name;
+  return mapping::testing::RunfilePath("backend/gptq/testdata/" + name);
 }
 
 struct Case {

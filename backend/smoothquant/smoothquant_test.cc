@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/safetensors/reader.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -17,9 +17,7 @@ namespace smoothquant {
 namespace {
 
 std::string TestData(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? std::string(srcdir) + "/wring/" : "") +
-         "backend/smoothquant/testdata/" + name;
+  return mapping::testing::RunfilePath("backend/smoothquant/testdata/" + name);
 }
 
 struct Case {

@@ -1,7 +1,6 @@
 // SmoothQuant mapping choice and resolution against llm-compressor's own
 // answers on the mapping fixtures' architectures and on hand-written
 // recipes (testdata/make_smoothquant_fixtures.py).
-#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,18 +11,16 @@
 #include "mapping/smoothquant/resolve.h"
 #include "mapping/smoothquant/smoothquant_mappings.h"
 #include "mapping/testing/fixture_path.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
 namespace {
 
 Json LoadAnswers() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const std::string path = std::string(srcdir != nullptr ? std::string(srcdir) + "/wring/" : "") +
-                           "mapping/smoothquant/testdata/smoothquant_fixtures.json";
-  auto text = testing::ReadFile(path);
-  EXPECT_TRUE(text.ok()) << text.status();
-  auto json = ParseJson(text.ok() ? *text : "{}", path);
+  const std::string path =
+      testing::RunfilePath("mapping/smoothquant/testdata/smoothquant_fixtures.json");
+  auto json = ParseJson(testing::ReadFileOrFail(path), path);
   EXPECT_TRUE(json.ok()) << json.status();
   return json.ok() ? *json : Json();
 }
