@@ -52,11 +52,10 @@ absl::Status CheckModifierSupported(const recipe::Recipe& recipe, int index) {
       return absl::OkStatus();
     case recipe::Modifier::kAwq:
     case recipe::Modifier::kSpinquant:
+    case recipe::Modifier::kSmoothquant:
       return absl::OkStatus();  // transforms: carried in the plan
     case recipe::Modifier::kGptq:
-      return Unsupported(ModifierLabel(recipe, index),
-                         "GPTQModifier is not implemented by `wring compress`; use "
-                         "QuantizationModifier with the same scheme, or llm-compressor");
+      return absl::OkStatus();
     default:
       return Unsupported(ModifierLabel(recipe, index),
                          absl::StrCat(modifier.type(),
@@ -77,6 +76,8 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
   std::vector<mapping::ResolvedQuantizationConfig> configs;
   std::vector<recipe::AwqModifier> awq;
   std::vector<recipe::SpinQuantModifier> spinquant;
+  std::vector<recipe::SmoothQuantModifier> smoothquant;
+  std::vector<recipe::GptqModifier> gptq;
   for (int i = 0; i < recipe.modifiers_size(); ++i) {
     WRING_RETURN_IF_ERROR(CheckModifierSupported(recipe, i));
     if (recipe.modifiers(i).kind_case() == recipe::Modifier::kAwq) {
@@ -87,7 +88,14 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
       spinquant.push_back(recipe.modifiers(i).spinquant());
       continue;
     }
-    auto config = mapping::ResolveQuantizationMixin(recipe.modifiers(i).quantization());
+    if (recipe.modifiers(i).kind_case() == recipe::Modifier::kSmoothquant) {
+      smoothquant.push_back(recipe.modifiers(i).smoothquant());
+      continue;
+    }
+    const bool is_gptq = recipe.modifiers(i).kind_case() == recipe::Modifier::kGptq;
+    if (is_gptq) gptq.push_back(recipe.modifiers(i).gptq());
+    auto config = is_gptq ? mapping::ResolveGptqModifier(recipe.modifiers(i).gptq())
+                          : mapping::ResolveQuantizationMixin(recipe.modifiers(i).quantization());
     if (!config.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(ModifierLabel(recipe, i), ": ", config.status().message()));
@@ -108,6 +116,8 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
   plan.model = std::move(model);
   plan.awq = std::move(awq);
   plan.spinquant = std::move(spinquant);
+  plan.smoothquant = std::move(smoothquant);
+  plan.gptq = std::move(gptq);
   plan.recipe_name = recipe.source_name();
   WRING_ASSIGN_OR_RETURN(plan.assignments, mapping::AssignSchemes(plan.model.tree, configs));
   const mapping::ModuleTree& tree = plan.model.tree;

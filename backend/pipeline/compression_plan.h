@@ -48,6 +48,10 @@ struct CompressionPlan {
   // order and resolution).
   std::vector<recipe::AwqModifier> awq;
   std::vector<recipe::SpinQuantModifier> spinquant;
+  std::vector<recipe::SmoothQuantModifier> smoothquant;
+  // GPTQModifiers (also QuantizationMixin modifiers: their schemes are in
+  // `linears` like QuantizationModifier's).
+  std::vector<recipe::GptqModifier> gptq;
   // The recipe's file name, for messages about the modifiers above.
   std::string recipe_name;
   // nullopt when nothing is quantized.
@@ -64,8 +68,8 @@ struct CompressionPlan {
 
 // Resolves `recipe`'s QuantizationModifier(s) on `model` (whose tree comes
 // from config.json, so class names are the real ones) and collects its AWQ
-// and SpinQuant modifiers. Modifiers the backend does not run (GPTQ,
-// SmoothQuant, ...) and scheme
+// SmoothQuant, SpinQuant and GPTQ modifiers. Modifiers the backend does not
+// run (SparseGPT, AutoRound, ...) and scheme
 // features it does not compute (output activations, attention-module
 // activation schemes, activation ordering) fail with Unimplemented naming
 // what to change. The recipe must already have passed `wring check`.

@@ -69,11 +69,26 @@ TEST(PlanCompression, Fp8WithKvCacheSchemeMarksEveryAttention) {
 
 TEST(PlanCompression, RefusesModifiersTheBackendDoesNotRun) {
   auto plan = Plan(
-      "GPTQModifier:\n  targets: [Linear]\n  scheme: W4A16\n");
+      "SparseGPTModifier:\n  sparsity: 0.5\nQuantizationModifier:\n  targets: [Linear]\n"
+      "  scheme: W4A16\n");
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(plan.status().message().find("modifier #1 (GPTQModifier)"), std::string::npos)
+  EXPECT_NE(plan.status().message().find("modifier #1 (SparseGPTModifier)"), std::string::npos)
       << plan.status();
+}
+
+TEST(PlanCompression, GptqSchemesCarryTheModifiersActivationOrdering) {
+  auto plan = Plan(
+      "SmoothQuantModifier: {smoothing_strength: 0.7}\n"
+      "GPTQModifier:\n  targets: [Linear]\n  ignore: [lm_head]\n  scheme: W4A16\n");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->gptq.size(), 1u);
+  ASSERT_EQ(plan->smoothquant.size(), 1u);
+  EXPECT_EQ(plan->smoothquant[0].smoothing_strength(), 0.7);
+  ASSERT_FALSE(plan->linears.empty());
+  ASSERT_TRUE(plan->linears[0].scheme.weights.has_value());
+  ASSERT_TRUE(plan->linears[0].scheme.weights->actorder.has_value());
+  EXPECT_EQ(*plan->linears[0].scheme.weights->actorder, mapping::ActivationOrdering::kStatic);
 }
 
 TEST(PlanCompression, CarriesTransformModifiers) {

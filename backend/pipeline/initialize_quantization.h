@@ -40,6 +40,13 @@ struct LayerQuantizers {
   }
 };
 
+// Before any weight loads: every argument and observer the plan's
+// quantizers will use is one wring computes (upstream attaches the observers
+// to the whole model in initialize_quantization, before calibrating). An
+// unsupported one fails here, naming the module, the field and what would
+// work, instead of after the first layer has loaded.
+absl::Status CheckQuantizersRunnable(const CompressionPlan& plan);
+
 // The quantizers of decoder layer `layer`, whose loaded parameters are
 // `weights`. NotFound when a planned module has no weight.
 absl::StatusOr<LayerQuantizers> InitializeQuantization(const CompressionPlan& plan,

@@ -35,13 +35,29 @@ class ObservedLinear final : public LinearQuantizer {
     return inputs_->Observe(input);
   }
 
+  const std::optional<observe::ObservedArgs>& weight_args() const override { return weight_args_; }
+
+  absl::StatusOr<quantize::QParams> ObserveWeight(const torch::Tensor& weight) override {
+    if (!weight_args_.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(name(), ": its scheme has no weights"));
+    }
+    WRING_ASSIGN_OR_RETURN(weight_qparams_,
+                           observe::ComputeWeightQParams(weight, weight_args_->quantize,
+                                                         weight_args_->observer,
+                                                         weight_args_->observer_kwargs));
+    weight_observed_ = true;
+    return *weight_qparams_;
+  }
+
   absl::Status Freeze(const torch::Tensor& weight) override {
     weight_ = weight;
     if (weight_args_.has_value()) {
-      WRING_ASSIGN_OR_RETURN(weight_qparams_,
-                             observe::ComputeWeightQParams(weight, weight_args_->quantize,
-                                                           weight_args_->observer,
-                                                           weight_args_->observer_kwargs));
+      if (!weight_observed_) {
+        WRING_ASSIGN_OR_RETURN(weight_qparams_,
+                               observe::ComputeWeightQParams(weight, weight_args_->quantize,
+                                                             weight_args_->observer,
+                                                             weight_args_->observer_kwargs));
+      }
       WRING_ASSIGN_OR_RETURN(fake_weight_,
                              quantize::FakeQuantize(weight, *weight_qparams_, weight_args_->quantize));
     } else {
@@ -88,6 +104,7 @@ class ObservedLinear final : public LinearQuantizer {
   std::optional<observe::ObservedArgs> weight_args_;
   std::unique_ptr<observe::ActivationCalibrator> inputs_;
   bool frozen_ = false;
+  bool weight_observed_ = false;
   torch::Tensor weight_;
   torch::Tensor fake_weight_;
   std::optional<quantize::QParams> weight_qparams_;

@@ -19,7 +19,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/observe/args.h"
 #include "backend/pipeline/compression_plan.h"
+#include "backend/quantize/quantize.h"
 #include "backend/safetensors/writer.h"
 #include "mapping/quantization/quantization_args.h"
 
@@ -39,9 +41,16 @@ class LinearQuantizer {
 
   // calibrate_input_hook: a static input scheme's observer sees `input`.
   virtual absl::Status ObserveInput(const torch::Tensor& input) = 0;
-  // Sequential epoch end + freeze: weight qparams from `weight`, activation
-  // qparams from what was observed.
+  // Sequential epoch end + freeze: weight qparams from `weight` (unless
+  // ObserveWeight fixed them), activation qparams from what was observed.
   virtual absl::Status Freeze(const torch::Tensor& weight) = 0;
+  // The weight arguments; nullopt when the scheme leaves the weight alone.
+  virtual const std::optional<observe::ObservedArgs>& weight_args() const = 0;
+  // A modifier that quantizes the weight itself (GPTQ): the weight
+  // observer's qparams from `weight`, fixed; Freeze then keeps them for the
+  // weight it is given (the modifier's quantized one), as upstream observes
+  // the weight before GPTQ changes it.
+  virtual absl::StatusOr<quantize::QParams> ObserveWeight(const torch::Tensor& weight) = 0;
   // After Freeze: what the quantized module computes with.
   virtual absl::StatusOr<torch::Tensor> FakeQuantizedWeight() const = 0;
   virtual absl::StatusOr<torch::Tensor> FakeQuantizeInput(const torch::Tensor& input) const = 0;
