@@ -22,6 +22,14 @@ absl::Status LayerHessians::ShareInput(const std::vector<std::string>& names) {
 absl::Status LayerHessians::Add(const std::string& name, const torch::Tensor& input) {
   auto it = member_.find(name);
   if (it == member_.end()) {
+    // The first batch: join a group that accumulated this very tensor.
+    for (size_t g = 0; g < groups_.size() && it == member_.end(); ++g) {
+      if (groups_[g]->batches == 1 && input.is_same(groups_[g]->last)) {
+        it = member_.emplace(name, Member{static_cast<int>(g), 0}).first;
+      }
+    }
+  }
+  if (it == member_.end()) {
     groups_.push_back(std::make_unique<Group>());
     it = member_.emplace(name, Member{static_cast<int>(groups_.size()) - 1, 0}).first;
   }

@@ -2,12 +2,14 @@
 // llm-compressor's calibrate_module hook does (2 X^T X in float32, counted
 // per sample; backend/gram), and normalized by the sample count.
 //
-// Linears declared to read the same tensor (q/k/v; gate/up; MoE experts
+// Linears that read the same tensor (q/k/v; gate/up; MoE experts
 // calibrated on every token) share one accumulation: upstream computes the
-// identical matrix once per module, wring once per input. Each member still
-// reports its input; the first report of a batch accumulates it, the others
-// are checked to be that same tensor (an inconsistency is an error, never a
-// silently wrong Hessian).
+// identical matrix once per module, wring once per input. Sharing is found
+// in the first calibration batch (a Linear whose input is the very tensor
+// another one received joins its group) or declared with ShareInput. Each
+// member still reports its input; the first report of a batch accumulates
+// it, the others are checked to be that same tensor (an inconsistency is an
+// error, never a silently wrong Hessian).
 #ifndef WRING_BACKEND_GPTQ_HESSIANS_H_
 #define WRING_BACKEND_GPTQ_HESSIANS_H_
 

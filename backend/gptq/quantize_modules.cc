@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
-#include "mapping/match/matchers.h"
+#include "mapping/base/python_repr.h"
 
 namespace wring {
 namespace backend {

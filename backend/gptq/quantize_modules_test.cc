@@ -88,6 +88,13 @@ TEST(QuantizeModules, SharedInputsGiveWhatSeparateHessiansGive) {
   }
   EXPECT_EQ(shared.GroupOf("q"), shared.GroupOf("v"));
   EXPECT_NE(separate.GroupOf("q"), separate.GroupOf("v"));
+  // The same tensor given to several Linears is found without a declaration.
+  LayerHessians found;
+  for (const torch::Tensor& x : inputs) {
+    for (const char* name : {"q", "k", "v"}) ASSERT_TRUE(found.Add(name, x).ok());
+  }
+  EXPECT_EQ(found.GroupOf("q"), found.GroupOf("k"));
+  EXPECT_EQ(found.GroupOf("q"), found.GroupOf("v"));
   EXPECT_EQ(shared.Samples("k"), 3);
   GptqOptions options;
   options.block_size = 32;
@@ -125,9 +132,10 @@ TEST(QuantizeModules, SixteenSharingModulesTakeTheBatchedPathAndMatchSeparateOne
   for (const torch::Tensor& x : inputs) {
     for (const std::string& name : names) {
       ASSERT_TRUE(shared.Add(name, x).ok());
-      ASSERT_TRUE(separate.Add(name, x).ok());
+      ASSERT_TRUE(separate.Add(name, x.clone()).ok());
     }
   }
+  EXPECT_NE(separate.GroupOf(names[0]), separate.GroupOf(names[1]));
   BatchedQuantization sixteen{BatchedQuantization::Mode::kLimit, 16};
   auto a = QuantizeModules(modules, shared, GptqOptions(), sixteen, nullptr);
   auto b = QuantizeModules(modules, separate, GptqOptions(), sixteen, nullptr);

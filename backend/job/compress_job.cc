@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "backend/awq/awq_modifier.h"
+#include "backend/gptq/gptq_modifier.h"
+#include "backend/smoothquant/smoothquant_modifier.h"
 #include "backend/base/torch_errors.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
@@ -116,8 +118,12 @@ struct PreparedJob {
   model::ModelConfig model_config;
   // The recipe's SpinQuantModifier, fused into the weights as they load.
   std::unique_ptr<spinquant::SpinQuant> spinquant;
-  // The modifiers that act inside the sequential pipeline, in recipe order.
+  // The modifiers that act inside the sequential pipeline, and all of them
+  // in recipe order.
   std::unique_ptr<awq::AwqModifier> awq;
+  std::vector<std::unique_ptr<smoothquant::SmoothQuantModifier>> smoothquant;
+  std::vector<std::unique_ptr<gptq::GptqModifier>> gptq;
+  std::vector<pipeline::LayerModifier*> layer_modifiers;
   std::vector<std::string> notes;  // printed once progress output starts
 };
 
@@ -155,12 +161,32 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     return absl::AbortedError("recipe would fail");
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
+  WRING_RETURN_IF_ERROR(pipeline::CheckQuantizersRunnable(job.plan));
   WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
   WRING_ASSIGN_OR_RETURN(
       job.awq, awq::AwqModifier::Create(job.plan, job.model_config, options.recipe_path,
                                         options.awq_forward_loss ? awq::LinearParentLoss::kForward
                                                                  : awq::LinearParentLoss::kCheaper));
+  size_t next_smoothquant = 0, next_gptq = 0;
+  for (const recipe::Modifier& modifier : recipe.modifiers()) {
+    if (modifier.kind_case() == recipe::Modifier::kAwq && job.awq != nullptr) {
+      job.layer_modifiers.push_back(job.awq.get());
+    } else if (modifier.kind_case() == recipe::Modifier::kSmoothquant) {
+      WRING_ASSIGN_OR_RETURN(
+          std::unique_ptr<smoothquant::SmoothQuantModifier> sq,
+          smoothquant::SmoothQuantModifier::Create(
+              job.plan, job.plan.smoothquant.at(next_smoothquant++), options.recipe_path));
+      job.layer_modifiers.push_back(sq.get());
+      job.smoothquant.push_back(std::move(sq));
+    } else if (modifier.kind_case() == recipe::Modifier::kGptq) {
+      WRING_ASSIGN_OR_RETURN(std::unique_ptr<gptq::GptqModifier> g,
+                             gptq::GptqModifier::Create(job.plan, job.plan.gptq.at(next_gptq++),
+                                                        options.recipe_path));
+      job.layer_modifiers.push_back(g.get());
+      job.gptq.push_back(std::move(g));
+    }
+  }
 
   // Claim the output path before hours of calibration, not after.
   WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
@@ -274,20 +300,25 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   pipeline::Progress progress(options.progress,
                               static_cast<int>((*model)->config().num_hidden_layers));
   for (const std::string& note : job->notes) progress.Message(note);
-  std::vector<pipeline::LayerModifier*> modifiers;
   if (job->awq != nullptr) {
     for (const std::string& line : job->awq->log()) progress.Message(line);
-    modifiers.push_back(job->awq.get());
+  }
+  for (const auto& sq : job->smoothquant) {
+    for (const std::string& line : sq->log()) progress.Message(line);
   }
   progress.Message(absl::StrFormat(
       "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",
       job->samples.calibration.size(), job->samples.evaluation.size(),
       (*model)->config().num_hidden_layers, job->plan.linears.size(), options.device));
-  auto result = pipeline::RunSequentialCalibration(**model, job->plan, modifiers,
+  auto result = pipeline::RunSequentialCalibration(**model, job->plan, job->layer_modifiers,
                                                    Ids(job->samples.calibration),
                                                    Ids(job->samples.evaluation), progress);
   if (!result.ok()) return Fail(FailureOf(result.status()), result.status());
+  for (const auto& g : job->gptq) {
+    const std::string warning = g->RtnFallbackWarning();
+    if (!warning.empty()) progress.Message(absl::StrCat("WARNING ", warning));
+  }
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
