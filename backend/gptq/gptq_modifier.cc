@@ -31,19 +31,13 @@ std::string ArgsKey(const observe::ObservedArgs& args, bool ordering) {
   return key;
 }
 
-bool UsesActivationOrdering(const pipeline::PlannedModule& module) {
-  const auto& actorder = module.scheme.weights->actorder;
-  return actorder.has_value();  // weight or its alias static; group is refused by the plan
-}
-
 }  // namespace
 
 // One decoder layer: Hessians during calibration, GPTQ at the epoch end.
 class GptqLayer final : public pipeline::LayerCalibration {
  public:
-  GptqLayer(GptqModifier& modifier, const pipeline::CompressionPlan& plan,
-            std::vector<std::string> targets)
-      : modifier_(modifier), plan_(plan), targets_(std::move(targets)) {
+  GptqLayer(GptqModifier& modifier, std::vector<std::string> targets)
+      : modifier_(modifier), targets_(std::move(targets)) {
     target_set_.insert(targets_.begin(), targets_.end());
   }
 
@@ -61,12 +55,10 @@ class GptqLayer final : public pipeline::LayerCalibration {
     std::map<bool, std::vector<GptqModule>> by_ordering;
     for (const std::string& name : targets_) {
       auto quantizer = quantizers.linears.find(name);
-      const pipeline::PlannedModule* planned = plan_.FindLinear(name);
-      if (quantizer == quantizers.linears.end() || planned == nullptr ||
-          !quantizer->second->weight_args().has_value()) {
+      if (quantizer == quantizers.linears.end() || !quantizer->second->weight_args().has_value()) {
         return absl::InternalError(absl::StrCat("GPTQ: no weight quantizer for ", name));
       }
-      const bool ordering = UsesActivationOrdering(*planned);
+      const bool ordering = modifier_.ordered_.count(name) > 0;
       const observe::ObservedArgs& args = *quantizer->second->weight_args();
       GptqModule module;
       module.name = name;
@@ -96,7 +88,6 @@ class GptqLayer final : public pipeline::LayerCalibration {
 
  private:
   GptqModifier& modifier_;
-  const pipeline::CompressionPlan& plan_;
   std::vector<std::string> targets_;
   std::set<std::string> target_set_;
   LayerHessians hessians_;
@@ -134,9 +125,13 @@ absl::StatusOr<std::unique_ptr<GptqModifier>> GptqModifier::Create(
   WRING_ASSIGN_OR_RETURN(std::vector<int> ignore_ids, registry.AddAll(config->ignore));
   WRING_ASSIGN_OR_RETURN(mapping::MatchTable table, mapping::MatchTable::Build(tree, registry));
   std::vector<std::string> targets;
+  std::set<std::string> ordered;
   for (int m : mapping::MatchNamedModules(tree, table, target_ids, ignore_ids).modules) {
     const pipeline::PlannedModule* planned = plan.FindLinear(tree.module(m).name);
-    if (planned != nullptr && planned->scheme.weights.has_value()) targets.push_back(planned->name);
+    if (planned == nullptr || !planned->scheme.weights.has_value()) continue;
+    targets.push_back(planned->name);
+    // weight or its alias static; group is refused by the plan
+    if (planned->scheme.weights->actorder.has_value()) ordered.insert(planned->name);
   }
   if (targets.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -151,7 +146,8 @@ absl::StatusOr<std::unique_ptr<GptqModifier>> GptqModifier::Create(
     }
   }
   auto out =
-      std::unique_ptr<GptqModifier>(new GptqModifier(plan, std::move(targets), options, batching));
+      std::unique_ptr<GptqModifier>(new GptqModifier(std::move(targets), std::move(ordered), options,
+                                                     batching));
   return out;
 }
 
@@ -165,7 +161,7 @@ absl::StatusOr<std::unique_ptr<pipeline::LayerCalibration>> GptqModifier::StartL
   }
   if (layer_targets.empty()) return std::unique_ptr<pipeline::LayerCalibration>();
   return std::unique_ptr<pipeline::LayerCalibration>(
-      new GptqLayer(*this, *plan_, std::move(layer_targets)));
+      new GptqLayer(*this, std::move(layer_targets)));
 }
 
 std::string GptqModifier::RtnFallbackWarning() const {

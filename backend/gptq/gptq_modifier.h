@@ -17,6 +17,7 @@
 #define WRING_BACKEND_GPTQ_GPTQ_MODIFIER_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,9 @@ struct ModuleLoss {
 
 class GptqModifier final : public pipeline::LayerModifier {
  public:
-  // `modifier` is one of plan.gptq; `plan` must outlive the modifier. Fails (naming `recipe_name` and the
-  // field) where upstream raises before calibrating or where wring cannot
-  // run it.
+  // `modifier` is one of plan.gptq (the modifier keeps what it needs of
+  // `plan`). Fails (naming `recipe_name` and the field) where upstream
+  // raises before calibrating or where wring cannot run it.
   static absl::StatusOr<std::unique_ptr<GptqModifier>> Create(const pipeline::CompressionPlan& plan,
                                                               const recipe::GptqModifier& modifier,
                                                               const std::string& recipe_name);
@@ -65,12 +66,14 @@ class GptqModifier final : public pipeline::LayerModifier {
 
  private:
   friend class GptqLayer;
-  GptqModifier(const pipeline::CompressionPlan& plan, std::vector<std::string> targets,
+  GptqModifier(std::vector<std::string> targets, std::set<std::string> ordered,
                GptqOptions options, BatchedQuantization batching)
-      : plan_(&plan), targets_(std::move(targets)), options_(options), batching_(batching) {}
+      : targets_(std::move(targets)), ordered_(std::move(ordered)), options_(options),
+        batching_(batching) {}
 
-  const pipeline::CompressionPlan* plan_;
   std::vector<std::string> targets_;
+  // The targets whose scheme asks for activation ordering.
+  std::set<std::string> ordered_;
   GptqOptions options_;
   BatchedQuantization batching_;
   std::vector<ModuleLoss> modules_;

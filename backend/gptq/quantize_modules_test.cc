@@ -159,10 +159,13 @@ TEST(QuantizeModules, AModuleWhoseHessianCannotBeFactorizedFallsBackToRoundToNea
   ASSERT_TRUE(results.ok()) << results.status();
   EXPECT_FALSE((*results)[0].rtn_fallback);
   EXPECT_TRUE((*results)[1].rtn_fallback);
-  // Identity factors: every column is rounded to nearest with the observer's scales.
-  auto rtn = quantize::FakeQuantize(modules[1].weight, modules[1].qparams, modules[1].args);
+  // Identity factors: every column is rounded to nearest with the observer's
+  // scales, in float32 as GPTQ's column loop computes (not in the weight's
+  // bf16, which rounds a few quotients differently).
+  auto rtn = quantize::FakeQuantize(modules[1].weight.to(torch::kFloat), modules[1].qparams,
+                                    modules[1].args);
   ASSERT_TRUE(rtn.ok());
-  EXPECT_TRUE(torch::equal((*results)[1].weight, *rtn));
+  EXPECT_TRUE(torch::equal((*results)[1].weight, rtn->to((*results)[1].weight.scalar_type())));
   EXPECT_EQ(RtnFallbackSummary({"model.layers.0.mlp.down_proj"}, 14),
             "Hessian inversion failed for 1/14 modules (7.1%). These modules were quantized with "
             "round-to-nearest instead of GPTQ (the quantization scheme is unchanged). Consider "

@@ -127,6 +127,25 @@ struct PreparedJob {
   std::vector<std::string> notes;  // printed once progress output starts
 };
 
+// SmoothQuant smooths each layer at its epoch end, after the calibration
+// pass in which static input observers saw the unsmoothed activations
+// (oneshot's default pipeline calibrates them on the smoothed model): such
+// schemes are refused rather than calibrated on the wrong inputs.
+absl::Status CheckSmoothQuantRunnable(const pipeline::CompressionPlan& plan,
+                                      const std::string& recipe_path) {
+  for (const pipeline::PlannedModule& module : plan.linears) {
+    const auto& input = module.scheme.input_activations;
+    if (input.has_value() && input->dynamic == mapping::DynamicMode::kStatic) {
+      return absl::UnimplementedError(absl::StrCat(
+          recipe_path, ": SmoothQuantModifier with a static input_activations scheme (",
+          module.name, ") is not run by `wring compress` yet: its observers would see the "
+          "activations before smoothing; use dynamic input activations (e.g. scheme W8A8), or "
+          "llm-compressor"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSummary* verdict) {
   PreparedJob job;
   if (options.model_dir.empty()) {
@@ -169,7 +188,23 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
                                         options.awq_forward_loss ? awq::LinearParentLoss::kForward
                                                                  : awq::LinearParentLoss::kCheaper));
   size_t next_smoothquant = 0, next_gptq = 0;
+  std::string smoothing;  // the first AWQ / SmoothQuant modifier, once seen
   for (const recipe::Modifier& modifier : recipe.modifiers()) {
+    if (modifier.kind_case() == recipe::Modifier::kAwq ||
+        modifier.kind_case() == recipe::Modifier::kSmoothquant) {
+      if (smoothing.empty()) smoothing = modifier.type();
+    }
+    if (modifier.kind_case() == recipe::Modifier::kSmoothquant) {
+      WRING_RETURN_IF_ERROR(CheckSmoothQuantRunnable(job.plan, options.recipe_path));
+    }
+    if (modifier.kind_case() == recipe::Modifier::kGptq && !smoothing.empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          options.recipe_path, ": GPTQModifier after ", smoothing,
+          " is not run by `wring compress` yet: llm-compressor's default (\"independent\") "
+          "pipeline gives GPTQ the inputs of the already smoothed model, and wring's one "
+          "calibration pass per layer cannot; run this recipe with llm-compressor, or drop "
+          "one of the two modifiers"));
+    }
     if (modifier.kind_case() == recipe::Modifier::kAwq && job.awq != nullptr) {
       job.layer_modifiers.push_back(job.awq.get());
     } else if (modifier.kind_case() == recipe::Modifier::kSmoothquant) {
