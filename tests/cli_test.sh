@@ -139,7 +139,7 @@ expect 1 "Or use .group_size: 64." -- check --config "$SMOLLM2"
 expect 1 "After adding the 180 indivisible layers to QuantizationModifier #2's .ignore., AWQ would resolve 30 mappings" -- check --config "$SMOLLM2"
 expect 1 '"stops_run": true' -- check --config "$SMOLLM2" --json
 # -v / --log-level=debug: the list the "Set logging to DEBUG" warning means.
-expect 1 "DEBUG Skipping model.layers.29.self_attn.v_proj for mapping re:.\*v_proj\$ because incompatible" -- check --config "$SMOLLM2" -v
+expect 1 'DEBUG Skipping model.layers.29.self_attn.v_proj for mapping re:\.\*v_proj\$ because incompatible' -- check --config "$SMOLLM2" -v
 expect 1 "INFO No AWQModifier.mappings provided" -- check --config "$SMOLLM2" --log-level=info
 cases=$((cases + 1))
 if "$WRING" check --config "$SMOLLM2" --log-level=error | grep -q '^warning:'; then
