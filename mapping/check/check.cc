@@ -13,6 +13,7 @@
 #include "mapping/check/awq_step.h"
 #include "mapping/check/diagnostic_list.h"
 #include "mapping/check/explain.h"
+#include "mapping/check/loose_regex.h"
 #include "mapping/check/quantization_step.h"
 #include "mapping/check/spinquant_step.h"
 #include "mapping/check/version.h"
@@ -72,6 +73,7 @@ class Checker {
     }
 
     WRING_RETURN_IF_ERROR(quantization_.Run(model_.tree, recipe_, &report_, &diagnostics));
+    WarnAboutLooseRegexes(model_.tree, recipe_, &diagnostics);
 
     // Without any quantization modifier AWQ targets nothing; resolve it on
     // the targets of the modifier the fix above adds instead.
