@@ -56,6 +56,16 @@ class Checker {
     }
     DiagnosticList diagnostics(names);
 
+    for (const recipe::RecipeProblem& problem : recipe_.problems()) {
+      diagnostics.AddError(
+          MakeDiagnostic("error", problem.code(), problem.message(),
+                         "llm-compressor raises nothing here: the run completes without "
+                         "these modifiers and writes the model uncompressed. This report "
+                         "judges them as if nested correctly.",
+                         problem.fix()),
+          Origin{Phase::kRecipe, -1}, "nesting the modifiers under a stage and a group",
+          /*raises=*/false);
+    }
     // Recipe.validate_model_after runs once every modifier is constructed.
     absl::Status order = ValidateRecipeOrder(recipe_);
     if (!order.ok()) {
@@ -137,10 +147,12 @@ class Checker {
     int errors = 0, warnings = 0;
     const report::Diagnostic* first = nullptr;
     for (const report::Diagnostic& d : report_.diagnostics()) {
-      if (d.severity() == "error") {
-        ++errors;
-        if (d.stops_run()) first = &d;
-      }
+      if (d.severity() != "error") continue;
+      ++errors;
+      // The error a run stops at, else (nothing raised) the first one.
+      if (first == nullptr || (d.stops_run() && !first->stops_run())) first = &d;
+    }
+    for (const report::Diagnostic& d : report_.diagnostics()) {
       if (d.severity() == "warning") ++warnings;
     }
     report::Verdict* v = report_.mutable_verdict();
@@ -151,7 +163,9 @@ class Checker {
     if (first != nullptr) {
       const std::string& message = first->message();
       v->set_summary(absl::StrCat(
-          "llm-compressor would raise: ", message.substr(0, 240),
+          first->code() == "recipe.modifiers_not_read" ? "llm-compressor would skip modifiers: "
+                                                        : "llm-compressor would raise: ",
+          message.substr(0, 240),
           message.size() > 240 ? "..." : "",
           errors > 1 ? absl::StrCat(" (the first of ", errors, " errors; all are listed)")
                      : ""));

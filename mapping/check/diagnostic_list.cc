@@ -47,10 +47,11 @@ void DiagnosticList::Add(report::Diagnostic diagnostic, Origin origin) {
 }
 
 void DiagnosticList::AddError(report::Diagnostic diagnostic, Origin origin,
-                              std::string assumption) {
+                              std::string assumption, bool raises) {
   diagnostic.set_severity("error");
   Add(std::move(diagnostic), origin);
   entries_.back().assumption = std::move(assumption);
+  entries_.back().raises = raises;
 }
 
 bool DiagnosticList::has_error() const {
@@ -87,7 +88,7 @@ void DiagnosticList::MoveInto(report::CheckReport* report) {
   bool first_error = true;
   for (Entry& e : entries_) {
     report::Diagnostic& d = e.diagnostic;
-    if (d.severity() == "error" && first_error) {
+    if (d.severity() == "error" && e.raises && first_error) {
       d.set_stops_run(true);
       first_error = false;
     }

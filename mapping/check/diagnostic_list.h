@@ -43,7 +43,10 @@ class DiagnosticList {
 
   // An error a fix must clear; `assumption` says what the rest of the report
   // assumes instead ("adding the 27 indivisible layers to `ignore`").
-  void AddError(report::Diagnostic diagnostic, Origin origin, std::string assumption = "");
+  // `raises`: false for an error llm-compressor does not raise (the run
+  // completes but does not do what the recipe says); it never "stops" a run.
+  void AddError(report::Diagnostic diagnostic, Origin origin, std::string assumption = "",
+                bool raises = true);
 
   bool has_error() const;
   // What the report assumes for the errors a run would raise before
@@ -62,6 +65,7 @@ class DiagnosticList {
     Origin origin;
     std::string assumption;
     int sequence = 0;
+    bool raises = true;
   };
   static bool Before(const Origin& a, const Origin& b);
 
