@@ -160,6 +160,36 @@ for args in "check --model $TMP/missing.txt" "check --model $FIXTURES/LlamaForCa
   fi
 done
 
+# Recipe shapes llm-compressor accepts and then runs nothing from: exit 1
+# (not unusable input), with the stage wrapper as the fix.
+r=$(recipe toplevel.yaml 'QuantizationModifier:
+  scheme: W4A16
+  targets: [Linear]
+  ignore: [lm_head]')
+expect 1 "silently skips QuantizationModifier \(line 1\)" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+expect 1 "quant_stage:" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe stage_modifiers.yaml 'stage:
+  modifiers:
+    QuantizationModifier: {scheme: W4A16, targets: [Linear]}')
+expect 1 "'stage' does not end in '_stage'" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe offload.yaml 'quant_stage:
+  quant_modifiers:
+    GPTQModifier: {scheme: W4A16, targets: [Linear], offload_hessians: true}')
+expect 2 "llm-compressor 0.14 removed it" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe loose.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier: {scheme: W8A8, targets: [Linear], ignore: [lm_head, "re:model.layers.1.*"]}')
+expect 0 "also matches 70 Linear modules its dots do not spell.*model.layers.10.self_attn.q_proj" -- check --config "$LLAMA3_CONFIG" --recipe "$r"
+
+# llm-compressor's own recipes (a sample of its tests, tests/fixtures/recipes):
+# every one parses and gets llm-compressor's verdict; what compress does not
+# run is named.
+UPSTREAM_RECIPES="$(dirname "$FIXTURES")/recipes/llm-compressor"
+while read -r file want; do
+  expect "$want" "^Verdict: " -- check --config "$LLAMA3_CONFIG" --recipe "$UPSTREAM_RECIPES/$file"
+done < "$UPSTREAM_RECIPES/expected.txt"
+expect 0 "wring compress. does not run SparseGPTModifier" -- check --config "$LLAMA3_CONFIG" --recipe "$UPSTREAM_RECIPES/sparse_24_fp8.yaml"
+
 # wring compress: the demo, a real run, and refusals before any weight loads.
 expect 0 "Wrote .*demo-out" -- compress --demo "$TMP/demo-out" --quiet
 cases=$((cases + 1))

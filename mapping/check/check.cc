@@ -1,5 +1,6 @@
 #include "mapping/check/check.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -124,6 +125,7 @@ class Checker {
                                            spinquant_index, report_.mutable_spinquant(),
                                            &diagnostics));
 
+    NoteModifiersCompressDoesNotRun(&diagnostics);
     diagnostics.MoveInto(&report_);
     FinishVerdict();
     return std::move(report_);
@@ -141,6 +143,32 @@ class Checker {
       s->set_stage(m.stage());
       s->set_group(m.group());
     }
+  }
+
+  // wring check judges every modifier as far as the core knows it;
+  // `wring compress` runs only some of them and refuses the others by name.
+  void NoteModifiersCompressDoesNotRun(DiagnosticList* diagnostics) {
+    std::vector<std::string> others;
+    for (const recipe::Modifier& m : recipe_.modifiers()) {
+      const bool runs = m.kind_case() == recipe::Modifier::kQuantization ||
+                        m.kind_case() == recipe::Modifier::kAwq ||
+                        m.kind_case() == recipe::Modifier::kSpinquant;
+      if (!runs && std::find(others.begin(), others.end(), m.type()) == others.end()) {
+        others.push_back(m.type());
+      }
+    }
+    if (others.empty()) return;
+    diagnostics->Add(
+        MakeDiagnostic(
+            "info", "compress.modifier_not_run",
+            absl::StrCat("`wring compress` does not run ", absl::StrJoin(others, ", "),
+                         "; this check validates ", others.size() == 1 ? "it" : "them",
+                         " as far as wring knows ",
+                         others.size() == 1 ? "its" : "their",
+                         " fields and targets, and llm-compressor's oneshot runs ",
+                         others.size() == 1 ? "it" : "them", "."),
+            "wring compress runs QuantizationModifier, AWQModifier and SpinQuantModifier.", ""),
+        Origin{});
   }
 
   void FinishVerdict() {

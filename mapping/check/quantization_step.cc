@@ -214,6 +214,25 @@ absl::Status QuantizationStep::Run(const ModuleTree& tree, const recipe::Recipe&
       continue;
     }
     WRING_RETURN_IF_ERROR(ValidatePatterns(recipe.source_name(), modifier, *config));
+    if (modifier.kind_case() == recipe::Modifier::kGptq) {
+      for (const auto& group : config->config_groups) {
+        const auto& w = group.scheme.weights;
+        if (!w || !w->actorder || !IsGroupActorder(*w->actorder)) continue;
+        diagnostics->AddError(
+            MakeDiagnostic(
+                "error", "gptq.actorder_removed",
+                absl::StrCat("ValueError: Invalid activation ordering ",
+                             ActivationOrderingName(*w->actorder),
+                             ". Only 'weight' and 'static' are supported for GPTQ."),
+                "llm-compressor 0.14 removed group activation ordering; GPTQModifier still "
+                "accepts actorder: group / dynamic when the recipe loads and fails when it "
+                "quantizes the first layer, after calibration.",
+                "Set `actorder: weight` (or `static`, the default) on GPTQModifier, or null "
+                "for no activation ordering."),
+            Origin{Phase::kRun, i}, "setting `actorder: weight`");
+        break;
+      }
+    }
     for (const std::string& w : config->warnings) {
       diagnostics->Add(MakeDiagnostic("warning", "quantization.warning", w), at_load);
     }

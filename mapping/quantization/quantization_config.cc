@@ -269,21 +269,8 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
           enum_repr(modifier_actorder), ", ", ActivationOrderingName(*existing),
           "). Either unset `GPTQModifier.actorder` or remove `actorder` from config groups."));
     }
-    if (weights->actorder && IsGroupActorder(*weights->actorder)) {
-      config.warnings.push_back(
-          "ActivationOrdering.GROUP is deprecated and will be removed in a future release. Use "
-          "default actorder='static' instead. ");
-      if (!grouped) {
-        config.warnings.push_back(absl::StrCat(
-            "ActivationOrdering.GROUP is not compatible with strategy=",
-            weights->strategy_was_inferred
-                ? absl::StrCat("QuantizationStrategy.",
-                               absl::AsciiStrToUpper(QuantizationStrategyName(strategy)))
-                : std::string(QuantizationStrategyName(strategy)),
-            "; falling back to actorder=None for this scheme."));
-        weights->actorder = absl::nullopt;
-      }
-    }
+    // llm-compressor 0.14 accepts a modifier-level 'group' / 'dynamic' here
+    // and refuses it only when GPTQ quantizes (the check reports that).
   }
   return config;
 }

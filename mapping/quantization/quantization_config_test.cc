@@ -258,17 +258,14 @@ TEST(ResolveGptqModifierTest, ConflictingActorder) {
   EXPECT_EQ(aliased->config_groups[0].scheme.weights->actorder, ActivationOrdering::kDynamic);
 }
 
-TEST(ResolveGptqModifierTest, GroupActorderFallsBackOffGroupStrategies) {
+TEST(ResolveGptqModifierTest, ModifierGroupActorderIsKeptForTheRunToRefuse) {
   wring::recipe::GptqModifier gptq;
   gptq.mutable_quantization()->set_preset("W8A8");  // channel weights
   gptq.set_actorder("group");
   auto config = ResolveGptqModifier(gptq);
   ASSERT_TRUE(config.ok());
-  EXPECT_FALSE(config->config_groups[0].scheme.weights->actorder.has_value());
-  ASSERT_EQ(config->warnings.size(), 2u);
-  EXPECT_EQ(config->warnings[1],
-            "ActivationOrdering.GROUP is not compatible with strategy=channel; falling back to "
-            "actorder=None for this scheme.");
+  EXPECT_EQ(config->config_groups[0].scheme.weights->actorder, ActivationOrdering::kGroup);
+  EXPECT_TRUE(config->warnings.empty());
 }
 
 }  // namespace
