@@ -241,10 +241,9 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
     if (!a || !b) return !a && !b;
     return IsGroupActorder(*a) == IsGroupActorder(*b);
   };
+  // llm-compressor 0.14 formats both values as their strings: "(group, weight)".
   auto enum_repr = [](const absl::optional<ActivationOrdering>& a) {
-    return a ? absl::StrCat("ActivationOrdering.",
-                            absl::AsciiStrToUpper(ActivationOrderingName(*a)))
-             : std::string("None");
+    return a ? std::string(ActivationOrderingName(*a)) : std::string("None");
   };
 
   for (auto& group : config.config_groups) {
