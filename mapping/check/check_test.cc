@@ -15,16 +15,15 @@
 #include "mapping/model/fixture_format.h"
 #include "mapping/recipe/recipe_parser.h"
 #include "mapping/testing/fixture_path.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
 namespace {
 
 Json LoadExample(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string path = absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "",
-                                  "tests/fixtures/check/", name, ".json");
-  auto text = testing::ReadFile(path);
+  const std::string path = absl::StrCat("tests/fixtures/check/", name, ".json");
+  auto text = testing::ReadRunfile(path);
   EXPECT_TRUE(text.ok()) << text.status();
   auto json = ParseJson(text.ok() ? *text : "{}", path);
   EXPECT_TRUE(json.ok()) << json.status();
