@@ -342,6 +342,17 @@ absl::Status ParseModifierBody(const ValueReader& reader, const ModifierSpec& sp
   if (spec.name == "AWQModifier") {
     WRING_RETURN_IF_ERROR(RejectAwqQuantizationKeys(reader, body_id, path));
   }
+  if (spec.name == "GPTQModifier") {
+    for (const auto& [k, v] : body.entries) {
+      if (reader.node(k).text != "offload_hessians") continue;
+      return reader.Error(
+          k, JoinPath(path, "offload_hessians"),
+          "GPTQModifier no longer has offload_hessians: llm-compressor 0.14 removed it and "
+          "rejects the key (Extra inputs are not permitted), though GPTQModifier's own "
+          "docstring example still shows it; delete the line (Hessians are placed with the "
+          "module now)");
+    }
+  }
   WRING_RETURN_IF_ERROR(reader.CheckKeys(body_id, path, spec.name, spec.fields));
   for (const std::string& required : spec.required) {
     bool present = false;
