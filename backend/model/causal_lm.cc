@@ -147,8 +147,40 @@ absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
                                                   .contiguous();
                                             }));
   }
+  if (calibration_norms_) {
+    for (auto& [name, tensor] : weights) {
+      if (IsZeroCenteredNormWeight(name)) tensor = (tensor.to(torch::kFloat) + 1.0).to(config_.dtype);
+    }
+  }
   if (layer_transform_) WRING_RETURN_IF_ERROR(layer_transform_(layer, weights));
   return weights;
+}
+
+bool CausalLm::IsZeroCenteredNormWeight(const std::string& name) const {
+  if (config_.norm_style == NormStyle::kWeight) return false;
+  if (name == NormName()) return true;
+  const int layer = internal::LayerOfTensor(config_, name);
+  if (layer < 0 || layer >= config_.num_hidden_layers) return false;
+  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+    if (module.zero_centered && name == module.name + ".weight") return true;
+  }
+  return false;
+}
+
+void CausalLm::UseCalibrationNorms() {
+  if (config_.norm_style != NormStyle::kOffsetWeight || calibration_norms_) return;
+  calibration_norms_ = true;
+  config_.norm_style = NormStyle::kFloat32Weight;
+  absl::StatusOr<torch::Tensor> norm = StoredTensor(NormName());
+  if (norm.ok()) OverrideTensor(NormName(), (norm->to(torch::kFloat) + 1.0).to(config_.dtype));
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::StoredConvention(const std::string& name, const torch::Tensor& value) const {
+  if (!calibration_norms_ || !IsZeroCenteredNormWeight(name)) return value;
+  return CatchTorchErrors(absl::StrCat("restoring the zero-centred norm ", name),
+                          [&]() -> absl::StatusOr<torch::Tensor> {
+                            return (value.to(torch::kFloat) - 1.0).to(value.scalar_type());
+                          });
 }
 
 absl::StatusOr<torch::Tensor> CausalLm::Embed(const torch::Tensor& input_ids) {

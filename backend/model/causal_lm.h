@@ -128,6 +128,18 @@ class CausalLm {
       const std::string& attention, const torch::Tensor& query, const torch::Tensor& key)>;
   void SetAttentionStateTransform(AttentionStateTransform transform) { state_transform_ = std::move(transform); }
 
+  // llm-compressor's norm_calibration_context, which oneshot holds for the
+  // whole calibration: zero-centred norms (Gemma, Qwen3-Next, Qwen3.5) run as
+  // standard norms whose weight is (1 + w) rounded to the model dtype, so AWQ
+  // smooths them like any norm; they are written back as (weight - 1)
+  // (StoredConvention). Layers loaded afterwards and the final norm use it;
+  // a no-op for families without zero-centred norms.
+  void UseCalibrationNorms();
+  // `value` of checkpoint tensor `name` as the checkpoint convention stores
+  // it: undoes UseCalibrationNorms for zero-centred norm weights, else
+  // returns `value`.
+  absl::StatusOr<torch::Tensor> StoredConvention(const std::string& name, const torch::Tensor& value) const;
+
   // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
   // [B, T, vocab] in the model dtype, as transformers returns them.
   absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
@@ -170,6 +182,9 @@ class CausalLm {
   ModelConfig config_;
   std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint_;
   std::unique_ptr<internal::CheckpointLayout> layout_;
+  bool calibration_norms_ = false;
+  // Whether `name` is the weight of a zero-centred norm.
+  bool IsZeroCenteredNormWeight(const std::string& name) const;
   std::map<std::string, torch::Tensor> overrides_;
   LayerWeightsTransform layer_transform_;
   LinearInputTransform input_transform_;

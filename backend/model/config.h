@@ -58,6 +58,10 @@ struct Rope {
 enum class NormStyle {
   kWeight,        // Llama: weight * x_normed.to(dtype)
   kOffsetWeight,  // Gemma, Qwen3-Next, Qwen3.5: (x_normed * (1 + weight)) in float32, then .to(dtype)
+  // llm-compressor's calibration stand-in for kOffsetWeight norms
+  // (CalibrationOffsetNorm): (x_normed * weight) in float32, then .to(dtype),
+  // with weight = (1 + w) rounded to the dtype.
+  kFloat32Weight,
 };
 
 enum class Activation { kSilu, kGelu, kGeluTanh };
@@ -145,6 +149,11 @@ struct ModelConfig {
   std::vector<LayerBlocks> layers;  // num_hidden_layers entries
   LinearAttentionConfig linear_attention;
   MoeConfig moe;
+  // Substring renames transformers' save_pretrained applies to this family's
+  // module names (the reverse of its load conversion): Mixtral's ".mlp." ->
+  // ".block_sparse_moe.". llm-compressor's compressed checkpoints and
+  // quantization_config use the renamed names.
+  std::vector<std::pair<std::string, std::string>> saved_name_renames;
   // Checkpoint tensors transformers ignores when loading this family
   // (Qwen3-Next's and Qwen3.5's multi-token-prediction head "mtp."): not
   // checked, not written.
@@ -174,7 +183,7 @@ bool HasAttentionLayers(const ModelConfig& config);
 struct LayerModule {
   enum Kind {
     kLinear,    // weight [out, in] (+ bias [out])
-    kRmsNorm,   // weight [out]; in_features == out_features
+    kRmsNorm,   // weight [out]; in_features == out_features; zero_centered as the config's norm style says
     kOther,     // the parameters in `parameters` (router, conv1d, A_log / dt_bias holder)
   };
   struct Parameter {
@@ -187,6 +196,9 @@ struct LayerModule {
   int64_t out_features = 0;
   bool has_bias = false;
   std::vector<Parameter> parameters;  // kOther only
+  // kRmsNorm: stores w of an (x * (1 + w)) norm (Gated DeltaNet's gated norm
+  // never does).
+  bool zero_centered = false;
 };
 
 // The modules of decoder layer `layer`, in transformers' registration order
@@ -198,6 +210,10 @@ std::vector<LayerModule> DecoderLayerModules(const ModelConfig& config, int laye
 
 // Every parameter of `module`: full name -> shape.
 std::vector<std::pair<std::string, std::vector<int64_t>>> ModuleParameters(const LayerModule& module);
+
+// `module_name` (or a tensor name) as save_pretrained writes it for this
+// family (ModelConfig::saved_name_renames applied).
+std::string SavedName(const ModelConfig& config, const std::string& module_name);
 
 // "<module_prefix>layers.<layer>."
 std::string LayerPrefix(const ModelConfig& config, int layer);

@@ -241,3 +241,71 @@ TEST(Families, VisionLanguageCheckpointKeepsTheVisionTowerAside) {
 }  // namespace model
 }  // namespace backend
 }  // namespace wring
+
+namespace wring {
+namespace backend {
+namespace model {
+namespace {
+
+// llm-compressor's norm_calibration_context: zero-centred norms run as
+// standard ones with weight bf16(1 + w) and are written back as
+// bf16(weight - 1), so even an untouched norm goes through that round trip.
+TEST(Families, CalibrationNormsRoundTripAsLlmCompressorDoes) {
+  for (const char* dir : {"qwen3_next", "qwen3_5_moe_text_bf16", "gemma3_text"}) {
+    SCOPED_TRACE(dir);
+    auto model = CausalLm::Open(FamilyDir(dir), torch::kCPU);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const Reference reference(FamilyDir(dir));
+    const ModelConfig original = (*model)->config();
+    absl::StatusOr<Weights> before = (*model)->LoadLayerWeights(1);
+    ASSERT_TRUE(before.ok()) << before.status();
+    (*model)->UseCalibrationNorms();
+    EXPECT_EQ((*model)->config().norm_style, NormStyle::kFloat32Weight);
+    absl::StatusOr<Weights> after = (*model)->LoadLayerWeights(1);
+    ASSERT_TRUE(after.ok()) << after.status();
+    const std::string norm = LayerPrefix(original, 1) + "input_layernorm.weight";
+    const torch::Tensor w = before->at(norm);
+    EXPECT_TRUE(torch::equal(after->at(norm), (w.to(torch::kFloat) + 1).to(w.scalar_type())));
+    absl::StatusOr<torch::Tensor> stored = (*model)->StoredConvention(norm, after->at(norm));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    const torch::Tensor round_trip = ((w.to(torch::kFloat) + 1).to(w.scalar_type()).to(torch::kFloat) - 1).to(w.scalar_type());
+    EXPECT_TRUE(torch::equal(*stored, round_trip));
+    if (original.dtype == torch::kBFloat16) EXPECT_FALSE(torch::equal(*stored, w)) << "bf16 rounds in the round trip";
+    // Neither Gated DeltaNet's norm nor a Linear is touched.
+    const std::string linear = LayerPrefix(original, 1) + "self_attn.o_proj.weight";
+    absl::StatusOr<torch::Tensor> same = (*model)->StoredConvention(linear, after->at(linear));
+    ASSERT_TRUE(same.ok());
+    EXPECT_TRUE(torch::equal(*same, after->at(linear)));
+    // The final norm too: GetTensor gives the calibration weight.
+    const std::string final_name = original.module_prefix + "norm.weight";
+    absl::StatusOr<torch::Tensor> final_norm = (*model)->GetTensor(final_name);
+    ASSERT_TRUE(final_norm.ok());
+    absl::StatusOr<torch::Tensor> final_stored = (*model)->StoredConvention(final_name, *final_norm);
+    ASSERT_TRUE(final_stored.ok());
+    EXPECT_TRUE(torch::allclose(final_stored->to(torch::kFloat), final_norm->to(torch::kFloat) - 1, 0, 1e-2));
+
+    // The forward stays transformers' up to rounding of (1 + w).
+    absl::StatusOr<torch::Tensor> logits = (*model)->Forward(reference.Get("input_ids"));
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    const double tolerance = original.dtype == torch::kBFloat16 ? 0.1 : 1e-4;
+    ExpectClose(*logits, reference.Get("logits"), tolerance, original.dtype == torch::kBFloat16 ? 0.02 : 1e-4,
+                "logits with calibration norms");
+  }
+}
+
+TEST(Families, MixtralIsSavedUnderItsLegacyBlockName) {
+  auto model = CausalLm::Open(FamilyDir("mixtral"), torch::kCPU);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(SavedName((*model)->config(), "model.layers.0.mlp.experts.3.gate_proj"),
+            "model.layers.0.block_sparse_moe.experts.3.gate_proj");
+  EXPECT_EQ(SavedName((*model)->config(), "model.layers.0.self_attn.q_proj"), "model.layers.0.self_attn.q_proj");
+  auto qwen = CausalLm::Open(FamilyDir("qwen3_moe"), torch::kCPU);
+  ASSERT_TRUE(qwen.ok()) << qwen.status();
+  EXPECT_EQ(SavedName((*qwen)->config(), "model.layers.0.mlp.experts.3.gate_proj"),
+            "model.layers.0.mlp.experts.3.gate_proj");
+}
+
+}  // namespace
+}  // namespace model
+}  // namespace backend
+}  // namespace wring

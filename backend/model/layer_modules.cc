@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "backend/model/config.h"
 
 namespace wring {
@@ -13,13 +14,18 @@ namespace {
 
 class ModuleList {
  public:
-  ModuleList(const ModelConfig& config, int layer) : prefix_(LayerPrefix(config, layer)) {}
+  ModuleList(const ModelConfig& config, int layer)
+      : prefix_(LayerPrefix(config, layer)), zero_centered_(config.norm_style != NormStyle::kWeight) {}
 
   void Linear(const std::string& name, int64_t in, int64_t out, bool bias = false) {
     modules_.push_back(LayerModule{prefix_ + name, LayerModule::kLinear, in, out, bias, {}});
   }
   void Norm(const std::string& name, int64_t size) {
-    modules_.push_back(LayerModule{prefix_ + name, LayerModule::kRmsNorm, size, size, false, {}});
+    modules_.push_back(LayerModule{prefix_ + name, LayerModule::kRmsNorm, size, size, false, {}, zero_centered_});
+  }
+  // Gated DeltaNet's output norm: w * x whatever the config's style.
+  void GatedNorm(const std::string& name, int64_t size) {
+    modules_.push_back(LayerModule{prefix_ + name, LayerModule::kRmsNorm, size, size, false, {}, false});
   }
   void Other(const std::string& name, std::vector<LayerModule::Parameter> parameters) {
     modules_.push_back(LayerModule{prefix_ + name, LayerModule::kOther, 0, 0, false, std::move(parameters)});
@@ -28,6 +34,7 @@ class ModuleList {
 
  private:
   const std::string prefix_;
+  const bool zero_centered_;
   std::vector<LayerModule> modules_;
 };
 
@@ -61,11 +68,11 @@ void AddLinearAttention(const ModelConfig& c, ModuleList& m) {
   if (la.projections == LinearAttentionConfig::Projections::kFusedQkvzBa) {
     m.Linear("linear_attn.in_proj_qkvz", hidden, 2 * key_dim + 2 * value_dim);
     m.Linear("linear_attn.in_proj_ba", hidden, 2 * la.num_value_heads);
-    m.Norm("linear_attn.norm", la.value_head_dim);
+    m.GatedNorm("linear_attn.norm", la.value_head_dim);
     m.Linear("linear_attn.out_proj", value_dim, hidden);
     return;
   }
-  m.Norm("linear_attn.norm", la.value_head_dim);
+  m.GatedNorm("linear_attn.norm", la.value_head_dim);
   m.Linear("linear_attn.out_proj", value_dim, hidden);
   m.Linear("linear_attn.in_proj_qkv", hidden, conv_dim);
   m.Linear("linear_attn.in_proj_z", hidden, value_dim);
@@ -133,6 +140,12 @@ std::vector<LayerModule> DecoderLayerModules(const ModelConfig& config, int laye
     modules.Norm("post_feedforward_layernorm", config.hidden_size);
   }
   return modules.Take();
+}
+
+std::string SavedName(const ModelConfig& config, const std::string& module_name) {
+  std::string name = module_name;
+  for (const auto& [from, to] : config.saved_name_renames) name = absl::StrReplaceAll(name, {{from, to}});
+  return name;
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> ModuleParameters(const LayerModule& module) {

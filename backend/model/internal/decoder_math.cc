@@ -59,7 +59,18 @@ torch::Tensor OffsetRmsNorm(const torch::Tensor& x, const torch::Tensor& weight,
 }
 
 torch::Tensor Norm(NormStyle style, const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  return style == NormStyle::kOffsetWeight ? OffsetRmsNorm(x, weight, eps) : RmsNorm(x, weight, eps);
+  switch (style) {
+    case NormStyle::kOffsetWeight:
+      return OffsetRmsNorm(x, weight, eps);
+    case NormStyle::kFloat32Weight: {
+      const torch::Tensor x32 = x.to(torch::kFloat);
+      const torch::Tensor normalized = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+      return (normalized * weight.to(torch::kFloat)).to(x.scalar_type());
+    }
+    case NormStyle::kWeight:
+      break;
+  }
+  return RmsNorm(x, weight, eps);
 }
 
 torch::Tensor GatedRmsNorm(const torch::Tensor& x, const torch::Tensor& gate, const torch::Tensor& weight,

@@ -304,6 +304,7 @@ absl::Status ReadMixtral(const FieldReader& f, ModelConfig& c) {
   WRING_RETURN_IF_ERROR(ReadMoe(f, c, {experts_key, 8, 2, "intermediate_size", 14336, nullptr, true, true, nullptr, 0}));
   if (c.moe.num_experts == 0) return f.Error(experts_key, "must be positive");
   SparseEveryLayer(c);
+  c.saved_name_renames = {{".mlp.", ".block_sparse_moe."}};
   return absl::OkStatus();
 }
 
