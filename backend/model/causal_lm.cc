@@ -1,8 +1,6 @@
 #include "backend/model/causal_lm.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -15,6 +13,7 @@
 #include "backend/model/internal/checkpoint_layout.h"
 #include "backend/model/internal/decoder_math.h"
 #include "backend/model/internal/layer_runner.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 
@@ -28,13 +27,6 @@ constexpr char kLmHeadName[] = "lm_head.weight";
 std::string ShapeString(c10::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 std::string DtypeName(torch::Dtype dtype) { return std::string(c10::toString(dtype)); }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read (is this a Hugging Face model directory?)"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Why `tensor` cannot serve as parameter `name` of shape `expected`, or "".
 std::string TensorProblem(const std::string& name, const torch::Tensor& tensor, const std::vector<int64_t>& expected) {
@@ -67,7 +59,7 @@ CausalLm::~CausalLm() = default;
 
 absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {
   const std::string config_path = model_dir + "/config.json";
-  WRING_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(config_path));
+  WRING_ASSIGN_OR_RETURN(const std::string text, mapping::ReadFile(config_path, "model config"));
   WRING_ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, config_path));
   WRING_ASSIGN_OR_RETURN(const mapping::Json root, mapping::ParseJson(text, config_path));
   if (mapping::JsonMember(root, "quantization_config") != nullptr) {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "backend/safetensors/reader.h"
 #include "backend/safetensors/writer.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -28,15 +28,7 @@ namespace {
 using safetensors::TensorToWrite;
 
 std::string SourceDir(const std::string& model = "qwen2_fp32_bias") {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", "backend/model/testdata/", model);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return mapping::testing::RunfilePath("backend/model/testdata/" + model);
 }
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -53,7 +45,7 @@ std::string BrokenCopy(const std::function<void(std::vector<TensorToWrite>&)>& e
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/broken_", counter++);
   EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-  std::string config = ReadFile(SourceDir(model) + "/config.json");
+  std::string config = mapping::testing::ReadFileOrFail(SourceDir(model) + "/config.json");
   if (edit_config) config = edit_config(config);
   WriteFile(dir + "/config.json", config);
 
@@ -296,7 +288,7 @@ TEST(CausalLmErrors, MissingConfigOrCheckpoint) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   ExpectMentions(status, {empty + "/config.json"});
 
-  WriteFile(empty + "/config.json", ReadFile(SourceDir() + "/config.json"));
+  WriteFile(empty + "/config.json", mapping::testing::ReadFileOrFail(SourceDir() + "/config.json"));
   status = CausalLm::Open(empty, torch::kCPU).status();
   EXPECT_FALSE(status.ok());
   ExpectMentions(status, {empty});

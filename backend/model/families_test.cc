@@ -3,7 +3,6 @@
 // (testdata/families/make_family_references.py: checkpoints as
 // save_pretrained writes them and every block's output on fixed ids).
 // Each block gets the reference input, so a mismatch points at its block.
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -18,6 +17,7 @@
 #include "backend/model/internal/decoder_math.h"
 #include "backend/safetensors/reader.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -25,9 +25,7 @@ namespace model {
 namespace {
 
 std::string FamilyDir(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", "backend/model/testdata/families/",
-                      name);
+  return mapping::testing::RunfilePath("backend/model/testdata/families/" + name);
 }
 
 class Reference {
