@@ -270,11 +270,13 @@ absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weight
                                                  " is not a submodule wring can run on its own (the layer's token "
                                                  "mixer, mlp, a gated MLP inside it, or a Linear)"));
   }
-  const bool whole_block = part == Part::kAttention || part == Part::kLinearAttention || part == Part::kFeedForward;
-  if (!input.defined() || (whole_block ? input.dim() != 3 : input.dim() < 2) || input.scalar_type() != config_.dtype ||
+  // Token mixers need sequences; the rest works on tokens (a sparse block
+  // and its experts see them flattened, [tokens, hidden]).
+  const bool sequence = part == Part::kAttention || part == Part::kLinearAttention;
+  if (!input.defined() || (sequence ? input.dim() != 3 : input.dim() < 2) || input.scalar_type() != config_.dtype ||
       !SameDevice(input.device(), device_)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "SubmoduleForward(", module, "): input must be a ", whole_block ? "[batch, length, features]" : "[..., features]",
+        "SubmoduleForward(", module, "): input must be a ", sequence ? "[batch, length, features]" : "[..., features]",
         " ", DtypeName(config_.dtype), " tensor on ", device_.str()));
   }
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, input.device(), "SubmoduleForward"));

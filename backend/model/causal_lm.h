@@ -38,8 +38,8 @@ class CheckpointLayout;
 using Weights = std::map<std::string, torch::Tensor>;
 
 struct LayerHooks {
-  // Called with each Linear's input just before its matmul; returns the
-  // tensor actually fed to it (same shape). Identity when unset. q/k/v
+  // Called with each Linear's (and MoE router's) input just before its
+  // matmul; returns the tensor actually fed to it (same shape). Identity when unset. q/k/v
   // projections and gate/up projections are called separately, like
   // forward-pre-hooks on each nn.Linear.
   std::function<torch::Tensor(const std::string& linear_name, const torch::Tensor& input)> linear_input;

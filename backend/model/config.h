@@ -184,7 +184,11 @@ struct LayerModule {
   enum Kind {
     kLinear,    // weight [out, in] (+ bias [out])
     kRmsNorm,   // weight [out]; in_features == out_features; zero_centered as the config's norm style says
-    kOther,     // the parameters in `parameters` (router, conv1d, A_log / dt_bias holder)
+    // A mixture-of-experts router (transformers' *TopKRouter): weight
+    // [out = experts, in = hidden], no bias. Not an nn.Linear (never
+    // quantized), but hooked like one: AWQ balances it.
+    kRouter,
+    kOther,     // the parameters in `parameters` (conv1d, the A_log / dt_bias holder)
   };
   struct Parameter {
     std::string name;  // "weight", "A_log", ...

@@ -27,6 +27,9 @@ class ModuleList {
   void GatedNorm(const std::string& name, int64_t size) {
     modules_.push_back(LayerModule{prefix_ + name, LayerModule::kRmsNorm, size, size, false, {}, false});
   }
+  void Router(const std::string& name, int64_t in, int64_t out) {
+    modules_.push_back(LayerModule{prefix_ + name, LayerModule::kRouter, in, out, false, {}});
+  }
   void Other(const std::string& name, std::vector<LayerModule::Parameter> parameters) {
     modules_.push_back(LayerModule{prefix_ + name, LayerModule::kOther, 0, 0, false, std::move(parameters)});
   }
@@ -110,7 +113,7 @@ void AddSparseMoe(const ModelConfig& c, ModuleList& m) {
   };
   // The router, then the experts (Qwen3-MoE registers them the other way
   // round; nothing here depends on the order).
-  m.Other("mlp.gate", {{"weight", {moe.num_experts, hidden}}});
+  m.Router("mlp.gate", hidden, moe.num_experts);
   experts();
   if (moe.shared_expert_intermediate_size > 0) {
     AddGatedMlp("mlp.shared_expert", hidden, moe.shared_expert_intermediate_size, false, m);
@@ -152,6 +155,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> ModuleParameters(const
   std::vector<std::pair<std::string, std::vector<int64_t>>> parameters;
   switch (module.kind) {
     case LayerModule::kLinear:
+    case LayerModule::kRouter:
       parameters.push_back({module.name + ".weight", {module.out_features, module.in_features}});
       if (module.has_bias) parameters.push_back({module.name + ".bias", {module.out_features}});
       break;

@@ -101,7 +101,10 @@ class SequentialPipeline {
   // modifier will change the weights.
   absl::Status Calibrate(int layer, const model::Weights& weights, LayerQuantizers& quantizers,
                          const LayerModifiers& modifiers) {
-    const model::LayerHooks hooks = StartCalibration(quantizers, modifiers.active);
+    model::LayerHooks hooks = StartCalibration(quantizers, modifiers.active);
+    // oneshot's default moe_calibrate_all_experts: every expert observes
+    // every token; the layer output still uses the routed experts only.
+    hooks.moe_calibrate_all_experts = true;
     const int total = static_cast<int>(hidden_.size());
     for (size_t i = 0; i < hidden_.size(); ++i) {
       WRING_ASSIGN_OR_RETURN(torch::Tensor output,

@@ -42,7 +42,8 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
   }
   // TopKRouter: float32 softmax, top-k, optional renormalization; the Qwen
   // families cast the weights back to the model dtype, Mixtral does not.
-  const torch::Tensor logits = internal::Linear(tokens, run.Weight("mlp.gate"), torch::Tensor());
+  // The router is hooked like a Linear (AWQ may balance it).
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor logits, run.Linear("mlp.gate", tokens));
   const torch::Tensor probabilities = torch::softmax(logits, -1, torch::kFloat);
   auto [top_weights, top_experts] = torch::topk(probabilities, moe.top_k, -1);
   if (moe.norm_topk_prob) top_weights = top_weights / top_weights.sum(-1, /*keepdim=*/true);
