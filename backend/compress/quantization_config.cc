@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mapping/quantization/format_inference.h"
@@ -35,9 +36,20 @@ struct ConfigGroup {
 
 }  // namespace
 
+// "Gate" as a word of the class name (Qwen3MoeTopKGate), as upstream's
+// regex Gate(?![a-z]): not Qwen3NextGatedDeltaNet or RMSNormGated.
+bool NamesAGate(absl::string_view class_name) {
+  for (size_t at = class_name.find("Gate"); at != absl::string_view::npos;
+       at = class_name.find("Gate", at + 1)) {
+    const size_t next = at + 4;
+    if (next == class_name.size() || !absl::ascii_islower(class_name[next])) return true;
+  }
+  return false;
+}
+
 std::string VllmModuleType(absl::string_view class_name) {
   if (!absl::StrContains(class_name, "ExpertMLP") &&
-      (absl::StrContains(class_name, "Router") || absl::StrContains(class_name, "Gate") ||
+      (absl::StrContains(class_name, "Router") || NamesAGate(class_name) ||
        absl::StrContains(class_name, "Gating"))) {
     return "Linear";
   }

@@ -116,6 +116,10 @@ TEST(VllmModuleTypeTest, GatesAndRoutersCountAsLinear) {
   EXPECT_EQ(VllmModuleType("MiniMaxGating"), "Linear");
   EXPECT_EQ(VllmModuleType("GateExpertMLP"), "GateExpertMLP");
   EXPECT_EQ(VllmModuleType("LlamaMLP"), "LlamaMLP");
+  // Only "Gate" as a word: upstream's Gate(?![a-z]).
+  EXPECT_EQ(VllmModuleType("Qwen3NextGatedDeltaNet"), "Qwen3NextGatedDeltaNet");
+  EXPECT_EQ(VllmModuleType("Qwen3NextRMSNormGated"), "Qwen3NextRMSNormGated");
+  EXPECT_EQ(VllmModuleType("MoeGateX"), "Linear");
 }
 
 TEST(SortKeysRecursivelyTest, SortsNestedObjectsInsideArrays) {

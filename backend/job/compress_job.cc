@@ -140,6 +140,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
   // First: a model type or layer kind the backend cannot run is refused
   // with what it supports.
   WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
+  WRING_RETURN_IF_ERROR(CheckCompressVerified(job.model_config, job.config_path));
   // The tree is built twice (cheap) because the check consumes its input.
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput checked_model,
                          mapping::ModelFromConfig(job.config, job.config_path, ""));

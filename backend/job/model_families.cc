@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/model/moe_linearize.h"
 
@@ -14,6 +15,22 @@ absl::Status LinearizeForPlan(mapping::ModelInput& model) {
   mapping::LinearizeOptions options;
   options.layout = mapping::ExpertLayout::kLlmCompressor;
   return mapping::LinearizeFusedExperts(model, options).status();
+}
+
+absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::string& config_path) {
+  // The one list that names families: what families_job_test and the dense
+  // job tests verify against oneshot.
+  static constexpr const char* kVerified[] = {"llama", "mistral", "qwen2", "qwen3",
+                                              "qwen3_moe", "qwen3_next", "qwen3_5_text"};
+  for (const char* type : kVerified) {
+    if (config.model_type == type) return absl::OkStatus();
+  }
+  const std::string architecture = config.architectures.empty() ? "" : config.architectures.front() + ", ";
+  return absl::UnimplementedError(absl::StrCat(
+      config_path, ": `wring compress` does not compress ", architecture, "model_type \"", config.model_type,
+      "\" yet: its forward matches transformers, but its compressed checkpoint is not verified against "
+      "llm-compressor's oneshot. Verified: ", absl::StrJoin(kVerified, ", "),
+      ". Compress this model with llm-compressor itself (`wring check` still checks the recipe against it)"));
 }
 
 absl::Status CheckSpinQuantSupported(const model::ModelConfig& config, const std::string& recipe_path) {

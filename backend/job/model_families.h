@@ -1,7 +1,7 @@
 // The parts of `wring compress` that depend on what kind of model runs
 // (mixture of experts, hybrid attention, zero-centred norms, a vision
 // tower), kept out of the job's main flow. Each answers from the backend's
-// ModelConfig, so no family is named here.
+// ModelConfig; only CheckCompressVerified names families.
 #ifndef WRING_BACKEND_JOB_MODEL_FAMILIES_H_
 #define WRING_BACKEND_JOB_MODEL_FAMILIES_H_
 
@@ -24,6 +24,14 @@ namespace job {
 // llm-compressor's oneshot does (registration order of its LinearExperts2D,
 // which is the order of quantization_config's ignore list).
 absl::Status LinearizeForPlan(mapping::ModelInput& model);
+
+// OK for the model types whose compressed checkpoints the job tests compare
+// with llm-compressor's oneshot (the dense families, Qwen3-MoE, Qwen3-Next,
+// Qwen3.5's language model). Any other family the backend can run forward
+// (Qwen2-MoE, Mixtral, Qwen3.5-MoE, Gemma3, Phi3) is Unimplemented, naming
+// its architecture, before any weight loads: unverified output is never
+// written.
+absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::string& config_path);
 
 // llm-compressor's SpinQuant mappings fit the Llama-shaped dense decoder
 // only (its registries name Llama and Cohere2-MoE; everything else silently

@@ -1,5 +1,6 @@
 #include "backend/pipeline/sequential_calibration.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -60,6 +61,7 @@ class SequentialPipeline {
 
  private:
   absl::Status RunLayer(int layer) {
+    const auto start = std::chrono::steady_clock::now();
     WRING_ASSIGN_OR_RETURN(model::Weights weights, model_.LoadLayerWeights(layer));
     const model::Weights original_weights = weights;
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
@@ -79,6 +81,7 @@ class SequentialPipeline {
                                                       compressed.quantized_weights, quantizers,
                                                       progress_));
     quality.linears = std::move(compressed.linears);
+    quality.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result_.layers.push_back(std::move(quality));
     return absl::OkStatus();
   }

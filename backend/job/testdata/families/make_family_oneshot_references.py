@@ -32,7 +32,12 @@ How the models are loaded and run mirrors llm-compressor's own examples
 qwen3_8_gptq_awq_example.py): inside llmcompressor.utils.load_context(cls),
 Qwen3.5 as Qwen3_5ForConditionalGeneration with its vision tower ignored;
 oneshot unshuffled, one sample per batch, the sequential pipeline, the
-default moe_calibrate_all_experts=True.
+default moe_calibrate_all_experts=True, and the causal mask kept on every
+self_attn (keep_attention_causal: upstream drops it on Qwen3-MoE; added after
+the first run, so only qwen3_moe/reference/awq_w4a16 was regenerated with it:
+the W8A8 weights are round-to-nearest, independent of activations, and the
+other families' attention already received the mask, as their matching
+losses show).
 
 All sizes are multiples of 128 where a weight's input dimension is grouped
 (group-128 W4A16), and routing has no near-ties on the calibration data
@@ -238,11 +243,36 @@ def perplexity(model_dir, cls, rows):
             "plain_from_pretrained_missing_keys": sorted(info["missing_keys"])}
 
 
+def keep_attention_causal(model):
+    """On Qwen3-MoE, oneshot's sequential pipeline calls every self_attn with
+    attention_mask=None while calibration_forward_context forces eager
+    attention, and eager attention without a mask is bidirectional: every
+    calibration statistic after the first attention then comes from a model
+    that sees future tokens (observed: layer 0's attention output differs
+    from transformers' own eager or sdpa forward on the same ids by ~20%).
+    The references are about the compression algorithms, not that defect:
+    this supplies the causal mask where the pipeline passed none (a no-op
+    where a mask arrives, as on Qwen3-Next's and Qwen3.5's full attention)."""
+    def causal(module, args, kwargs):
+        if kwargs.get("attention_mask") is not None or module.config._attn_implementation != "eager":
+            return None
+        hidden = args[0] if args else kwargs["hidden_states"]
+        length = hidden.shape[1]
+        blocked = torch.ones(length, length, dtype=torch.bool, device=hidden.device).triu(1)
+        mask = torch.zeros(length, length, dtype=hidden.dtype, device=hidden.device)
+        mask = mask.masked_fill(blocked, torch.finfo(hidden.dtype).min)
+        return args, kwargs | {"attention_mask": mask[None, None].expand(hidden.shape[0], 1, length, length)}
+    for name, module in model.named_modules():
+        if name.endswith("self_attn"):
+            module.register_forward_pre_hook(causal, with_kwargs=True)
+
+
 def run_oneshot(model_dir, cls, tokenizer, ids, recipe_path, out_dir):
     """oneshot as llm-compressor's examples run it, then save_pretrained without
     the files the references do not compare."""
     with load_context(cls):
         model = cls.from_pretrained(model_dir, dtype=torch.bfloat16)
+    keep_attention_causal(model)
     dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(ids[0])] * len(ids)})
     oneshot(model=model, processor=tokenizer, dataset=dataset, recipe=recipe_path,
             num_calibration_samples=len(ids), max_seq_length=len(ids[0]),
