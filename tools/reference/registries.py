@@ -124,10 +124,23 @@ def written_args(args):
     """The fields a QuantizationArgs was constructed with, JSON-ready: what a
     recipe would have to write to get the same args (defaults left to the
     validators, as upstream leaves them)."""
+    import enum
+
+    import torch
+
     if args is None:
         return None
-    dumped = args.model_dump(mode="json")
-    return {field: dumped[field] for field in type(args).model_fields
+
+    def plain(value):
+        # Not model_dump(): its serializer drops zp_dtype of symmetric args,
+        # which the validated args still carry.
+        if isinstance(value, torch.dtype):
+            return str(value)
+        if isinstance(value, enum.Enum):
+            return value.value
+        return value
+
+    return {field: plain(getattr(args, field)) for field in type(args).model_fields
             if field in args.model_fields_set}
 
 

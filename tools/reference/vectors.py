@@ -234,6 +234,8 @@ ARGS_CASES = [
     {"num_bits": 4, "group_size": 128, "actorder": "weight"},
     {"num_bits": 4, "group_size": 128, "actorder": "static"},
     {"num_bits": 4, "group_size": 128, "actorder": "group"},
+    {"num_bits": 4, "group_size": 128, "actorder": "Weight"},
+    {"num_bits": 4, "group_size": 128, "actorder": "ascending"},
     {"num_bits": 4, "group_size": 128, "actorder": "dynamic"},
     {"num_bits": 4, "group_size": 128, "actorder": True},
     {"num_bits": 4, "group_size": 128, "actorder": False},
