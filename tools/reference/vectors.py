@@ -69,15 +69,6 @@ MATCH_NAME_CASES = [
     ("model.layers.0.self_attn", "re:model.layers.0.self_attn.q_proj"),
 ]
 
-FUSED = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"]}
-MATCH_NAME_FUSED_CASES = [
-    ("dummy.qkv_proj", "re:.*q_proj"), ("dummy.qkv_proj", "re:.*k_proj"),
-    ("dummy.qkv_proj", "re:.*v_proj"), ("dummy.gate_up_proj", "re:.*gate_proj"),
-    ("dummy.gate_up_proj", "re:.*up_proj"), ("dummy.qkv_proj", "dummy.qkv_proj"),
-    ("dummy.qkv_proj", "re:.*qkv_proj"), ("dummy.qkv_proj", "dummy.q_proj"),
-    ("dummy.o_proj", "re:.*o_proj"),
-]
-
 LCA_CASES = [
     ["abc.a", "abc.b", "abc.c"], ["abc.abc"], ["abc.abc", "abc.ab"], ["abc.abc.ab", "abc.abc"],
     ["abc.abc", "b.abc"], ["abc.abc", None], [None], [],
@@ -127,11 +118,6 @@ def match_vectors():
     return {
         "match_name": [{"name": n, "target": t, "expected": ct_match.match_name(n, t)}
                        for n, t in MATCH_NAME_CASES],
-        "match_name_fused": {
-            "fused": FUSED,
-            "cases": [{"name": n, "target": t, "expected": ct_match.match_name(n, t, FUSED)}
-                      for n, t in MATCH_NAME_FUSED_CASES],
-        },
         "match_class": [
             {"mro": [c.__name__ for c in type(m).__mro__
                      if isinstance(c, type) and issubclass(c, torch.nn.Module)],
