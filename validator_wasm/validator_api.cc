@@ -171,7 +171,7 @@ std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recip
 std::string UnusableInputReport(const absl::Status& error) {
   const std::string message(error.message());
   report::CheckReport report;
-  report.set_wring_version(kWringVersion);
+  StampVersions(&report);
   report::Verdict* verdict = report.mutable_verdict();
   verdict->set_would_run(false);
   verdict->set_exit_code(kExitUnusableInput);

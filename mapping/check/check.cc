@@ -92,7 +92,7 @@ class Checker {
   absl::StatusOr<report::CheckReport> Run() {
     WRING_ASSIGN_OR_RETURN(int linearized, LinearizeFusedExperts(model_));
     (void)linearized;
-    report_.set_wring_version(kWringVersion);
+    StampVersions(&report_);
     FillModelSummary(model_, report_.mutable_model());
     FillRecipeSummary();
 
