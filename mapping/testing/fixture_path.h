@@ -15,7 +15,7 @@ namespace testing {
 
 // Runfiles path of tests/fixtures/mapping/<name>.json.
 std::string FixturePath(const std::string& name);
-// The fixture names (without .json), as listed in tests/fixtures/mapping/BUILD.
+// The fixture names (without .json): every fixture in the runfiles, sorted.
 std::vector<std::string> FixtureNames();
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::StatusOr<Json> LoadFixtureJson(const std::string& name);
