@@ -31,6 +31,7 @@
 #include "backend/job/compress_job.h"
 #include "backend/job/demo.h"
 #include "bench/shapes.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 
 ABSL_FLAG(std::string, shape, "small", "llama3-8b (4096 hidden, 14336 MLP, 32 layers) or small");
@@ -174,9 +175,13 @@ int main(int argc, char** argv) {
     std::printf("peak device memory        n/a (CPU build or CPU device)\n");
   }
   if (absl::GetFlag(FLAGS_awq)) {
-    std::ifstream in(work / "out" / "wring_quality.json");
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto quality = wring::mapping::ParseJson(text, "wring_quality.json");
+    const std::string path = (work / "out" / "wring_quality.json").string();
+    absl::StatusOr<std::string> text = wring::mapping::ReadFile(path, "quality report");
+    if (!text.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
+      return 1;
+    }
+    auto quality = wring::mapping::ParseJson(*text, path);
     if (!quality.ok()) {
       std::fprintf(stderr, "%s\n", std::string(quality.status().message()).c_str());
       return 1;

@@ -10,13 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "mapping/awq/dynamic_mappings.h"
 #include "mapping/awq/resolve.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/match/match_table.h"
 #include "mapping/match/matchers.h"
@@ -43,15 +42,13 @@ int main(int argc, char** argv) {
   using namespace wring::mapping;
   std::string path = argc > 1 ? argv[1] : "tests/fixtures/mapping/Qwen3NextForCausalLM.linearized.json";
   int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 11;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "resolve_bench: cannot read %s\n", path.c_str());
+  absl::StatusOr<std::string> text = ReadFile(path, "module dump");
+  if (!text.ok()) {
+    std::fprintf(stderr, "resolve_bench: %s\n", std::string(text.status().message()).c_str());
     return 2;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   auto load_start = Clock::now();
-  auto doc = ParseJson(text.str(), path);
+  auto doc = ParseJson(*text, path);
   if (!doc.ok()) {
     std::fprintf(stderr, "%s\n", std::string(doc.status().message()).c_str());
     return 2;

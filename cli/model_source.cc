@@ -1,13 +1,12 @@
 #include "cli/model_source.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mapping/archs/architectures.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/model/model_loader.h"
@@ -19,11 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 absl::StatusOr<mapping::Json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return mapping::ParseJson(text.str(), path);
+  WRING_ASSIGN_OR_RETURN(std::string text, mapping::ReadFile(path, "JSON file"));
+  return mapping::ParseJson(text, path);
 }
 
 bool DirectoryHasWeights(const fs::path& dir) {

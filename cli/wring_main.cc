@@ -11,9 +11,7 @@
 // says which file and field, and the fix), 3 compress failed while running.
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +26,7 @@
 #include "cli/model_source.h"
 #include "mapping/awq/awq_mapping.h"
 #include "mapping/awq/dynamic_mappings.h"
+#include "mapping/base/file.h"
 #include "mapping/check/check.h"
 #include "mapping/recipe/recipe_parser.h"
 #include "mapping/recipe/suggestion.h"
@@ -90,17 +89,6 @@ bool CheckFlagsKnown(int argc, char** argv, std::string* error) {
   return true;
 }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read the ", what,
-                                            " file (does it exist and is it readable?)"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int RunCheck() {
   auto model = wring::cli::LoadModelArgument(absl::GetFlag(FLAGS_model),
                                              absl::GetFlag(FLAGS_config),
@@ -109,7 +97,7 @@ int RunCheck() {
   absl::optional<wring::recipe::Recipe> recipe;
   const std::string recipe_path = absl::GetFlag(FLAGS_recipe);
   if (!recipe_path.empty()) {
-    auto text = ReadTextFile(recipe_path, "recipe");
+    auto text = wring::mapping::ReadFile(recipe_path, "recipe");
     if (!text.ok()) return InputError(text.status());
     auto parsed = wring::mapping::ParseRecipe(*text, recipe_path);
     if (!parsed.ok()) return InputError(parsed.status());

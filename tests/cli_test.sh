@@ -99,7 +99,7 @@ expect 2 "duo_scaling" -- check --model "$FIXTURES/LlamaForCausalLM.json" --reci
 r=$(recipe malformed.yaml 'quant_stage:
   quant_modifiers: [unclosed')
 expect 2 "malformed.yaml:[0-9]+" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
-expect 2 "cannot read the recipe file" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$TMP/missing.yaml"
+expect 2 "cannot read the recipe: No such file" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$TMP/missing.yaml"
 
 : > "$TMP/empty.txt"
 expect 2 "empty" -- check --model "$TMP/empty.txt"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test (`bazel test //...`), checks that two clean builds of the
-# mapping core's binary are bit-identical (tools/check_reproducible.sh), and ends with one line counting test
-# cases: "N passed, N failed". Exit status 0 only if everything passed.
+# Runs every test (`bazel test //...`), checks that no two Bazel packages
+# depend on each other (tools/check_package_cycles.py), checks that two clean
+# builds of the mapping core's binary are bit-identical
+# (tools/check_reproducible.sh), and ends with one line counting test cases:
+# "N passed, N failed". Exit status 0 only if everything passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,12 @@ done < <(bazel query 'tests(//...)' 2>/dev/null |
            sed -E 's|^//([^:]*):(.*)$|bazel-testlogs/\1/\2/test.xml|')
 # Targets that failed to build or timed out leave no cases: count each once.
 if [ "$bazel_status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+
+if python3 tools/check_package_cycles.py; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 
 if tools/check_reproducible.sh; then
   passed=$((passed + 1))

@@ -7,10 +7,9 @@
 // Each argument is a file path whose content is passed as the string, or ""
 // for an empty string. Prints the report JSON.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "mapping/base/file.h"
 #include "validator_wasm/validator_api.h"
 
 namespace {
@@ -18,14 +17,12 @@ namespace {
 bool ReadArgument(const char* path, std::string* text) {
   text->clear();
   if (path[0] == '\0') return true;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "check_text: cannot read %s\n", path);
+  absl::StatusOr<std::string> contents = wring::mapping::ReadFile(path, "input");
+  if (!contents.ok()) {
+    std::fprintf(stderr, "check_text: %s\n", std::string(contents.status().message()).c_str());
     return false;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *text = buffer.str();
+  *text = *std::move(contents);
   return true;
 }
 

@@ -1,7 +1,5 @@
 #include "validator_wasm/validator_api.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -9,6 +7,7 @@
 #include "mapping/base/json.h"
 #include "mapping/recipe/recipe_parser.h"
 #include "mapping/report/report_json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -16,13 +15,6 @@ namespace validator {
 namespace {
 
 constexpr char kLlamaConfigPath[] = "examples/models/Meta-Llama-3-8B/config.json";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 report::CheckReport ParseReport(const std::string& json) {
   auto report = ReportFromJson(json);
@@ -85,7 +77,7 @@ std::string HeadersArgument(const std::string& name, const std::string& header, 
 }
 
 TEST(ValidatorApiTest, ConfigAloneBuildsTheModel) {
-  report::CheckReport report = ParseReport(Check("", ReadFile(kLlamaConfigPath), ""));
+  report::CheckReport report = ParseReport(Check("", testing::ReadFileOrFail(kLlamaConfigPath), ""));
   EXPECT_EQ(report.model().architecture(), "LlamaForCausalLM");
   EXPECT_EQ(report.model().source_kind(), "config");
   EXPECT_NE(report.verdict().exit_code(), 2) << report.verdict().summary();
@@ -94,13 +86,13 @@ TEST(ValidatorApiTest, ConfigAloneBuildsTheModel) {
 
 TEST(ValidatorApiTest, ConfigGivenAsTheModelIsConfigOnly) {
   // As `wring check --model config.json`.
-  EXPECT_EQ(Check(ReadFile(kLlamaConfigPath), "", ""), Check("", ReadFile(kLlamaConfigPath), ""));
+  EXPECT_EQ(Check(testing::ReadFileOrFail(kLlamaConfigPath), "", ""), Check("", testing::ReadFileOrFail(kLlamaConfigPath), ""));
 }
 
 TEST(ValidatorApiTest, SafetensorsHeadersMatchTheWholeFile) {
   size_t data_bytes = 0;
   const std::string header = LlamaShardHeader(&data_bytes);
-  const std::string config = ReadFile(kLlamaConfigPath);
+  const std::string config = testing::ReadFileOrFail(kLlamaConfigPath);
   const std::string file = LengthPrefixed(header) + std::string(data_bytes, '\0');
   const std::string from_headers = CheckSafetensors(
       HeadersArgument("model.safetensors", header, file.size()), config, "");
@@ -112,7 +104,7 @@ TEST(ValidatorApiTest, SafetensorsHeadersMatchTheWholeFile) {
 }
 
 TEST(ValidatorApiTest, EmptyRecipeIsTheDefaultRecipe) {
-  const std::string config = ReadFile(kLlamaConfigPath);
+  const std::string config = testing::ReadFileOrFail(kLlamaConfigPath);
   report::CheckReport implicit = ParseReport(Check("", config, ""));
   report::CheckReport explicit_default = ParseReport(Check("", config, DefaultRecipe()));
   EXPECT_TRUE(implicit.recipe().is_default());
@@ -127,7 +119,7 @@ TEST(ValidatorApiTest, EmptyRecipeIsTheDefaultRecipe) {
 }
 
 TEST(ValidatorApiTest, ProfileCheckTimesTheSameCheck) {
-  CheckTimings t = ProfileCheck("", ReadFile(kLlamaConfigPath), "");
+  CheckTimings t = ProfileCheck("", testing::ReadFileOrFail(kLlamaConfigPath), "");
   EXPECT_EQ(t.exit_code, 0);
   EXPECT_EQ(t.modules, 423);
   EXPECT_EQ(t.resolved_awq_mappings, 96);  // v_proj -> o_proj skipped (GQA)
@@ -158,7 +150,7 @@ TEST(ValidatorApiTest, UnknownArchitectureFromConfigListsTheKnownOnes) {
 }
 
 TEST(ValidatorApiTest, MalformedYamlRecipe) {
-  ExpectUnusable(Check("", ReadFile(kLlamaConfigPath), "quant_stage:\n  quant_modifiers: [\n"),
+  ExpectUnusable(Check("", testing::ReadFileOrFail(kLlamaConfigPath), "quant_stage:\n  quant_modifiers: [\n"),
                  "recipe:");
 }
 
@@ -167,7 +159,7 @@ TEST(ValidatorApiTest, InvalidRegexInRecipe) {
       "quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
       "      targets: [\"Linear\"]\n      scheme: W4A16\n"
       "      ignore: [\"re:model.layers.(0\"]\n";
-  ExpectUnusable(Check("", ReadFile(kLlamaConfigPath), recipe), "re:model.layers.(0");
+  ExpectUnusable(Check("", testing::ReadFileOrFail(kLlamaConfigPath), recipe), "re:model.layers.(0");
 }
 
 TEST(ValidatorApiTest, PythonOnlyRegexInRecipe) {
@@ -175,11 +167,11 @@ TEST(ValidatorApiTest, PythonOnlyRegexInRecipe) {
       "quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
       "      targets: [\"Linear\"]\n      scheme: W4A16\n"
       "      ignore: [\"re:.*(?<!mlp)\\\\.down_proj$\"]\n";
-  ExpectUnusable(Check("", ReadFile(kLlamaConfigPath), recipe), "(?<!");
+  ExpectUnusable(Check("", testing::ReadFileOrFail(kLlamaConfigPath), recipe), "(?<!");
 }
 
 TEST(ValidatorApiTest, MalformedSafetensorsHeaders) {
-  const std::string config = ReadFile(kLlamaConfigPath);
+  const std::string config = testing::ReadFileOrFail(kLlamaConfigPath);
   ExpectUnusable(CheckSafetensors("{", config, ""), "safetensors headers");
   ExpectUnusable(CheckSafetensors("[]", config, ""), "non-empty JSON array");
   ExpectUnusable(CheckSafetensors(R"([{"header": "{}", "size": 10}])", config, ""), ".name");

@@ -57,7 +57,6 @@
 
 #include "absl/status/statusor.h"
 #include "backend/awq/linear_gram.h"
-#include "backend/awq/linear_parent_loss.h"
 #include "backend/model/causal_lm.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/proto/recipe.pb.h"
@@ -68,6 +67,13 @@ namespace awq {
 
 enum class DuoScaling { kFalse, kTrue, kBoth };
 
+// How AWQ scores the grid candidates of a mapping whose parent is its only
+// balance Linear (v_proj -> o_proj, up_proj -> down_proj).
+enum class LinearParentLoss {
+  kCheaper,  // the Gram form when it needs fewer FLOPs (search_flops.h)
+  kGram,     // always the exact Gram form (linear_gram.h)
+  kForward,  // upstream's forward per candidate, for bit-for-bit comparisons
+};
 
 struct AwqOptions {
   DuoScaling duo_scaling = DuoScaling::kTrue;

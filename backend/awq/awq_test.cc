@@ -148,7 +148,7 @@ struct Toy {
 
 TEST(SmoothMapping, ProtectsTheSalientChannelAndKeepsTheProduct) {
   Toy toy;
-  const torch::Tensor original = toy.weights.at("lin.weight");
+  const torch::Tensor original = toy.weights.at("lin.weight").clone();
   auto result = SmoothMapping(toy.mapping, Options(DuoScaling::kTrue, 20), toy.stats, toy.inputs,
                               toy.forward, toy.weights);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -203,7 +203,7 @@ TEST(SmoothMapping, UpstreamCrashCasesAreErrorsNamingTheField) {
 TEST(SmoothMapping, NonFiniteParentOutputsSkipTheMapping) {
   Toy toy;
   toy.inputs[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
-  const torch::Tensor before = toy.weights.at("lin.weight");
+  const torch::Tensor before = toy.weights.at("lin.weight").clone();
   auto result = SmoothMapping(toy.mapping, Options(DuoScaling::kTrue, 20), toy.stats, toy.inputs,
                               toy.forward, toy.weights);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -247,7 +247,7 @@ TEST(SmoothLinearParentMapping, SkipsWhatUpstreamSkipsAndRefusesOtherParents) {
   LinearGram nan;
   toy.inputs[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
   ASSERT_TRUE(nan.Add(toy.inputs[0]).ok());
-  const torch::Tensor before = toy.weights.at("lin.weight");
+  const torch::Tensor before = toy.weights.at("lin.weight").clone();
   skipped = SmoothLinearParentMapping(toy.mapping, Options(DuoScaling::kTrue, 20), toy.stats, nan,
                                       toy.weights);
   ASSERT_TRUE(skipped.ok()) << skipped.status();

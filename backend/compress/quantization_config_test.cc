@@ -8,7 +8,7 @@
 #include "mapping/quantization/apply.h"
 #include "mapping/quantization/quantization_config.h"
 #include "mapping/quantization/quantization_scheme.h"
-#include "mapping/quantization/test_trees.h"
+#include "mapping/testing/decoder_trees.h"
 
 namespace wring {
 namespace backend {
@@ -54,7 +54,7 @@ constexpr char kW4A16Expected[] = R"({
   "sparsity_config": {}, "transform_config": {}, "version": "0.19.0"})";
 
 TEST(BuildQuantizationConfigTest, W4A16LlamaMatchesUpstreamLayoutAndKeyOrder) {
-  const mapping::ModuleTree tree = mapping::testing::LlamaLikeTree();
+  const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
   const auto assignments = Assign(tree, {Group("group_0", "W4A16", {"Linear"})}, {"lm_head"});
   const absl::optional<Json> config = BuildQuantizationConfig(tree, assignments);
   ASSERT_TRUE(config.has_value());
@@ -63,7 +63,7 @@ TEST(BuildQuantizationConfigTest, W4A16LlamaMatchesUpstreamLayoutAndKeyOrder) {
 }
 
 TEST(BuildQuantizationConfigTest, IgnoreListsConcreteNamesNotRecipePatterns) {
-  const mapping::ModuleTree tree = mapping::testing::LlamaLikeTree();
+  const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
   const auto assignments =
       Assign(tree, {Group("group_0", "W4A16", {"Linear"})}, {"lm_head", "re:.*down_proj$"});
   const absl::optional<Json> config = BuildQuantizationConfig(tree, assignments);
@@ -73,7 +73,7 @@ TEST(BuildQuantizationConfigTest, IgnoreListsConcreteNamesNotRecipePatterns) {
 }
 
 TEST(BuildQuantizationConfigTest, DistinctSchemesBecomeGroupsInModuleOrder) {
-  const mapping::ModuleTree tree = mapping::testing::LlamaLikeTree();
+  const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
   // The recipe lists the MLP group first, but q_proj precedes the MLP in
   // named_modules(), so the attention scheme becomes group_0.
   const auto assignments = Assign(tree,
@@ -93,7 +93,7 @@ TEST(BuildQuantizationConfigTest, DistinctSchemesBecomeGroupsInModuleOrder) {
 }
 
 TEST(BuildQuantizationConfigTest, OverrideFormatAppliesToGroupsAndModel) {
-  const mapping::ModuleTree tree = mapping::testing::LlamaLikeTree();
+  const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
   const auto assignments = Assign(tree, {Group("group_0", "W8A16", {"Linear"})}, {"lm_head"});
   QuantizationConfigOptions options;
   options.override_format = mapping::CompressionFormat::kNaiveQuantized;
@@ -104,7 +104,7 @@ TEST(BuildQuantizationConfigTest, OverrideFormatAppliesToGroupsAndModel) {
 }
 
 TEST(BuildQuantizationConfigTest, NothingQuantizedWritesNoConfig) {
-  const mapping::ModuleTree tree = mapping::testing::LlamaLikeTree();
+  const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
   mapping::SchemeAssignments none;
   none.index_by_module.assign(tree.size(), -1);
   EXPECT_FALSE(BuildQuantizationConfig(tree, none).has_value());

@@ -1,14 +1,13 @@
 #include "backend/data/calibration_data.h"
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 
@@ -217,11 +216,8 @@ absl::StatusOr<CalibrationData> LoadCalibrationData(const std::string& path,
         path, ": unknown calibration file type; use .jsonl (one {\"text\": ...} or "
               "{\"input_ids\": [...]} per line) or .txt (samples separated by blank lines)"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read calibration file ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return ParseCalibrationData(contents.str(), format, path, tokenizer, options);
+  WRING_ASSIGN_OR_RETURN(std::string text, mapping::ReadFile(path, "calibration dataset"));
+  return ParseCalibrationData(text, format, path, tokenizer, options);
 }
 
 absl::Status ValidateTokenIds(const std::vector<CalibrationSample>& samples,

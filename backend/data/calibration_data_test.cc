@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +11,7 @@
 #include "backend/data/demo_data.h"
 #include "backend/data/tokenizer.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -21,9 +21,7 @@ namespace {
 using Ids = std::vector<int64_t>;
 
 std::string TestdataPath(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string root = srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "";
-  return absl::StrCat(root, "backend/data/testdata/", name);
+  return mapping::testing::RunfilePath(absl::StrCat("backend/data/testdata/", name));
 }
 
 std::string TempPath(const std::string& name) {

@@ -1,8 +1,6 @@
 #include "backend/data/tokenizer.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <variant>
 
@@ -14,6 +12,7 @@
 #include "backend/data/internal/split_regex.h"
 #include "backend/data/internal/utf8.h"
 #include "backend/data/internal/json_util.h"
+#include "mapping/base/file.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
@@ -308,11 +307,8 @@ absl::StatusOr<Tokenizer> Tokenizer::FromJson(absl::string_view tokenizer_json,
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokenizer file ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return FromJson(contents.str(), path);
+  WRING_ASSIGN_OR_RETURN(std::string text, mapping::ReadFile(path, "tokenizer"));
+  return FromJson(text, path);
 }
 
 absl::StatusOr<std::vector<int64_t>> Tokenizer::Encode(absl::string_view text,

@@ -1,8 +1,6 @@
 #include "backend/data/tokenizer.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +9,7 @@
 #include "backend/data/internal/nfc.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -20,21 +19,11 @@ namespace {
 using mapping::Json;
 
 std::string TestdataPath(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string root = srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "";
-  return absl::StrCat(root, "backend/data/testdata/", name);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  return mapping::testing::RunfilePath(absl::StrCat("backend/data/testdata/", name));
 }
 
 Json LoadJson(const std::string& path) {
-  auto json = mapping::ParseJson(ReadFile(path), path);
+  auto json = mapping::ParseJson(mapping::testing::ReadFileOrFail(path), path);
   EXPECT_TRUE(json.ok()) << json.status();
   return json.ok() ? *json : Json();
 }
@@ -105,7 +94,7 @@ TEST(TokenizerTest, DemoTextIdsMatchReference) {
   auto ids = demo.Encode(DemoCalibrationText(), true);
   ASSERT_TRUE(ids.ok()) << ids.status();
   EXPECT_EQ(*ids, Ids(reference["demo_text_ids"]));
-  EXPECT_EQ(DemoCalibrationText(), ReadFile(TestdataPath("demo_text.txt")));
+  EXPECT_EQ(DemoCalibrationText(), mapping::testing::ReadFileOrFail(TestdataPath("demo_text.txt")));
 }
 
 TEST(TokenizerTest, NfcMatchesReference) {

@@ -12,16 +12,20 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "backend/awq/awq_modifier.h"
 #include "backend/job/compress_job.h"
 #include "backend/model/causal_lm.h"
+#include "backend/model/config.h"
 #include "backend/pipeline/compression_plan.h"
 #include "backend/pipeline/sequential_calibration.h"
 #include "backend/safetensors/reader.h"
 #include "backend/testing/checkpoint_compare.h"
+#include "backend/testing/test_device.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/archs/architectures.h"
 #include "mapping/recipe/recipe_parser.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -35,19 +39,12 @@ constexpr int kCalibrationSamples = 8;
 constexpr int kEvaluationSamples = 8;
 
 std::string TestData(const std::string& path) {
-  return testing::Runfile("backend/job/testdata/awq/" + path);
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return mapping::testing::RunfilePath("backend/job/testdata/awq/" + path);
 }
 
 pipeline::TokenSequences CalibrationTokens() {
   pipeline::TokenSequences ids;
-  std::istringstream lines(ReadText(TestData("calibration.jsonl")));
+  std::istringstream lines(mapping::testing::ReadFileOrFail(TestData("calibration.jsonl")));
   std::string line;
   while (ids.size() < kCalibrationSamples && std::getline(lines, line)) {
     ids.push_back(mapping::ParseJson(line, "calibration.jsonl")->at("input_ids").get<std::vector<int64_t>>());
@@ -56,29 +53,36 @@ pipeline::TokenSequences CalibrationTokens() {
 }
 
 // The pipeline itself, to see AWQ's per-mapping results.
-pipeline::CalibrationResult Calibrate(const std::string& recipe_name,
-                                      awq::LinearParentLoss loss = awq::LinearParentLoss::kCheaper) {
+std::vector<awq::MappingQuality> Calibrate(const std::string& recipe_name,
+                                           awq::LinearParentLoss loss = awq::LinearParentLoss::kCheaper) {
   const std::string config_path = TestData("tiny_llama/config.json");
-  auto config = mapping::ParseJson(ReadText(config_path), config_path);
+  const std::string config_text = mapping::testing::ReadFileOrFail(config_path);
+  auto config = mapping::ParseJson(config_text, config_path);
   auto model_input = mapping::ModelFromConfig(*config, config_path, "");
   EXPECT_TRUE(model_input.ok()) << model_input.status();
   const std::string recipe_path = TestData(absl::StrCat("recipes/", recipe_name, ".yaml"));
-  auto recipe = mapping::ParseRecipe(ReadText(recipe_path), recipe_path);
+  auto recipe = mapping::ParseRecipe(mapping::testing::ReadFileOrFail(recipe_path), recipe_path);
   EXPECT_TRUE(recipe.ok()) << recipe.status();
   auto plan = pipeline::PlanCompression(*std::move(model_input), *recipe);
   EXPECT_TRUE(plan.ok()) << plan.status();
-  plan->awq_linear_parent_loss = loss;
-  auto model = model::CausalLm::Open(TestData("tiny_llama"), torch::kCPU);
+  auto model_config = model::ParseModelConfig(config_text, config_path);
+  EXPECT_TRUE(model_config.ok()) << model_config.status();
+  auto modifier = awq::AwqModifier::Create(*plan, *model_config, recipe_path, loss);
+  EXPECT_TRUE(modifier.ok()) << modifier.status();
+  if (!modifier.ok() || *modifier == nullptr) return {};
+  auto model = model::CausalLm::Open(TestData("tiny_llama"), torch::Device(testing::TestDevice()));
   EXPECT_TRUE(model.ok()) << model.status();
-  pipeline::Progress progress(nullptr, 2, kCalibrationSamples);
-  auto result = pipeline::RunSequentialCalibration(**model, *plan, CalibrationTokens(), {}, progress);
+  pipeline::Progress progress(nullptr, 2);
+  auto result = pipeline::RunSequentialCalibration(**model, *plan, {modifier->get()},
+                                                   CalibrationTokens(), {}, progress);
   EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *std::move(result) : pipeline::CalibrationResult();
+  return (*modifier)->mappings();
 }
 
 CompressOptions Options(const std::string& recipe_path, const std::string& out_name,
                         int eval_samples) {
   CompressOptions options;
+  options.device = testing::TestDevice();
   options.model_dir = TestData("tiny_llama");
   options.recipe_path = recipe_path;
   options.dataset_path = TestData("calibration.jsonl");
@@ -117,14 +121,14 @@ class MatchesLlmCompressorAwq : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(MatchesLlmCompressorAwq, ScalesAndGridLosses) {
   const std::string name = GetParam();
-  const pipeline::CalibrationResult result = Calibrate(name);
+  const std::vector<awq::MappingQuality> result = Calibrate(name);
   const mapping::Json search = ReadJson(TestData(absl::StrCat("reference/", name, "/awq_search.json")));
   auto scales = safetensors::SafetensorsFile::Open(
       TestData(absl::StrCat("reference/", name, "/awq_scales.safetensors")));
   ASSERT_TRUE(scales.ok()) << scales.status();
-  ASSERT_EQ(result.awq.size(), search.size());
+  ASSERT_EQ(result.size(), search.size());
   for (size_t i = 0; i < search.size(); ++i) {
-    const pipeline::AwqMappingQuality& ours = result.awq[i];
+    const awq::MappingQuality& ours = result[i];
     const mapping::Json& theirs = search[i];
     SCOPED_TRACE(ours.smooth_layer);
     ASSERT_EQ(ours.smooth_layer, theirs["smooth"].get<std::string>());
@@ -200,13 +204,14 @@ TEST_P(MatchesLlmCompressorAwq, Checkpoint) {
 // the outputs to bf16; it must choose what upstream's forward loss chooses
 // and report the same losses to bf16 output-rounding tolerance.
 TEST_P(MatchesLlmCompressorAwq, GramLossChoosesAsTheForwardLoss) {
-  const pipeline::CalibrationResult gram = Calibrate(GetParam(), awq::LinearParentLoss::kGram);
-  const pipeline::CalibrationResult forward = Calibrate(GetParam(), awq::LinearParentLoss::kForward);
-  ASSERT_EQ(gram.awq.size(), forward.awq.size());
+  const std::vector<awq::MappingQuality> gram = Calibrate(GetParam(), awq::LinearParentLoss::kGram);
+  const std::vector<awq::MappingQuality> forward =
+      Calibrate(GetParam(), awq::LinearParentLoss::kForward);
+  ASSERT_EQ(gram.size(), forward.size());
   int gram_mappings = 0;
-  for (size_t i = 0; i < gram.awq.size(); ++i) {
-    const pipeline::AwqMappingQuality& g = gram.awq[i];
-    const pipeline::AwqMappingQuality& f = forward.awq[i];
+  for (size_t i = 0; i < gram.size(); ++i) {
+    const awq::MappingQuality& g = gram[i];
+    const awq::MappingQuality& f = forward[i];
     SCOPED_TRACE(g.smooth_layer);
     EXPECT_EQ(f.loss, "forward");
     const bool linear_parent = absl::EndsWith(g.parent, "_proj");

@@ -4,21 +4,21 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "backend/awq/awq_modifier.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compress/quantization_config.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
 #include "backend/job/quality_report.h"
 #include "backend/model/causal_lm.h"
+#include "backend/model/config.h"
 #include "backend/output/output_directory.h"
 #include "backend/pipeline/compression_plan.h"
 #include "backend/pipeline/progress.h"
@@ -26,6 +26,7 @@
 #include "backend/safetensors/writer.h"
 #include "backend/spinquant/spinquant.h"
 #include "mapping/archs/architectures.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/check/check.h"
@@ -48,17 +49,6 @@ const std::vector<std::string>& FilesCopiedVerbatim() {
       "tokenizer.model",        "added_tokens.json",     "chat_template.jinja",
       "chat_template.json"};
   return *files;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot read the ", what, " (does it exist and is it readable?)"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 absl::StatusOr<torch::Device> ParseDevice(const std::string& name) {
@@ -123,8 +113,12 @@ struct PreparedJob {
   pipeline::CompressionPlan plan;
   data::CalibrationData samples;
   std::unique_ptr<output::OutputDirectory> output;
+  // The model's config.json as the backend runs it.
+  model::ModelConfig model_config;
   // The recipe's SpinQuantModifier, fused into the weights as they load.
   std::unique_ptr<spinquant::SpinQuant> spinquant;
+  // The modifiers that act inside the sequential pipeline, in recipe order.
+  std::unique_ptr<awq::AwqModifier> awq;
   std::vector<std::string> notes;  // printed once progress output starts
 };
 
@@ -141,7 +135,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
         "--dataset: give calibration data (.jsonl with input_ids or text, or .txt)");
   }
   job.config_path = (fs::path(options.model_dir) / "config.json").string();
-  WRING_ASSIGN_OR_RETURN(std::string config_text, ReadFile(job.config_path, "model config"));
+  WRING_ASSIGN_OR_RETURN(std::string config_text, mapping::ReadFile(job.config_path, "model config"));
   WRING_ASSIGN_OR_RETURN(job.config, mapping::ParseJson(config_text, job.config_path));
   // The tree is built twice (cheap) because the check consumes its input.
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput checked_model,
@@ -149,7 +143,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput model,
                          mapping::ModelFromConfig(job.config, job.config_path, ""));
 
-  WRING_ASSIGN_OR_RETURN(job.recipe_text, ReadFile(options.recipe_path, "recipe"));
+  WRING_ASSIGN_OR_RETURN(job.recipe_text, mapping::ReadFile(options.recipe_path, "recipe"));
   WRING_ASSIGN_OR_RETURN(recipe::Recipe recipe,
                          mapping::ParseRecipe(job.recipe_text, options.recipe_path));
   WRING_ASSIGN_OR_RETURN(report::CheckReport report, mapping::CheckRecipe(std::move(checked_model), &recipe));
@@ -162,8 +156,12 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     return absl::AbortedError("recipe would fail");
   }
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
-  if (options.awq_forward_loss) job.plan.awq_linear_parent_loss = awq::LinearParentLoss::kForward;
+  WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
+  WRING_ASSIGN_OR_RETURN(
+      job.awq, awq::AwqModifier::Create(job.plan, job.model_config, options.recipe_path,
+                                        options.awq_forward_loss ? awq::LinearParentLoss::kForward
+                                                                 : awq::LinearParentLoss::kCheaper));
 
   // Claim the output path before hours of calibration, not after.
   WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
@@ -278,15 +276,20 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   }
 
   pipeline::Progress progress(options.progress,
-                              static_cast<int>((*model)->config().num_hidden_layers),
-                              static_cast<int>(job->samples.calibration.size()));
+                              static_cast<int>((*model)->config().num_hidden_layers));
   for (const std::string& note : job->notes) progress.Message(note);
+  std::vector<pipeline::LayerModifier*> modifiers;
+  if (job->awq != nullptr) {
+    for (const std::string& line : job->awq->log()) progress.Message(line);
+    modifiers.push_back(job->awq.get());
+  }
   progress.Message(absl::StrFormat(
       "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",
       job->samples.calibration.size(), job->samples.evaluation.size(),
       (*model)->config().num_hidden_layers, job->plan.linears.size(), options.device));
-  auto result = pipeline::RunSequentialCalibration(**model, job->plan, Ids(job->samples.calibration),
+  auto result = pipeline::RunSequentialCalibration(**model, job->plan, modifiers,
+                                                   Ids(job->samples.calibration),
                                                    Ids(job->samples.evaluation), progress);
   if (!result.ok()) return Fail(FailureOf(result.status()), result.status());
 

@@ -11,8 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/testing/checkpoint_compare.h"
+#include "backend/testing/test_device.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -22,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string TestData(const std::string& path) {
-  return testing::Runfile("backend/job/testdata/oneshot/" + path);
+  return mapping::testing::RunfilePath("backend/job/testdata/oneshot/" + path);
 }
 
 // Activation and kv-cache scales of layers after the first depend on the
@@ -36,6 +38,7 @@ bool IsFromPropagatedActivations(const std::string& name) {
 
 CompressOptions Options(const std::string& scheme) {
   CompressOptions options;
+  options.device = testing::TestDevice();
   options.model_dir = TestData("tiny_llama");
   options.recipe_path = TestData(absl::StrCat("recipes/", scheme, ".yaml"));
   options.dataset_path = TestData("calibration.jsonl");
@@ -91,6 +94,32 @@ TEST(CompressJob, RefusesARecipeLlmCompressorWouldRejectBeforeLoading) {
   options.recipe_path = recipe.string();
   const CompressSummary summary = RunCompressJob(options);
   EXPECT_EQ(summary.failure, CompressFailure::kRecipeWouldFail) << summary.message;
+  EXPECT_FALSE(fs::exists(options.output_dir));
+}
+
+// AWQ's plan is made while the job is prepared: a mapping wring cannot
+// smooth is refused before a single weight is read (this model directory
+// has none).
+TEST(CompressJob, RefusesAnUnsupportedAwqMappingBeforeLoadingWeights) {
+  CompressOptions options = Options("awq_layer_parent");
+  const fs::path tmp = fs::path(std::getenv("TEST_TMPDIR"));
+  const fs::path model_dir = tmp / "config_only";
+  fs::create_directories(model_dir);
+  fs::copy_file(TestData("tiny_llama/config.json"), model_dir / "config.json",
+                fs::copy_options::overwrite_existing);
+  options.model_dir = model_dir.string();
+  const fs::path recipe = tmp / "awq_layer_parent.yaml";
+  std::ofstream(recipe) << "quant_stage:\n  quant_modifiers:\n    AWQModifier:\n"
+                           "      mappings:\n"
+                           "        - smooth_layer: re:.*input_layernorm$\n"
+                           "          balance_layers: [re:.*q_proj$, re:.*gate_proj$]\n"
+                           "    QuantizationModifier: {targets: [Linear], ignore: [lm_head], "
+                           "scheme: W4A16}\n";
+  options.recipe_path = recipe.string();
+  const CompressSummary summary = RunCompressJob(options);
+  EXPECT_EQ(summary.failure, CompressFailure::kUnusableInput) << summary.message;
+  EXPECT_TRUE(absl::StrContains(summary.message, "AWQModifier")) << summary.message;
+  EXPECT_TRUE(absl::StrContains(summary.message, "parent 'model.layers.0'")) << summary.message;
   EXPECT_FALSE(fs::exists(options.output_dir));
 }
 

@@ -30,28 +30,14 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
                   {"compressed", result.compressed_perplexity},
                   {"tokens", result.evaluation_tokens}};
   }
-  mapping::Json awq = mapping::Json::array();
-  for (const pipeline::AwqMappingQuality& m : result.awq) {
-    mapping::Json entry = {{"smooth_layer", m.smooth_layer}, {"parent", m.parent}};
-    if (!m.skipped.empty()) {
-      entry["skipped"] = m.skipped;
-    } else {
-      entry["best_ratio"] = m.best_ratio;
-      entry["best_duo_scaling"] = m.best_duo_scaling;
-      entry["initial_error"] = m.initial_error;
-      entry["best_error"] = m.best_error;
-      entry["loss"] = m.loss;
-      entry["search_flops"] = m.search_flops;
-      entry["search_seconds"] = m.search_seconds;
-    }
-    awq.push_back(std::move(entry));
-  }
   report.json = {{"quantized_linear_layers", plan.linears.size()},
                  {"kv_cache_modules", plan.kv_cache.size()},
                  {"elapsed_seconds", elapsed_seconds},
                  {"perplexity", std::move(perplexity)},
                  {"layers", std::move(layers)}};
-  if (!result.awq.empty()) report.json["awq"] = std::move(awq);
+  for (const pipeline::ModifierReport& modifier : result.modifiers) {
+    report.json[modifier.json_key] = modifier.json;
+  }
 
   std::string& text = report.text;
   absl::StrAppend(&text, "Quality (evaluation samples held out from calibration)\n");
@@ -79,17 +65,8 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
                     "  no evaluation samples (--eval-samples 0, or the dataset had no samples "
                     "left after calibration): errors not measured\n");
   }
-  if (!result.awq.empty()) {
-    absl::StrAppend(&text, "  AWQ (parent output MSE, quantized: no smoothing -> best scales)\n");
-    for (const pipeline::AwqMappingQuality& m : result.awq) {
-      if (!m.skipped.empty()) {
-        absl::StrAppendFormat(&text, "    %s: skipped (%s)\n", m.smooth_layer, m.skipped);
-        continue;
-      }
-      absl::StrAppendFormat(&text, "    %-40s %.3e -> %.3e (ratio %.3f%s)\n", m.smooth_layer,
-                            m.initial_error, m.best_error, m.best_ratio,
-                            m.best_duo_scaling ? ", duo" : "");
-    }
+  for (const pipeline::ModifierReport& modifier : result.modifiers) {
+    absl::StrAppend(&text, modifier.text);
   }
   absl::StrAppend(&text, "  elapsed ", pipeline::Progress::FormatDuration(elapsed_seconds), "\n");
   return report;

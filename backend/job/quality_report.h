@@ -8,7 +8,7 @@
 #include <string>
 
 #include "backend/pipeline/compression_plan.h"
-#include "backend/pipeline/sequential_calibration.h"
+#include "backend/pipeline/calibration_result.h"
 #include "mapping/base/json.h"
 
 namespace wring {

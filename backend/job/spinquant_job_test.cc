@@ -6,15 +6,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
 #include "backend/testing/checkpoint_compare.h"
+#include "backend/testing/test_device.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -23,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ReadJson;
-using testing::Runfile;
+using mapping::testing::RunfilePath;
 
 std::string TempPath(const std::string& name) {
   return (fs::path(std::getenv("TEST_TMPDIR")) / name).string();
@@ -32,6 +33,7 @@ std::string TempPath(const std::string& name) {
 CompressOptions Options(const std::string& model_dir, const std::string& recipe,
                         const std::string& dataset, const std::string& output) {
   CompressOptions options;
+  options.device = testing::TestDevice();
   options.model_dir = model_dir;
   options.recipe_path = recipe;
   options.dataset_path = dataset;
@@ -51,7 +53,7 @@ class MatchesLlmCompressorSpinQuant : public ::testing::TestWithParam<std::strin
 // input observer and whose matrix the checkpoint keeps) and a scheme.
 TEST_P(MatchesLlmCompressorSpinQuant, TensorsAndConfig) {
   const std::string name = GetParam();
-  const std::string data = Runfile("backend/spinquant/testdata/");
+  const std::string data = RunfilePath("backend/spinquant/testdata/");
   const CompressOptions options = Options(data + "tiny_llama", data + "recipes/" + name + ".yaml",
                                           data + "calibration.jsonl", name);
   const CompressSummary summary = RunCompressJob(options);
@@ -96,7 +98,7 @@ double AccumulatedError(const std::string& scheme, bool rotate) {
                         << (rotate ? "    SpinQuantModifier:\n      rotations: [R1, R2]\n" : "")
                         << "    QuantizationModifier:\n      targets: [Linear]\n      ignore: [lm_head]\n"
                         << "      scheme: " << scheme << "\n";
-  const std::string data = Runfile("backend/job/testdata/oneshot/");
+  const std::string data = RunfilePath("backend/job/testdata/oneshot/");
   CompressOptions options = Options(data + "tiny_llama", recipe, data + "calibration.jsonl",
                                     absl::StrCat("outlier_", scheme, rotate));
   options.num_samples = 4;

@@ -1,8 +1,6 @@
 #include "backend/model/causal_lm.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -13,6 +11,7 @@
 #include "backend/base/torch_errors.h"
 #include "backend/model/internal/decoder_layer.h"
 #include "backend/model/internal/decoder_math.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 
@@ -27,14 +26,6 @@ constexpr char kLmHeadName[] = "lm_head.weight";
 
 std::string ShapeString(c10::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 std::string DtypeName(torch::Dtype dtype) { return std::string(c10::toString(dtype)); }
-
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read (is this a Hugging Face model directory?)"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The decoder layer a checkpoint tensor belongs to, from "model.layers.<i>.".
 std::optional<int> LayerOfTensor(const std::string& name) {
@@ -86,7 +77,7 @@ CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig conf
 
 absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {
   const std::string config_path = model_dir + "/config.json";
-  WRING_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(config_path));
+  WRING_ASSIGN_OR_RETURN(const std::string text, mapping::ReadFile(config_path, "model config"));
   WRING_ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, config_path));
   WRING_ASSIGN_OR_RETURN(const mapping::Json root, mapping::ParseJson(text, config_path));
   if (mapping::JsonMember(root, "quantization_config") != nullptr) {

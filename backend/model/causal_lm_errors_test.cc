@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +17,7 @@
 #include "backend/safetensors/reader.h"
 #include "backend/safetensors/writer.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -27,15 +27,7 @@ namespace {
 using safetensors::TensorToWrite;
 
 std::string SourceDir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", "backend/model/testdata/qwen2_fp32_bias");
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return mapping::testing::RunfilePath("backend/model/testdata/qwen2_fp32_bias");
 }
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -51,7 +43,7 @@ std::string BrokenCopy(const std::function<void(std::vector<TensorToWrite>&)>& e
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/broken_", counter++);
   EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-  std::string config = ReadFile(SourceDir() + "/config.json");
+  std::string config = mapping::testing::ReadFileOrFail(SourceDir() + "/config.json");
   if (edit_config) config = edit_config(config);
   WriteFile(dir + "/config.json", config);
 
@@ -221,7 +213,7 @@ TEST(CausalLmErrors, MissingConfigOrCheckpoint) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   ExpectMentions(status, {empty + "/config.json"});
 
-  WriteFile(empty + "/config.json", ReadFile(SourceDir() + "/config.json"));
+  WriteFile(empty + "/config.json", mapping::testing::ReadFileOrFail(SourceDir() + "/config.json"));
   status = CausalLm::Open(empty, torch::kCPU).status();
   EXPECT_FALSE(status.ok());
   ExpectMentions(status, {empty});

@@ -2,7 +2,6 @@
 // (testdata/make_reference.py: the checkpoints and reference outputs).
 #include "backend/model/causal_lm.h"
 
-#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "backend/model/internal/decoder_math.h"
 #include "backend/safetensors/reader.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -21,8 +21,7 @@ namespace model {
 namespace {
 
 std::string TestdataDir(const std::string& model) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", "backend/model/testdata/", model);
+  return mapping::testing::RunfilePath(absl::StrCat("backend/model/testdata/", model));
 }
 
 struct Reference {

@@ -4,11 +4,20 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backend/observe/internal/calibrated_value.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
 namespace backend {
 namespace observe {
+
+ActivationCalibrator::ActivationCalibrator(std::unique_ptr<internal::CalibratedValue> value)
+    : value_(std::move(value)) {}
+ActivationCalibrator::~ActivationCalibrator() = default;
+
+bool ActivationCalibrator::is_dynamic() const { return value_->is_dynamic(); }
+const std::string& ActivationCalibrator::observer_name() const { return value_->observer_name(); }
+const quantize::QuantizationArgs& ActivationCalibrator::args() const { return value_->args(); }
 
 absl::StatusOr<std::unique_ptr<ActivationCalibrator>> ActivationCalibrator::Create(
     const mapping::QuantizationArgs& input_args, torch::Dtype weight_dtype, int64_t in_features) {

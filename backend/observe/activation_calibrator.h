@@ -27,13 +27,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "backend/observe/internal/calibrated_value.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/quantization/quantization_args.h"
 
 namespace wring {
 namespace backend {
 namespace observe {
+namespace internal {
+class CalibratedValue;
+}  // namespace internal
 
 class ActivationCalibrator {
  public:
@@ -43,10 +45,12 @@ class ActivationCalibrator {
   static absl::StatusOr<std::unique_ptr<ActivationCalibrator>> Create(const mapping::QuantizationArgs& input_args,
                                                                       torch::Dtype weight_dtype, int64_t in_features);
 
-  bool is_dynamic() const { return value_->is_dynamic(); }
+  ~ActivationCalibrator();
+
+  bool is_dynamic() const;
   // Empty for dynamic args.
-  const std::string& observer_name() const { return value_->observer_name(); }
-  const quantize::QuantizationArgs& args() const { return value_->args(); }
+  const std::string& observer_name() const;
+  const quantize::QuantizationArgs& args() const;
 
   // The Linear's input for one forward call ([batch, tokens, in_features]).
   // No-op for dynamic args.
@@ -65,7 +69,7 @@ class ActivationCalibrator {
   absl::StatusOr<torch::Tensor> FakeQuantize(const torch::Tensor& input) const;
 
  private:
-  explicit ActivationCalibrator(std::unique_ptr<internal::CalibratedValue> value) : value_(std::move(value)) {}
+  explicit ActivationCalibrator(std::unique_ptr<internal::CalibratedValue> value);
 
   std::unique_ptr<internal::CalibratedValue> value_;
 };

@@ -5,11 +5,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/observe/internal/calibrated_value.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
 namespace backend {
 namespace observe {
+
+KvCacheCalibrator::KvCacheCalibrator(std::unique_ptr<internal::CalibratedValue> key,
+                                     std::unique_ptr<internal::CalibratedValue> value,
+                                     int64_t num_kv_heads, int64_t head_dim)
+    : key_(std::move(key)), value_(std::move(value)), num_kv_heads_(num_kv_heads), head_dim_(head_dim) {}
+KvCacheCalibrator::~KvCacheCalibrator() = default;
+
+bool KvCacheCalibrator::is_dynamic() const { return key_->is_dynamic(); }
+const std::string& KvCacheCalibrator::observer_name() const { return key_->observer_name(); }
+const quantize::QuantizationArgs& KvCacheCalibrator::args() const { return key_->args(); }
 
 absl::StatusOr<std::unique_ptr<KvCacheCalibrator>> KvCacheCalibrator::Create(
     const mapping::QuantizationArgs& kv_cache_scheme, torch::Dtype attention_dtype, int64_t num_kv_heads,

@@ -18,16 +18,19 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "backend/observe/internal/calibrated_value.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/quantization/quantization_args.h"
 
 namespace wring {
 namespace backend {
 namespace observe {
+namespace internal {
+class CalibratedValue;
+}  // namespace internal
 
 struct KvCacheQParams {
   quantize::QParams key;    // zero_point undefined for symmetric args
@@ -41,9 +44,11 @@ class KvCacheCalibrator {
                                                                    torch::Dtype attention_dtype,
                                                                    int64_t num_kv_heads, int64_t head_dim);
 
-  bool is_dynamic() const { return key_->is_dynamic(); }
-  const std::string& observer_name() const { return key_->observer_name(); }
-  const quantize::QuantizationArgs& args() const { return key_->args(); }
+  ~KvCacheCalibrator();
+
+  bool is_dynamic() const;
+  const std::string& observer_name() const;
+  const quantize::QuantizationArgs& args() const;
 
   absl::Status ObserveKey(const torch::Tensor& key_states);
   absl::Status ObserveValue(const torch::Tensor& value_states);
@@ -56,8 +61,7 @@ class KvCacheCalibrator {
 
  private:
   KvCacheCalibrator(std::unique_ptr<internal::CalibratedValue> key, std::unique_ptr<internal::CalibratedValue> value,
-                    int64_t num_kv_heads, int64_t head_dim)
-      : key_(std::move(key)), value_(std::move(value)), num_kv_heads_(num_kv_heads), head_dim_(head_dim) {}
+                    int64_t num_kv_heads, int64_t head_dim);
 
   absl::Status CheckStates(const torch::Tensor& states, const char* what) const;
 

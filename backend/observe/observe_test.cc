@@ -3,14 +3,12 @@
 // generate_observer_reference.py). Every comparison is bitwise.
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "backend/observe/activation_calibrator.h"
+#include "backend/observe/args.h"
 #include "backend/observe/kv_cache_calibrator.h"
 #include "backend/observe/observer.h"
 #include "backend/quantize/quantize.h"
@@ -18,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/quantization/quantization_args.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -27,17 +26,13 @@ namespace {
 using mapping::Json;
 
 std::string TestdataPath(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? std::string(srcdir) + "/wring/" : "") + "backend/observe/testdata/" + name;
+  return mapping::testing::RunfilePath("backend/observe/testdata/" + name);
 }
 
 class Reference {
  public:
   Reference() {
-    std::ifstream in(TestdataPath("observer_reference.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    json_ = Json::parse(text.str());
+    json_ = Json::parse(mapping::testing::ReadFileOrFail(TestdataPath("observer_reference.json")));
     auto file = safetensors::SafetensorsFile::Open(TestdataPath("observer_reference.safetensors"));
     EXPECT_TRUE(file.ok()) << file.status();
     file_ = std::move(*file);

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -21,13 +21,6 @@ fs::path TestDir(const std::string& name) {
   return dir;
 }
 
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(OutputDirectory, NothingAppearsUntilCommit) {
   const fs::path root = TestDir("commit");
   const fs::path out = root / "ckpt";
@@ -36,7 +29,7 @@ TEST(OutputDirectory, NothingAppearsUntilCommit) {
   ASSERT_TRUE((*dir)->WriteFile("config.json", "{}").ok());
   EXPECT_FALSE(fs::exists(out));
   ASSERT_TRUE((*dir)->Commit().ok());
-  EXPECT_EQ(ReadAll(out / "config.json"), "{}");
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((out / "config.json").string()), "{}");
   EXPECT_FALSE(fs::exists((*dir)->staging_path()));
 }
 
@@ -61,7 +54,7 @@ TEST(OutputDirectory, RefusesToOverwrite) {
   auto dir = OutputDirectory::Create((root / "ckpt").string());
   ASSERT_FALSE(dir.ok());
   EXPECT_NE(dir.status().message().find("never overwrites"), std::string::npos) << dir.status();
-  EXPECT_EQ(ReadAll(root / "ckpt" / "config.json"), "{}");
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((root / "ckpt" / "config.json").string()), "{}");
 }
 
 TEST(OutputDirectory, AcceptsAnEmptyDirectoryAndNeedsAParent) {
@@ -71,7 +64,7 @@ TEST(OutputDirectory, AcceptsAnEmptyDirectoryAndNeedsAParent) {
   ASSERT_TRUE(dir.ok()) << dir.status();
   ASSERT_TRUE((*dir)->WriteFile("a", "1").ok());
   ASSERT_TRUE((*dir)->Commit().ok());
-  EXPECT_EQ(ReadAll(root / "ckpt" / "a"), "1");
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((root / "ckpt" / "a").string()), "1");
 
   auto orphan = OutputDirectory::Create((root / "missing" / "ckpt").string());
   ASSERT_FALSE(orphan.ok());
@@ -89,7 +82,7 @@ TEST(OutputDirectory, CopiesOnlyFilesThatExist) {
   ASSERT_TRUE(copied.ok());
   EXPECT_EQ(*copied, std::vector<std::string>{"tokenizer.json"});
   ASSERT_TRUE((*dir)->Commit().ok());
-  EXPECT_EQ(ReadAll(root / "out" / "tokenizer.json"), "tok");
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((root / "out" / "tokenizer.json").string()), "tok");
   EXPECT_FALSE(fs::exists(root / "out" / "generation_config.json"));
 }
 

@@ -18,7 +18,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
-#include "backend/awq/linear_parent_loss.h"
 #include "mapping/base/json.h"
 #include "mapping/model/model_input.h"
 #include "mapping/proto/recipe.pb.h"
@@ -53,9 +52,6 @@ struct CompressionPlan {
   std::string recipe_name;
   // nullopt when nothing is quantized.
   absl::optional<mapping::Json> quantization_config;
-  // Not from the recipe: how AWQ scores candidates of Linear parents
-  // (awq.h; the CLI's --awq-forward-loss picks kForward).
-  awq::LinearParentLoss awq_linear_parent_loss = awq::LinearParentLoss::kCheaper;
 
   // The planned Linear named `name`, or nullptr when it stays dense.
   const PlannedModule* FindLinear(const std::string& name) const;

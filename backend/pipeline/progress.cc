@@ -11,8 +11,7 @@ namespace wring {
 namespace backend {
 namespace pipeline {
 
-Progress::Progress(std::FILE* out, int num_layers, int num_samples)
-    : out_(out), num_layers_(num_layers), num_samples_(num_samples) {
+Progress::Progress(std::FILE* out, int num_layers) : out_(out), num_layers_(num_layers) {
   terminal_ = out_ != nullptr && isatty(fileno(out_));
   start_ = Clock::now();
   last_emit_ = start_ - std::chrono::seconds(10);
@@ -51,14 +50,14 @@ void Progress::Message(const std::string& line) {
   std::fflush(out_);
 }
 
-void Progress::Sample(int layer, const char* stage, int sample) {
+void Progress::Sample(int layer, const char* stage, int sample, int total) {
   std::string eta;
   if (layers_done_ > 0) {
     eta = absl::StrCat(", ETA ",
                        FormatDuration(Elapsed() / layers_done_ * (num_layers_ - layers_done_)));
   }
   Emit(absl::StrCat("layer ", layer + 1, "/", num_layers_, ": ", stage, " sample ", sample, "/",
-                    num_samples_, ", elapsed ", FormatDuration(Elapsed()), eta),
+                    total, ", elapsed ", FormatDuration(Elapsed()), eta),
        false);
 }
 

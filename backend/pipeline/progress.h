@@ -18,11 +18,12 @@ namespace pipeline {
 class Progress {
  public:
   // `out` nullptr silences everything (--quiet).
-  Progress(std::FILE* out, int num_layers, int num_samples);
+  Progress(std::FILE* out, int num_layers);
 
   void Message(const std::string& line);
-  // `stage` is e.g. "calibrating"; `sample` counts from 1.
-  void Sample(int layer, const char* stage, int sample);
+  // `stage` is e.g. "calibrating"; `sample` counts from 1 to `total`, the
+  // number of samples that stage goes through.
+  void Sample(int layer, const char* stage, int sample, int total);
   void LayerDone(int layer);
   void Finish();
 
@@ -37,7 +38,6 @@ class Progress {
   std::FILE* out_;
   bool terminal_ = false;
   int num_layers_;
-  int num_samples_;
   int layers_done_ = 0;
   bool line_open_ = false;
   Clock::time_point start_;

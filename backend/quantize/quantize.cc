@@ -1,6 +1,7 @@
 #include "backend/quantize/quantize.h"
 
 #include <cmath>
+#include <optional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -327,13 +328,13 @@ absl::StatusOr<QParams> CalculateQParams(const torch::Tensor& min_vals, const to
 
     if (IsFloat8(args)) {
       zero_points = Clamp<double>(zero_points, -compat::kFloat8E4M3Max, compat::kFloat8E4M3Max);
-#if WRING_TORCH_HAS_NATIVE_FLOAT8
-      zero_points = zero_points.to(torch::kFloat8_e4m3fn);
-#else
-      absl::StatusOr<torch::Tensor> rounded = compat::RoundToFloat8E4M3(zero_points);
-      if (!rounded.ok()) return rounded.status();
-      zero_points = *rounded;
-#endif
+      if (const std::optional<torch::Dtype> float8 = compat::NativeFloat8E4M3Dtype()) {
+        zero_points = zero_points.to(*float8);
+      } else {
+        absl::StatusOr<torch::Tensor> rounded = compat::RoundToFloat8E4M3(zero_points);
+        if (!rounded.ok()) return rounded.status();
+        zero_points = *rounded;
+      }
     } else {
       // zp_dtype int8 (num_bits <= 8): clamp to its limits, round half to
       // even, cast. NaN (0/0 in an all-zero asymmetric slot) has no defined

@@ -7,15 +7,14 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 
 namespace wring {
@@ -156,8 +155,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
   auto checkpoint = std::unique_ptr<SafetensorsCheckpoint>(new SafetensorsCheckpoint());
   checkpoint->directory_ = directory;
   const std::string index_path = absl::StrCat(directory, "/model.safetensors.index.json");
-  std::ifstream index_stream(index_path, std::ios::binary);
-  if (!index_stream) {
+  absl::StatusOr<std::string> index_text = mapping::ReadFile(index_path, "safetensors index");
+  if (absl::IsNotFound(index_text.status())) {
     const std::string single = absl::StrCat(directory, "/model.safetensors");
     absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(single);
     if (!file.ok()) {
@@ -174,9 +173,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
     checkpoint->open_.emplace("model.safetensors", *std::move(file));
     return checkpoint;
   }
-  std::stringstream text;
-  text << index_stream.rdbuf();
-  absl::StatusOr<mapping::Json> document = mapping::ParseJson(text.str(), index_path);
+  if (!index_text.ok()) return index_text.status();
+  absl::StatusOr<mapping::Json> document = mapping::ParseJson(*index_text, index_path);
   if (!document.ok()) return document.status();
   absl::StatusOr<mapping::SafetensorsIndex> index = mapping::ParseSafetensorsIndex(*document, index_path);
   if (!index.ok()) return index.status();

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/model/safetensors.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -25,13 +25,6 @@ std::string MakeTempDir() {
   std::string pattern = std::string(base ? base : "/tmp") + "/st_XXXXXX";
   EXPECT_NE(mkdtemp(pattern.data()), nullptr);
   return pattern;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 void WriteRaw(const std::string& path, const std::string& bytes) {
@@ -79,7 +72,7 @@ TEST(Safetensors, RoundTripsEveryDtypeWithMetadata) {
   EXPECT_EQ(ListDir(dir), std::vector<std::string>({"model.safetensors"}));  // no temporary left
 
   // The core's validator accepts the header, and it is 8-byte padded.
-  const std::string bytes = ReadFile(path);
+  const std::string bytes = mapping::testing::ReadFileOrFail(path);
   absl::StatusOr<mapping::SafetensorsHeader> header = mapping::ParseSafetensorsHeader(bytes, bytes.size(), path);
   ASSERT_TRUE(header.ok()) << header.status();
   EXPECT_EQ(header->header_length % 8, 0u);
@@ -140,7 +133,7 @@ TEST(Safetensors, ShardsBySizeWithIndex) {
                                                     "model-00002-of-00002.safetensors",
                                                     "model.safetensors.index.json"}));
   absl::StatusOr<mapping::Json> index =
-      mapping::ParseJson(ReadFile(dir + "/model.safetensors.index.json"), "index");
+      mapping::ParseJson(mapping::testing::ReadFileOrFail(dir + "/model.safetensors.index.json"), "index");
   ASSERT_TRUE(index.ok());
   EXPECT_EQ((*index)["metadata"]["total_size"], 1200);
   EXPECT_EQ((*index)["weight_map"].begin().key(), "lm_head.weight");  // sorted
@@ -185,7 +178,7 @@ TEST(Safetensors, MissingTensorNamesFileAndTensor) {
 TEST(Safetensors, TruncatedFileIsRejectedWithItsName) {
   const std::string path = MakeTempDir() + "/t.safetensors";
   ASSERT_TRUE(WriteSafetensorsFile(path, {{"x", torch::ones({16})}}).ok());
-  const std::string bytes = ReadFile(path);
+  const std::string bytes = mapping::testing::ReadFileOrFail(path);
   WriteRaw(path, bytes.substr(0, bytes.size() - 4));
   absl::Status status = SafetensorsFile::Open(path).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);

@@ -166,9 +166,7 @@ absl::StatusOr<std::string> SafetensorsDtypeName(const TensorToWrite& entry) {
     case torch::kBool: return std::string("BOOL");
     default: break;
   }
-#if WRING_TORCH_HAS_NATIVE_FLOAT8
-  if (dtype == torch::kFloat8_e4m3fn) return std::string("F8_E4M3");
-#endif
+  if (compat::NativeFloat8E4M3Dtype() == dtype) return std::string("F8_E4M3");
   return absl::InvalidArgumentError(absl::StrCat("tensor \"", entry.name, "\": dtype ", c10::toString(dtype),
                                                  " cannot be stored in safetensors by wring"));
 }

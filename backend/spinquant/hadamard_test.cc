@@ -2,12 +2,12 @@
 // (testdata/hadamards.safetensors, written by make_spinquant_reference.py).
 #include "backend/spinquant/hadamard.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "backend/safetensors/reader.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -15,9 +15,8 @@ namespace spinquant {
 namespace {
 
 torch::Tensor Reference(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const std::string path = absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "",
-                                        "backend/spinquant/testdata/hadamards.safetensors");
+  const std::string path =
+      mapping::testing::RunfilePath("backend/spinquant/testdata/hadamards.safetensors");
   auto file = safetensors::SafetensorsFile::Open(path);
   EXPECT_TRUE(file.ok()) << file.status();
   if (!file.ok()) return torch::Tensor();

@@ -3,10 +3,7 @@
 // and the invariance of the rotated models of backend/model/testdata.
 #include "backend/spinquant/spinquant.h"
 
-#include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +14,7 @@
 #include "mapping/archs/architectures.h"
 #include "mapping/base/json.h"
 #include "mapping/recipe/recipe_parser.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -24,14 +22,7 @@ namespace spinquant {
 namespace {
 
 using testing::ReadJson;
-using testing::Runfile;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using mapping::testing::RunfilePath;
 
 recipe::SpinQuantModifier ModifierFrom(const std::string& yaml) {
   auto parsed = mapping::ParseRecipe(yaml, "recipe.yaml");
@@ -75,9 +66,9 @@ class MatchesSpinQuantModifier : public ::testing::TestWithParam<std::string> {}
 
 TEST_P(MatchesSpinQuantModifier, RotatedWeightsAndTransformConfig) {
   const std::string name = GetParam();
-  const std::string model_dir = Runfile("backend/spinquant/testdata/tiny_llama");
-  const std::string reference_dir = Runfile("backend/spinquant/testdata/reference/" + name);
-  auto spin = MakeSpinQuant(model_dir, ReadText(Runfile("backend/spinquant/testdata/recipes/" + name + ".yaml")));
+  const std::string model_dir = RunfilePath("backend/spinquant/testdata/tiny_llama");
+  const std::string reference_dir = RunfilePath("backend/spinquant/testdata/reference/" + name);
+  auto spin = MakeSpinQuant(model_dir, mapping::testing::ReadFileOrFail(RunfilePath("backend/spinquant/testdata/recipes/" + name + ".yaml")));
   auto model = Open(model_dir);
   ASSERT_TRUE(spin && model);
   ASSERT_TRUE(spin->Apply(*model).ok());
@@ -157,7 +148,7 @@ class Invariance : public ::testing::TestWithParam<InvarianceCase> {};
 // rounded fused weights leave a few percent of noise on random-init logits.
 TEST_P(Invariance, LogitsUnchanged) {
   const InvarianceCase& c = GetParam();
-  const std::string dir = Runfile("backend/model/testdata/" + c.model);
+  const std::string dir = RunfilePath("backend/model/testdata/" + c.model);
   auto spin = MakeSpinQuant(dir, Recipe(c.recipe));
   auto original = Open(dir);
   auto rotated = Open(dir);
@@ -209,7 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
 // R3 rotates each head of the query and key states by the same orthogonal
 // matrix: the states change, their products (the attention scores) do not.
 TEST(SpinQuant, R3RotatesQueryAndKeyHeadsAlike) {
-  const std::string dir = Runfile("backend/spinquant/testdata/tiny_llama");
+  const std::string dir = RunfilePath("backend/spinquant/testdata/tiny_llama");
   auto model = mapping::ModelFromConfig(ReadJson(dir + "/config.json"), "config.json");
   ASSERT_TRUE(model.ok());
   auto r3 = SpinQuant::Create(*model, ModifierFrom(Recipe("SpinQuantModifier:\n  rotations: [R1, R3]\n")));
@@ -234,7 +225,7 @@ TEST(SpinQuant, R3RotatesQueryAndKeyHeadsAlike) {
 }
 
 TEST(SpinQuant, RefusesRandomizeAsUpstreamDoes) {
-  const std::string dir = Runfile("backend/spinquant/testdata/tiny_llama");
+  const std::string dir = RunfilePath("backend/spinquant/testdata/tiny_llama");
   auto model = mapping::ModelFromConfig(ReadJson(dir + "/config.json"), "config.json");
   ASSERT_TRUE(model.ok());
   recipe::SpinQuantModifier randomize;
@@ -244,7 +235,7 @@ TEST(SpinQuant, RefusesRandomizeAsUpstreamDoes) {
 
 TEST(SpinQuant, DeterministicHadamardNeedsPowerOfTwoSizes) {
   // intermediate_size 96: R4's deterministic Hadamard does not exist.
-  const std::string dir = Runfile("backend/model/testdata/qwen2_fp32_bias");
+  const std::string dir = RunfilePath("backend/model/testdata/qwen2_fp32_bias");
   auto model = mapping::ModelFromConfig(ReadJson(dir + "/config.json"), "config.json");
   ASSERT_TRUE(model.ok());
   auto spin = SpinQuant::Create(*model, ModifierFrom(Recipe("SpinQuantModifier:\n  rotations: [R1, R4]\n")));

@@ -2,16 +2,14 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "backend/safetensors/reader.h"
 #include "gtest/gtest.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace backend {
@@ -29,16 +27,8 @@ torch::Tensor Nibbles(const torch::Tensor& packed) {
 
 }  // namespace
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "", path);
-}
-
 mapping::Json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto json = mapping::ParseJson(text.str(), path);
+  auto json = mapping::ParseJson(mapping::testing::ReadFileOrFail(path), path);
   EXPECT_TRUE(json.ok()) << json.status();
   return json.ok() ? *json : mapping::Json();
 }

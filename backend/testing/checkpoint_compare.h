@@ -15,9 +15,6 @@ namespace wring {
 namespace backend {
 namespace testing {
 
-// A path under the test's runfiles ($TEST_SRCDIR/wring/...).
-std::string Runfile(const std::string& path);
-
 // The parsed JSON file; a test failure (and null) when it does not parse.
 mapping::Json ReadJson(const std::string& path);
 

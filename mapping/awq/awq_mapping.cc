@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "mapping/awq/awq_mappings_json.h"
 #include "mapping/base/json.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
 
 namespace wring {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
 #include "re2/re2.h"
 

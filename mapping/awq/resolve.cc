@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/match_table.h"
 #include "mapping/match/matchers.h"

@@ -56,7 +56,7 @@ void RunCheck(const std::string& model_text, const std::string& recipe_text) {
 }
 
 TEST(CheckRobustnessTest, MutatedModulesAndRecipesNeverCrash) {
-  auto dump = testing::ReadFile(testing::FixturePath("Phi3ForCausalLM"));
+  auto dump = testing::ReadFixture("Phi3ForCausalLM");
   ASSERT_TRUE(dump.ok()) << dump.status();
   // A module list in the plain-text form, from the same model.
   auto doc = ParseJson(*dump, "phi3");

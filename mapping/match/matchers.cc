@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mapping/base/python_repr.h"
 
 namespace wring {
 namespace mapping {
@@ -28,50 +29,6 @@ NamedModuleMatches MatchNamedModules(const ModuleTree& tree, const MatchTable& t
     if (!used[t]) result.unmatched_targets.push_back(targets[t]);
   }
   return result;
-}
-
-std::string PythonStrRepr(absl::string_view s) {
-  // Python prefers single quotes unless the string contains one and no
-  // double quote.
-  bool has_single = s.find('\'') != absl::string_view::npos;
-  bool has_double = s.find('"') != absl::string_view::npos;
-  char quote = (has_single && !has_double) ? '"' : '\'';
-  std::string out(1, quote);
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == quote) {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  out += quote;
-  return out;
-}
-
-namespace {
-
-std::string JoinReprs(absl::Span<const std::string> items) {
-  return absl::StrJoin(items, ", ", [](std::string* out, const std::string& s) {
-    out->append(PythonStrRepr(s));
-  });
-}
-
-}  // namespace
-
-std::string PythonSetRepr(absl::Span<const std::string> items) {
-  if (items.empty()) return "set()";
-  return absl::StrCat("{", JoinReprs(items), "}");
-}
-
-std::string PythonListRepr(absl::Span<const std::string> items) {
-  return absl::StrCat("[", JoinReprs(items), "]");
 }
 
 absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,

@@ -44,14 +44,6 @@ absl::Status MatchModulesSet(const ModuleTree& tree, const MatchTable& table,
                              absl::Span<const int> ignore,
                              const std::function<absl::Status(const ModuleSet&)>& on_set);
 
-// Python's repr of a set of strings, in the order given:
-// {'a', 'b'}. Upstream's order is hash-dependent; ours follows `items`.
-std::string PythonSetRepr(absl::Span<const std::string> items);
-// Python's repr of a list of strings: ['a', 'b'].
-std::string PythonListRepr(absl::Span<const std::string> items);
-// Python's repr of one string.
-std::string PythonStrRepr(absl::string_view s);
-
 }  // namespace mapping
 }  // namespace wring
 

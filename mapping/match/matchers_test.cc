@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "mapping/base/python_repr.h"
 
 namespace wring {
 namespace mapping {

@@ -1,11 +1,10 @@
 #include "mapping/match/pattern.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -60,11 +59,8 @@ TEST(PatternTest, RegexNeverMatchesClassNames) {
 }
 
 TEST(PatternTest, UpstreamMatchNameVectors) {
-  std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) +
-                   "/wring/mapping/match/testdata/match_vectors.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = ParseJson(text.str(), "match_vectors.json");
+  auto doc = ParseJson(testing::ReadFileOrFail(testing::RunfilePath("mapping/match/testdata/match_vectors.json")),
+                       "match_vectors.json");
   ASSERT_TRUE(doc.ok()) << doc.status();
   int checked = 0;
   for (const Json& c : (*doc)["match_name"]) {
@@ -78,11 +74,8 @@ TEST(PatternTest, UpstreamMatchNameVectors) {
 }
 
 TEST(PatternTest, UpstreamClassMatchVectors) {
-  std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) +
-                   "/wring/mapping/match/testdata/match_vectors.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = ParseJson(text.str(), "match_vectors.json");
+  auto doc = ParseJson(testing::ReadFileOrFail(testing::RunfilePath("mapping/match/testdata/match_vectors.json")),
+                       "match_vectors.json");
   ASSERT_TRUE(doc.ok()) << doc.status();
   int checked = 0;
   for (const Json& c : (*doc)["match_class"]) {

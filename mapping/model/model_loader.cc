@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/model/model_text.h"
@@ -53,7 +54,7 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
         path, ": ", size, " bytes is too large for a module list or JSON file; "
         "give the model directory or a .safetensors file instead"));
   }
-  return ReadBytes(path, size);
+  return ReadFile(path, "module list or JSON file");
 }
 
 absl::StatusOr<Json> ReadConfig(const std::string& path) {

@@ -1,31 +1,20 @@
 #include "mapping/model/moe_linearize.h"
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/model/fixture_format.h"
 #include "mapping/model/tensor_names.h"
+#include "mapping/testing/fixture_path.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
 namespace {
 
-std::string ReadFixture(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string path = std::string(srcdir == nullptr ? "." : srcdir) +
-                     "/wring/tests/fixtures/mapping/" + name + ".json";
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 ModelInput LoadFixture(const std::string& name) {
-  absl::StatusOr<Json> json = ParseJson(ReadFixture(name), name);
+  absl::StatusOr<Json> json = ParseJson(testing::ReadFileOrFail(testing::FixturePath(name)), name);
   EXPECT_TRUE(json.ok()) << json.status();
   absl::StatusOr<ModelInput> model = ModelFromModuleDump(*json, name);
   EXPECT_TRUE(model.ok()) << model.status();

@@ -1,27 +1,20 @@
 #include "mapping/model/tensor_names.h"
 
-#include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "mapping/model/fixture_format.h"
 #include "mapping/model/moe_linearize.h"
+#include "mapping/testing/fixture_path.h"
 
 namespace wring {
 namespace mapping {
 namespace {
 
 ModelInput LoadFixture(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(std::string(srcdir == nullptr ? "." : srcdir) +
-                   "/wring/tests/fixtures/mapping/" + name + ".json");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  absl::StatusOr<Json> json = ParseJson(buffer.str(), name);
+  absl::StatusOr<Json> json = testing::LoadFixtureJson(name);
   EXPECT_TRUE(json.ok()) << json.status();
   absl::StatusOr<ModelInput> model = ModelFromModuleDump(*json, name);
   EXPECT_TRUE(model.ok()) << model.status();

@@ -1,8 +1,6 @@
 #include "mapping/quantization/apply.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,7 +10,8 @@
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/model/fixture_format.h"
-#include "mapping/quantization/test_trees.h"
+#include "mapping/testing/decoder_trees.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -75,7 +74,7 @@ std::vector<std::string> AssignedNames(const ModuleTree& tree, const SchemeAssig
 
 // compressed-tensors' test_target_prioritization.
 TEST(AssignSchemesTest, ExactNameBeatsRegexBeatsClass) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   Mixin mixin;
   AddGroup(mixin, "group_1", {"Linear"}, 8);
   AddGroup(mixin, "group_2", {"re:.*down_proj"}, 4);
@@ -105,7 +104,7 @@ TEST(AssignSchemesTest, ExactNameBeatsRegexBeatsClass) {
 }
 
 TEST(AssignSchemesTest, OverlappingRegexesResolveAlphabeticallyNotByGroupOrder) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   Mixin mixin;
   // Listed first, but "re:.*mlp.*" sorts before "re:model..." ('.' < 'm').
   AddGroup(mixin, "layer_one", {"re:model.layers.1.*"}, 4);
@@ -118,7 +117,7 @@ TEST(AssignSchemesTest, OverlappingRegexesResolveAlphabeticallyNotByGroupOrder) 
 }
 
 TEST(AssignSchemesTest, SameTargetInTwoGroupsBelongsToTheLaterGroup) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   Mixin mixin;
   AddGroup(mixin, "first", {"Linear", "re:.*q_proj$"}, 8);
   AddGroup(mixin, "second", {"Linear"}, 4);
@@ -128,7 +127,7 @@ TEST(AssignSchemesTest, SameTargetInTwoGroupsBelongsToTheLaterGroup) {
 }
 
 TEST(AssignSchemesTest, IgnoreWinsAndUnmatchedTargetsAreReported) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   Mixin mixin;
   // Only the first matching target of a module is credited: q_proj modules
   // take the regex's scheme, yet upstream still warns about the regex.
@@ -149,7 +148,7 @@ TEST(AssignSchemesTest, IgnoreWinsAndUnmatchedTargetsAreReported) {
 }
 
 TEST(AssignSchemesTest, OnlyLinearAndEmbeddingReceiveSchemes) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   SchemeAssignments a = Assign(tree, {Preset("W8A16", {"re:.*"})});
   for (const auto& m : a.modules) {
     const Module& module = tree.module(m.module);
@@ -169,7 +168,7 @@ TEST(AssignSchemesTest, OnlyLinearAndEmbeddingReceiveSchemes) {
 }
 
 TEST(AssignSchemesTest, KvCacheAndAttentionQuantization) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   Mixin kv;
   kv.mutable_kv_cache_scheme()->set_num_bits(8);
   kv.mutable_kv_cache_scheme()->set_type("float");
@@ -202,14 +201,14 @@ TEST(AssignSchemesTest, KvCacheAndAttentionQuantization) {
 }
 
 TEST(AssignSchemesTest, CachedAttentionNeedsAttentionClassAndKvChild) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   EXPECT_TRUE(IsCachedAttentionModule(tree, *tree.Find("model.layers.0.self_attn")));
   EXPECT_FALSE(IsCachedAttentionModule(tree, *tree.Find("model.layers.0.mlp")));
   EXPECT_FALSE(IsCachedAttentionModule(tree, *tree.Find("model.layers.0")));
 }
 
 TEST(AssignSchemesTest, LaterModifierOverwritesEarlierOne) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   SchemeAssignments a = Assign(tree, {Preset("W4A16", {"Linear"}, {"lm_head"}),
                                       Preset("W8A8", {"re:.*mlp\\.(down|gate|up)_proj$"})});
   const auto* up = Of(tree, a, "model.layers.0.mlp.up_proj");
@@ -223,7 +222,7 @@ TEST(AssignSchemesTest, LaterModifierOverwritesEarlierOne) {
 }
 
 TEST(AssignSchemesTest, GptqWithoutConfigAppliesNothing) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   auto gptq = ResolveQuantizationMixin(Mixin(), QuantizationModifierKind::kGptqModifier);
   ASSERT_TRUE(gptq.ok());
   SchemeAssignments a = Assign(tree, {Preset("W4A16", {"Linear"}), *gptq});
@@ -232,9 +231,9 @@ TEST(AssignSchemesTest, GptqWithoutConfigAppliesNothing) {
 }
 
 TEST(AssignSchemesTest, GroupSizeDivisibility) {
-  testing::LlamaShape shape;
+  testing::DecoderShape shape = testing::LlamaShape();
   shape.intermediate = 688;  // down_proj columns: 688 = 5 * 128 + 48
-  ModuleTree tree = testing::LlamaLikeTree(shape);
+  ModuleTree tree = testing::BuildDecoderTree(shape);
   auto config = Preset("W4A16", {"Linear"}, {"lm_head"});
   auto result = AssignSchemes(tree, {config});
   ASSERT_FALSE(result.ok());
@@ -258,17 +257,19 @@ TEST(AssignSchemesTest, GroupSizeDivisibility) {
 
   // Fewer columns than the group size are not reported; per-channel is
   // never checked.
-  testing::LlamaShape narrow;
+  testing::DecoderShape narrow = testing::LlamaShape();
   narrow.hidden = 64;
+  narrow.q_out = 64;
+  narrow.kv_out = 16;
   narrow.intermediate = 96;
-  EXPECT_TRUE(AssignSchemes(testing::LlamaLikeTree(narrow), {config}).ok());
+  EXPECT_TRUE(AssignSchemes(testing::BuildDecoderTree(narrow), {config}).ok());
   EXPECT_TRUE(AssignSchemes(tree, {Preset("W8A8", {"Linear"})}).ok());
 }
 
 TEST(AssignSchemesTest, EmbeddingColumnsComeFromItsWeight) {
-  testing::LlamaShape shape;
+  testing::DecoderShape shape = testing::LlamaShape();
   shape.hidden = 200;
-  ModuleTree tree = testing::LlamaLikeTree(shape);
+  ModuleTree tree = testing::BuildDecoderTree(shape);
   auto result = AssignSchemes(tree, {Preset("W4A16", {"Embedding"})});
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()),
@@ -276,7 +277,7 @@ TEST(AssignSchemesTest, EmbeddingColumnsComeFromItsWeight) {
 }
 
 TEST(AssignSchemesTest, PythonOnlyRegexIsReported) {
-  ModuleTree tree = testing::LlamaLikeTree();
+  ModuleTree tree = testing::BuildDecoderTree(testing::LlamaShape());
   auto result =
       AssignSchemes(tree, {Preset("W4A16", {"Linear"}, {"re:model\\.layers\\.(?!0\\.).*"})});
   ASSERT_FALSE(result.ok());
@@ -289,11 +290,7 @@ class FixtureTargetsTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureTargetsTest, MatchesLlmCompressor) {
   std::string path = absl::StrCat("tests/fixtures/mapping/", GetParam(), ".json");
-  std::ifstream in(path);
-  ASSERT_TRUE(in.good()) << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  auto document = ParseJson(text.str(), path);
+  auto document = ParseJson(testing::ReadFileOrFail(path), path);
   ASSERT_TRUE(document.ok()) << document.status();
   auto model = ModelFromModuleDump(*document, path);
   ASSERT_TRUE(model.ok()) << model.status();

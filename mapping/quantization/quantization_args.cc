@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/matchers.h"
 
@@ -72,27 +73,9 @@ absl::optional<int64_t> PythonInt(absl::string_view text) {
   return value;
 }
 
-std::string IntListRepr(const std::vector<int>& values) {
-  return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
-}
-
 std::string BlockStructureError(absl::string_view value_text) {
   return absl::StrCat("Invalid block_structure '", value_text,
                       "'. Must be a list of positive ints [rows, cols].");
-}
-
-// How Python prints a YAML scalar loaded into observer_kwargs.
-std::string ScalarRepr(absl::string_view yaml_text) {
-  int64_t i;
-  double d;
-  if (absl::SimpleAtoi(yaml_text, &i) || absl::SimpleAtod(yaml_text, &d)) {
-    return std::string(yaml_text);
-  }
-  std::string lower = absl::AsciiStrToLower(yaml_text);
-  if (lower == "true") return "True";
-  if (lower == "false") return "False";
-  if (lower == "null" || lower == "~") return "None";
-  return PythonStrRepr(yaml_text);
 }
 
 Json ScalarJson(absl::string_view yaml_text) {
@@ -125,10 +108,6 @@ struct FieldValues {
   std::map<std::string, std::string> observer_kwargs;
 };
 
-std::string OptionalStrRepr(const absl::optional<std::string>& value) {
-  return value ? PythonStrRepr(*value) : "None";
-}
-
 std::string DtypeRepr(const absl::optional<std::string>& dtype) {
   return dtype ? absl::StrCat("torch.", *dtype) : "None";
 }
@@ -142,7 +121,7 @@ std::string ModelRepr(const FieldValues& f) {
       "{",
       absl::StrJoin(f.observer_kwargs, ", ",
                     [](std::string* out, const std::pair<const std::string, std::string>& kv) {
-                      absl::StrAppend(out, PythonStrRepr(kv.first), ": ", ScalarRepr(kv.second));
+                      absl::StrAppend(out, PythonStrRepr(kv.first), ": ", PythonYamlScalarRepr(kv.second));
                     }),
       "}");
   return absl::StrCat(
@@ -150,11 +129,11 @@ std::string ModelRepr(const FieldValues& f) {
       " symmetric=", f.symmetric ? "True" : "False",
       " group_size=", f.group_size ? absl::StrCat(*f.group_size) : "None",
       " strategy=", f.strategy ? PythonStrRepr(QuantizationStrategyName(*f.strategy)) : "None",
-      " block_structure=", f.has_block_structure ? IntListRepr(f.block_structure) : "None",
+      " block_structure=", f.has_block_structure ? PythonIntListRepr(f.block_structure) : "None",
       " dynamic=", dynamic,
       " actorder=", f.actorder ? PythonStrRepr(ActivationOrderingName(*f.actorder)) : "None",
       " scale_dtype=", DtypeRepr(f.scale_dtype), " zp_dtype=", DtypeRepr(f.zp_dtype),
-      " observer=", OptionalStrRepr(f.observer), " observer_kwargs=", kwargs);
+      " observer=", PythonOptionalStrRepr(f.observer), " observer_kwargs=", kwargs);
 }
 
 absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs& written,
@@ -202,7 +181,7 @@ absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs
     bool positive = true;
     for (int v : f.block_structure) positive = positive && v > 0;
     if (f.block_structure.size() != 2 || !positive) {
-      return ValueError(BlockStructureError(IntListRepr(f.block_structure)));
+      return ValueError(BlockStructureError(PythonIntListRepr(f.block_structure)));
     }
     f.has_block_structure = true;
   }

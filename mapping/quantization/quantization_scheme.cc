@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/matchers.h"
 #include "mapping/quantization/preset_schemes_json.h"

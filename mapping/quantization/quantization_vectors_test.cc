@@ -5,9 +5,6 @@
 // model_dump() or fails with the same message, every preset builds the same
 // scheme, and QuantizationModifier / GPTQModifier resolve the same config
 // groups (observer defaults included).
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,6 +15,7 @@
 #include "mapping/quantization/quantization_config.h"
 #include "mapping/quantization/quantization_scheme.h"
 #include "mapping/recipe/recipe_parser.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -25,12 +23,10 @@ namespace {
 
 const Json& Vectors() {
   static const Json* vectors = [] {
-    const char* srcdir = std::getenv("TEST_SRCDIR");
-    std::ifstream in(std::string(srcdir == nullptr ? "." : srcdir) +
-                     "/wring/mapping/quantization/testdata/quantization_vectors.json");
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::StatusOr<Json> json = ParseJson(text.str(), "quantization_vectors.json");
+    absl::StatusOr<Json> json = ParseJson(
+        testing::ReadFileOrFail(
+            testing::RunfilePath("mapping/quantization/testdata/quantization_vectors.json")),
+        "quantization_vectors.json");
     EXPECT_TRUE(json.ok()) << json.status();
     return new Json(json.ok() ? *std::move(json) : Json::object());
   }();

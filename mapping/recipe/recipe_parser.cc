@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/base/json.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/matchers.h"
 #include "mapping/recipe/internal/modifier_catalog.h"

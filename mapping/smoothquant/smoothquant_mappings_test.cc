@@ -1,14 +1,12 @@
 #include "mapping/smoothquant/smoothquant_mappings.h"
 
-#include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -16,12 +14,8 @@ namespace smoothquant {
 namespace {
 
 Json ReadTestdata(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(std::string(srcdir == nullptr ? "." : srcdir) +
-                   "/wring/mapping/smoothquant/testdata/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<Json> json = ParseJson(text.str(), name);
+  absl::StatusOr<Json> json = ParseJson(
+      testing::ReadFileOrFail(testing::RunfilePath("mapping/smoothquant/testdata/" + name)), name);
   EXPECT_TRUE(json.ok()) << json.status();
   return json.ok() ? *std::move(json) : Json();
 }

@@ -12,26 +12,20 @@
 #include "mapping/base/json.h"
 #include "mapping/model/fixture_format.h"
 #include "mapping/spinquant/spinquant_resolution.h"
-#include "mapping/spinquant/spinquant_testing.h"
+#include "mapping/testing/decoder_trees.h"
+#include "mapping/testing/python_sets.h"
 #include "mapping/spinquant/spinquant_transforms.h"
+#include "mapping/testing/fixture_path.h"
 
 namespace wring {
 namespace mapping {
 namespace spinquant {
 namespace {
 
-std::string FixturePath(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir ? srcdir : ".", "/wring/tests/fixtures/mapping/", name, ".json");
-}
+using ::wring::mapping::testing::BuildDecoderTree;
+using ::wring::mapping::testing::DecoderShape;
+using ::wring::mapping::testing::SameMessageUpToSetOrder;
 
-absl::StatusOr<Json> LoadFixture(const std::string& name) {
-  std::ifstream in(FixturePath(name), std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", FixturePath(name)));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseJson(text.str(), FixturePath(name));
-}
 
 struct Loaded {
   Json fixture;
@@ -40,7 +34,7 @@ struct Loaded {
 
 Loaded Load(const std::string& name) {
   Loaded loaded;
-  absl::StatusOr<Json> fixture = LoadFixture(name);
+  absl::StatusOr<Json> fixture = testing::LoadFixtureJson(name);
   EXPECT_TRUE(fixture.ok()) << fixture.status();
   if (!fixture.ok()) return loaded;
   absl::StatusOr<ModelInput> model = ModelFromModuleDump(*fixture, name);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/match_table.h"
 

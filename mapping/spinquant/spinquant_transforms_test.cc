@@ -5,12 +5,17 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "mapping/spinquant/spinquant_testing.h"
+#include "mapping/testing/decoder_trees.h"
+#include "mapping/testing/python_sets.h"
 
 namespace wring {
 namespace mapping {
 namespace spinquant {
 namespace {
+
+using ::wring::mapping::testing::BuildDecoderTree;
+using ::wring::mapping::testing::DecoderShape;
+using ::wring::mapping::testing::SameMessageUpToSetOrder;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

@@ -1,23 +1,20 @@
 #include "mapping/testing/fixture_path.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mapping/base/file.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
 namespace testing {
 
 std::string FixturePath(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::string root = srcdir != nullptr ? absl::StrCat(srcdir, "/wring/") : "";
-  return absl::StrCat(root, "tests/fixtures/mapping/", name, ".json");
+  return RunfilePath(absl::StrCat("tests/fixtures/mapping/", name, ".json"));
 }
 
 std::vector<std::string> FixtureNames() {
@@ -37,16 +34,12 @@ std::vector<std::string> FixtureNames() {
   return names;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+absl::StatusOr<std::string> ReadFixture(const std::string& name) {
+  return ReadFile(FixturePath(name), "mapping fixture");
 }
 
 absl::StatusOr<Json> LoadFixtureJson(const std::string& name) {
-  auto text = ReadFile(FixturePath(name));
+  auto text = ReadFixture(name);
   if (!text.ok()) return text.status();
   return ParseJson(*text, name);
 }

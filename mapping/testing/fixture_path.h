@@ -17,7 +17,8 @@ namespace testing {
 std::string FixturePath(const std::string& name);
 // The fixture names (without .json): every fixture in the runfiles, sorted.
 std::vector<std::string> FixtureNames();
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+// The text of tests/fixtures/mapping/<name>.json.
+absl::StatusOr<std::string> ReadFixture(const std::string& name);
 absl::StatusOr<Json> LoadFixtureJson(const std::string& name);
 
 }  // namespace testing

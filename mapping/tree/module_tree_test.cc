@@ -1,10 +1,8 @@
 #include "mapping/tree/module_tree.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/testing/runfiles.h"
 
 namespace wring {
 namespace mapping {
@@ -38,11 +36,8 @@ TEST(LowestCommonAncestorTest, DocstringCases) {
 }
 
 TEST(LowestCommonAncestorTest, UpstreamVectors) {
-  std::ifstream in(std::string(std::getenv("TEST_SRCDIR")) +
-                   "/wring/mapping/match/testdata/match_vectors.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = ParseJson(text.str(), "match_vectors.json");
+  auto doc = ParseJson(testing::ReadFileOrFail(testing::RunfilePath("mapping/match/testdata/match_vectors.json")),
+                       "match_vectors.json");
   ASSERT_TRUE(doc.ok()) << doc.status();
   int checked = 0;
   for (const Json& c : (*doc)["lowest_common_ancestor"]) {

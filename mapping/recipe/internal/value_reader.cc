@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/optional.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
 #include "mapping/recipe/suggestion.h"
 
@@ -47,23 +48,6 @@ std::string DoubleQuoted(absl::string_view s) {
   }
   out += "\"";
   return out;
-}
-
-std::string PythonFloatRepr(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::string s = absl::StrFormat("%.17g", v);
-  // Shortest round-trip text, as Python prints floats.
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::string candidate = absl::StrFormat("%.*g", precision, v);
-    double back = 0;
-    if (absl::SimpleAtod(candidate, &back) && back == v) {
-      s = candidate;
-      break;
-    }
-  }
-  if (s.find_first_of(".eni") == std::string::npos) s += ".0";
-  return s;
 }
 
 }  // namespace

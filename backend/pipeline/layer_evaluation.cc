@@ -1,0 +1,67 @@
+#include "backend/pipeline/layer_evaluation.h"
+
+#include <utility>
+
+#include "backend/pipeline/end_calibration.h"
+#include "backend/pipeline/quality_metrics.h"
+#include "mapping/base/status_macros.h"
+
+namespace wring {
+namespace backend {
+namespace pipeline {
+
+absl::StatusOr<EvaluationStreams> EvaluationStreams::Start(model::CausalLm& model,
+                                                           const TokenSequences& evaluation) {
+  EvaluationStreams streams;
+  for (const std::vector<int64_t>& sample : evaluation) {
+    streams.ids_.push_back(torch::tensor(sample, torch::kInt64).reshape({1, -1}).to(model.device()));
+    WRING_ASSIGN_OR_RETURN(torch::Tensor hidden, model.Embed(streams.ids_.back()));
+    streams.original_.push_back(std::move(hidden));
+  }
+  streams.compressed_ = streams.original_;
+  return streams;
+}
+
+absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(
+    model::CausalLm& model, int layer, const model::Weights& original_weights,
+    const model::Weights& quantized_weights, LayerQuantizers& quantizers, Progress& progress) {
+  const model::LayerHooks quantized = QuantizedHooks(quantizers);
+  RelativeError own, accumulated;
+  const int total = static_cast<int>(original_.size());
+  for (size_t i = 0; i < original_.size(); ++i) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
+                           model.DecoderLayerForward(layer, original_weights, original_[i]));
+    WRING_ASSIGN_OR_RETURN(torch::Tensor local, model.DecoderLayerForward(
+                                                    layer, quantized_weights, original_[i], quantized));
+    WRING_ASSIGN_OR_RETURN(compressed_[i], model.DecoderLayerForward(layer, quantized_weights,
+                                                                     compressed_[i], quantized));
+    WRING_RETURN_IF_ERROR(quantizers.hook_error);
+    own.Add(local, reference);
+    accumulated.Add(compressed_[i], reference);
+    original_[i] = std::move(reference);
+    progress.Sample(layer, "evaluating", static_cast<int>(i) + 1, total);
+  }
+  LayerQuality quality;
+  quality.layer = layer;
+  quality.output_relative_error = own.Value();
+  quality.accumulated_relative_error = accumulated.Value();
+  return quality;
+}
+
+absl::Status EvaluationStreams::Finish(model::CausalLm& model, CalibrationResult& result) {
+  Perplexity original, compressed;
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor reference, model.Logits(original_[i]));
+    WRING_ASSIGN_OR_RETURN(torch::Tensor quantized, model.Logits(compressed_[i]));
+    original.Add(reference, ids_[i]);
+    compressed.Add(quantized, ids_[i]);
+  }
+  result.original_perplexity = original.Value();
+  result.compressed_perplexity = compressed.Value();
+  result.evaluation_tokens = original.tokens();
+  return absl::OkStatus();
+}
+
+}  // namespace pipeline
+}  // namespace backend
+}  // namespace wring

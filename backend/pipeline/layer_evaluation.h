@@ -1,0 +1,52 @@
+// The quality report's measurements, taken as the pipeline goes: held-out
+// evaluation samples travel beside the calibration samples in two streams,
+// one through the original layers and one through the compressed layers,
+// so each layer's own and accumulated output error and the perplexity of
+// both models come without a second walk over the weights.
+#ifndef WRING_BACKEND_PIPELINE_LAYER_EVALUATION_H_
+#define WRING_BACKEND_PIPELINE_LAYER_EVALUATION_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "backend/model/causal_lm.h"
+#include "backend/pipeline/calibration_result.h"
+#include "backend/pipeline/initialize_quantization.h"
+#include "backend/pipeline/progress.h"
+
+namespace wring {
+namespace backend {
+namespace pipeline {
+
+using TokenSequences = std::vector<std::vector<int64_t>>;
+
+class EvaluationStreams {
+ public:
+  // Embeds `evaluation` (may be empty: then nothing is measured).
+  static absl::StatusOr<EvaluationStreams> Start(model::CausalLm& model,
+                                                 const TokenSequences& evaluation);
+
+  // Layer `layer` on both streams: the original stream through
+  // `original_weights`, the compressed one through `quantized_weights` with
+  // the frozen quantizers' QuantizedHooks. The layer's own error runs the
+  // compressed layer on the original stream's input.
+  absl::StatusOr<LayerQuality> EvaluateLayer(model::CausalLm& model, int layer,
+                                             const model::Weights& original_weights,
+                                             const model::Weights& quantized_weights,
+                                             LayerQuantizers& quantizers, Progress& progress);
+
+  // Final norm and lm_head on both streams: the perplexities.
+  absl::Status Finish(model::CausalLm& model, CalibrationResult& result);
+
+ private:
+  std::vector<torch::Tensor> ids_;
+  std::vector<torch::Tensor> original_, compressed_;
+};
+
+}  // namespace pipeline
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_PIPELINE_LAYER_EVALUATION_H_

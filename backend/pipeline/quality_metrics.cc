@@ -1,0 +1,29 @@
+#include "backend/pipeline/quality_metrics.h"
+
+#include <cmath>
+
+namespace wring {
+namespace backend {
+namespace pipeline {
+
+void RelativeError::Add(const torch::Tensor& value, const torch::Tensor& reference) {
+  const torch::Tensor r = reference.to(torch::kFloat64);
+  diff_ += (value.to(torch::kFloat64) - r).pow(2).sum().item<double>();
+  reference_ += r.pow(2).sum().item<double>();
+}
+
+void Perplexity::Add(const torch::Tensor& logits, const torch::Tensor& ids) {
+  const int64_t length = ids.size(1);
+  if (length < 2) return;
+  const torch::Tensor log_probs =
+      torch::log_softmax(logits.slice(1, 0, length - 1).to(torch::kFloat32), -1);
+  const torch::Tensor targets = ids.slice(1, 1, length).unsqueeze(-1);
+  nll_ -= log_probs.gather(-1, targets).sum().item<double>();
+  tokens_ += length - 1;
+}
+
+double Perplexity::Value() const { return tokens_ > 0 ? std::exp(nll_ / tokens_) : 0; }
+
+}  // namespace pipeline
+}  // namespace backend
+}  // namespace wring

@@ -1,0 +1,45 @@
+// The two numbers the quality report is made of: how far a tensor moved
+// (relative squared error) and the perplexity of next-token prediction.
+// Both accumulate over many samples in float64.
+#ifndef WRING_BACKEND_PIPELINE_QUALITY_METRICS_H_
+#define WRING_BACKEND_PIPELINE_QUALITY_METRICS_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace wring {
+namespace backend {
+namespace pipeline {
+
+// ||value - reference||^2 / ||reference||^2 summed over Add calls.
+class RelativeError {
+ public:
+  void Add(const torch::Tensor& value, const torch::Tensor& reference);
+  // 0 when the reference was all zeros.
+  double Value() const { return reference_ > 0 ? diff_ / reference_ : 0; }
+
+ private:
+  double diff_ = 0;
+  double reference_ = 0;
+};
+
+// exp(mean NLL) of each next token given the ones before it.
+class Perplexity {
+ public:
+  // logits [1, T, vocab], ids [1, T]; sequences shorter than 2 add nothing.
+  void Add(const torch::Tensor& logits, const torch::Tensor& ids);
+  // 0 when no token was scored.
+  double Value() const;
+  int64_t tokens() const { return tokens_; }
+
+ private:
+  double nll_ = 0;
+  int64_t tokens_ = 0;
+};
+
+}  // namespace pipeline
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_PIPELINE_QUALITY_METRICS_H_
