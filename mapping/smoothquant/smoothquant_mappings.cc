@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/awq/dynamic_mappings.h"
+#include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
 #include "mapping/smoothquant/smoothquant_mappings_json.h"
 
