@@ -118,7 +118,16 @@ def generate_fixtures(versions, only):
     print(f"wrote {len(names)} fixtures to tests/fixtures/mapping")
 
 
+def _fixed_hash_seed():
+    """Upstream prints Python sets in its messages, in hash order: with a
+    fixed seed a rerun with the same pins writes the same bytes."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, "PYTHONHASHSEED": "0"})
+
+
 def main():
+    _fixed_hash_seed()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("targets", nargs="*", choices=["registries", "vectors", "fixtures", []],
