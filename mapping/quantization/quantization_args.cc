@@ -201,6 +201,7 @@ absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs
     // compressed-tensors 0.19 removed group ordering (and its alias
     // dynamic); True used to mean group.
     std::string actorder = absl::AsciiStrToLower(written.actorder());
+    // compressed-tensors 0.19 removed group ordering (and its spellings).
     if (actorder == "true") {
       return ValueError(
           "actorder=True previously mapped to ActivationOrdering.GROUP, which has been removed. "
