@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <unistd.h>
@@ -240,12 +241,14 @@ absl::StatusOr<LaunchOutcome> LaunchLocalWorkers(const LaunchOptions& options) {
     for (int r = 0; r < options.nproc; ++r) {
       if (!running[r]) continue;
       int status = 0;
-      const pid_t done = waitpid(outcome.workers[r].pid, &status, WNOHANG);
+      struct rusage usage {};
+      const pid_t done = wait4(outcome.workers[r].pid, &status, WNOHANG, &usage);
       if (done != outcome.workers[r].pid) continue;
       running[r] = false;
       --live;
       exit_order.push_back(r);
       WorkerOutcome& w = outcome.workers[r];
+      w.peak_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux: KiB
       w.exited = WIFEXITED(status);
       w.exit_status = w.exited ? WEXITSTATUS(status) : 0;
       w.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -19,6 +19,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +59,7 @@ struct WorkerOutcome {
   int exit_status = 0;
   int signal = 0;
   bool stopped_by_launcher = false;  // still running when the launcher stopped it
+  int64_t peak_rss_bytes = 0;  // the worker's peak resident memory (wait4)
 };
 
 struct LaunchOutcome {

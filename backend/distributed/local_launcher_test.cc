@@ -69,6 +69,7 @@ TEST(LocalLauncherTest, WorkersGetTorchrunVariablesAndTheLaunchersStore) {
     EXPECT_EQ(this_port, port);
   }
   EXPECT_GT(std::atoi(port.c_str()), 0);
+  for (const WorkerOutcome& w : outcome->workers) EXPECT_GT(w.peak_rss_bytes, 0);
 }
 
 TEST(LocalLauncherTest, AFailingWorkerStopsTheOthersAndNamesItsRank) {
