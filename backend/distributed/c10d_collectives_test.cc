@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "backend/distributed/collectives.h"
 #include "backend/distributed/local_launcher.h"
+#include "backend/distributed/module_parallel.h"
 #include "backend/distributed/worker_environment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -162,6 +163,56 @@ class Worker {
     return ok ? 0 : 1;
   }
 
+  // Results computed once, on each item's owner, end up on every rank.
+  int ModuleParallel() {
+    const std::vector<int64_t> weights = {10, 50, 20, 5, 30, 1};
+    const std::vector<int> owners = AssignOwners(c_, weights);
+    auto expected = [](size_t i) {
+      std::vector<torch::Tensor> out{torch::full({static_cast<int64_t>(i) + 1, 2}, 0.5 * i)};
+      out.push_back(i % 2 == 1 ? torch::Tensor() : torch::arange(static_cast<int64_t>(i), torch::kInt64));
+      return out;
+    };
+    int calls = 0;
+    absl::StatusOr<std::vector<std::vector<torch::Tensor>>> results = ComputeOnOwners(
+        c_, owners, torch::kCPU,
+        [&](size_t i) -> absl::StatusOr<std::vector<torch::Tensor>> {
+          ++calls;
+          if (owners[i] != r_) return absl::InternalError("computed on a rank that does not own it");
+          return expected(i);
+        },
+        "weight qparams");
+    if (!results.ok()) return Report(1, results.status().ToString());
+    int owned = 0;
+    for (int owner : owners) owned += owner == r_ ? 1 : 0;
+    if (calls != owned) return Report(1, absl::StrCat(calls, " computations for ", owned, " owned items"));
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const std::vector<torch::Tensor> want = expected(i);
+      const std::vector<torch::Tensor>& got = (*results)[i];
+      if (got.size() != want.size()) return Report(1, absl::StrCat("item ", i, ": tensor count"));
+      for (size_t k = 0; k < want.size(); ++k) {
+        if (want[k].defined() != got[k].defined() ||
+            (want[k].defined() && !got[k].equal(want[k]))) {
+          return Report(1, absl::StrCat("item ", i, " tensor ", k, " differs from its owner's"));
+        }
+      }
+    }
+    // Partial sums to the owners (GPTQ's Hessians).
+    std::vector<std::vector<torch::Tensor>> partial;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      partial.push_back({torch::full({2, 2}, static_cast<float>(r_ + 1) * (i + 1))});
+    }
+    if (absl::Status s = ReduceToOwners(c_, owners, partial, "hessians"); !s.ok()) {
+      return Report(1, s.ToString());
+    }
+    const float ranks_sum = w_ * (w_ + 1) / 2.0f;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      if (owners[i] == r_ && !partial[i][0].equal(torch::full({2, 2}, ranks_sum * (i + 1)))) {
+        return Report(1, absl::StrCat("hessian ", i, " not summed on its owner"));
+      }
+    }
+    return 0;
+  }
+
   // One collective every rank completes, so all are connected before the
   // scenario's fault.
   bool WarmUp() {
@@ -208,6 +259,7 @@ int RunWorker(const std::string& scenario) {
   const int rank = (*group)->rank();
   const int last = (*group)->world_size() - 1;
   if (scenario == "collectives") return worker.RunAll();
+  if (scenario == "module_parallel") return worker.ModuleParallel();
   if (!worker.WarmUp()) return worker.Report(1, "warm-up failed");
   if (scenario == "kill") {
     if (rank == 1) raise(SIGKILL);
@@ -295,6 +347,11 @@ TEST_P(CollectivesOnGloo, EveryOperationGivesTheReducedValues) {
   for (int rank = 0; rank < GetParam(); ++rank) EXPECT_EQ(ReportOf(run, rank), "");
 }
 
+TEST_P(CollectivesOnGloo, ModuleParallelResultsReachEveryRank) {
+  WorkerRun run = Launch(Workers(GetParam(), "module_parallel"), absl::StrCat("mp", GetParam()));
+  EXPECT_EQ(run.outcome.exit_status, 0) << run.outcome.message;
+}
+
 TEST_P(CollectivesOnGloo, TorchrunConventionWithRankZeroHostingTheStore) {
   LaunchOptions options = Workers(GetParam(), "collectives");
   options.env.push_back({"TORCHELASTIC_USE_AGENT_STORE", "False"});
@@ -360,6 +417,21 @@ TEST_P(CollectivesOnGloo, TheLauncherStopsTheRestWhenOneDies) {
 
 INSTANTIATE_TEST_SUITE_P(TwoAndThreeWorkers, CollectivesOnGloo, ::testing::Values(2, 3),
                          [](const auto& info) { return absl::StrCat(info.param, "Workers"); });
+
+TEST(SingleProcessTest, ModuleParallelComputesEverythingLocally) {
+  SingleProcessCollectives single;
+  const std::vector<int64_t> weights = {3, 1, 2};
+  const std::vector<int> owners = AssignOwners(single, weights);
+  EXPECT_EQ(owners, (std::vector<int>{0, 0, 0}));
+  auto results = ComputeOnOwners(
+      single, owners, torch::kCPU,
+      [](size_t i) -> absl::StatusOr<std::vector<torch::Tensor>> {
+        return std::vector<torch::Tensor>{torch::full({1}, static_cast<float>(i))};
+      },
+      "x");
+  ASSERT_TRUE(results.ok());
+  EXPECT_TRUE((*results)[2][0].equal(torch::full({1}, 2.0f)));
+}
 
 TEST(SingleProcessTest, NoOpsOverAWorldOfOne) {
   SingleProcessCollectives single;
