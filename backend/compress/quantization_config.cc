@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mapping/quantization/format_inference.h"
@@ -36,21 +35,25 @@ struct ConfigGroup {
 
 }  // namespace
 
-// "Gate" as a word of the class name (Qwen3MoeTopKGate), as upstream's
-// regex Gate(?![a-z]): not Qwen3NextGatedDeltaNet or RMSNormGated.
-bool NamesAGate(absl::string_view class_name) {
-  for (size_t at = class_name.find("Gate"); at != absl::string_view::npos;
-       at = class_name.find("Gate", at + 1)) {
+namespace {
+
+// re.search(r"Gate(?![a-z])", name): "Gate" not followed by a lower-case
+// letter, so DeepseekV3Gate and GateUp count but GatedDeltaNet does not.
+bool HasGateWord(absl::string_view name) {
+  for (size_t at = name.find("Gate"); at != absl::string_view::npos;
+       at = name.find("Gate", at + 1)) {
     const size_t next = at + 4;
-    if (next == class_name.size() || !absl::ascii_islower(class_name[next])) return true;
+    if (next >= name.size() || name[next] < 'a' || name[next] > 'z') return true;
   }
   return false;
 }
 
+}  // namespace
+
 std::string VllmModuleType(absl::string_view class_name) {
   if (!absl::StrContains(class_name, "ExpertMLP") &&
-      (absl::StrContains(class_name, "Router") || NamesAGate(class_name) ||
-       absl::StrContains(class_name, "Gating"))) {
+      (absl::StrContains(class_name, "Router") || absl::StrContains(class_name, "Gating") ||
+       HasGateWord(class_name))) {
     return "Linear";
   }
   return std::string(class_name);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "backend/awq/awq_modifier.h"
 #include "backend/base/torch_errors.h"
+#include "backend/compress/quantization_config.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
 #include "backend/job/model_families.h"
@@ -245,7 +246,10 @@ absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job, m
   }
   std::vector<safetensors::TensorToWrite> tensors = result.tensors;
   WRING_RETURN_IF_ERROR(ToSavedLayout(model, tensors, config));
-  WRING_RETURN_IF_ERROR(out.WriteFile("config.json", config.dump(2) + "\n"));
+  // As llm-compressor 0.14's resave_config and compressed-tensors'
+  // update_config write it: the checkpoint's own config, keys sorted.
+  WRING_RETURN_IF_ERROR(
+      out.WriteFile("config.json", compress::SortKeysRecursively(config).dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(out.WriteFile("recipe.yaml", job.recipe_text));
   WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(
