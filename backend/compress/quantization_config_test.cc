@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/proto/recipe.pb.h"
 #include "mapping/quantization/apply.h"
 #include "mapping/quantization/quantization_config.h"
 #include "mapping/quantization/quantization_scheme.h"
@@ -17,10 +18,17 @@ namespace {
 
 using mapping::Json;
 
+// `scheme: PRESET` with `targets`, resolved as QuantizationModifier does
+// (observer defaults included), so the config is what a run would write.
 mapping::NamedQuantizationScheme Group(const char* name, const char* preset, std::vector<std::string> targets) {
-  auto scheme = mapping::PresetScheme(preset, std::move(targets));
-  EXPECT_TRUE(scheme.ok()) << scheme.status();
-  return {name, *scheme};
+  wring::recipe::QuantizationMixin mixin;
+  mixin.set_preset(preset);
+  mixin.set_has_targets(true);
+  for (const std::string& target : targets) mixin.add_targets(target);
+  auto resolved = mapping::ResolveQuantizationMixin(mixin);
+  EXPECT_TRUE(resolved.ok()) << resolved.status();
+  if (!resolved.ok() || resolved->config_groups.size() != 1) return {name, {}};
+  return {name, resolved->config_groups[0].scheme};
 }
 
 mapping::SchemeAssignments Assign(const mapping::ModuleTree& tree,
