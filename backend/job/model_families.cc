@@ -12,9 +12,7 @@ namespace backend {
 namespace job {
 
 absl::Status LinearizeForPlan(mapping::ModelInput& model) {
-  mapping::LinearizeOptions options;
-  options.layout = mapping::ExpertLayout::kLlmCompressor;
-  return mapping::LinearizeFusedExperts(model, options).status();
+  return mapping::LinearizeFusedExperts(model).status();
 }
 
 absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::string& config_path) {
