@@ -18,14 +18,25 @@ absl::Status IoError(const std::string& path, absl::string_view action, const st
   return absl::UnavailableError(absl::StrCat(path, ": cannot ", action, ": ", ec.message()));
 }
 
+fs::path FinalPath(const std::string& path) {
+  fs::path final_path = fs::absolute(fs::path(path)).lexically_normal();
+  if (final_path.has_filename() == false) final_path = final_path.parent_path();
+  return final_path;
+}
+
 }  // namespace
+
+std::string OutputDirectory::StagingPathFor(const std::string& path) {
+  fs::path staging = FinalPath(path);
+  staging += ".wring-partial";
+  return staging.string();
+}
 
 absl::StatusOr<std::unique_ptr<OutputDirectory>> OutputDirectory::Create(const std::string& path) {
   if (path.empty()) {
     return absl::InvalidArgumentError("--output: give the directory to write the checkpoint to");
   }
-  fs::path final_path = fs::absolute(fs::path(path)).lexically_normal();
-  if (final_path.has_filename() == false) final_path = final_path.parent_path();
+  const fs::path final_path = FinalPath(path);
   std::error_code ec;
   if (fs::exists(final_path, ec)) {
     if (!fs::is_directory(final_path, ec) || !fs::is_empty(final_path, ec)) {
@@ -41,8 +52,7 @@ absl::StatusOr<std::unique_ptr<OutputDirectory>> OutputDirectory::Create(const s
                                             ": the output's parent directory does not exist; "
                                             "create it first"));
   }
-  fs::path staging = final_path;
-  staging += ".wring-partial";
+  const fs::path staging = StagingPathFor(path);
   fs::remove_all(staging, ec);
   if (!fs::create_directory(staging, ec)) return IoError(staging.string(), "create directory", ec);
   return std::unique_ptr<OutputDirectory>(new OutputDirectory(final_path.string(), staging.string()));

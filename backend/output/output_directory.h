@@ -26,6 +26,9 @@ class OutputDirectory {
   // overwritten), or if its parent directory does not exist. A staging
   // directory left by an earlier killed run is replaced.
   static absl::StatusOr<std::unique_ptr<OutputDirectory>> Create(const std::string& path);
+  // Where Create(path) stages the files (for a launcher that must remove
+  // them after a worker was killed mid-write).
+  static std::string StagingPathFor(const std::string& path);
   ~OutputDirectory();
 
   OutputDirectory(const OutputDirectory&) = delete;

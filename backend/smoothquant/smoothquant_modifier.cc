@@ -121,7 +121,7 @@ absl::StatusOr<std::unique_ptr<SmoothQuantModifier>> SmoothQuantModifier::Create
     const std::string& recipe_name) {
   const std::string where = absl::StrCat(recipe_name, ": SmoothQuantModifier");
   std::vector<std::string> log;
-  mapping::ChosenSmoothQuantMappings chosen;
+  mapping::smoothquant::ChosenSmoothQuantMappings chosen;
   const bool from_recipe = modifier.has_mappings();
   if (from_recipe) {
     for (const auto& m : modifier.mappings().mappings()) {
@@ -131,17 +131,17 @@ absl::StatusOr<std::unique_ptr<SmoothQuantModifier>> SmoothQuantModifier::Create
     }
   } else {
     log.push_back("INFO No SmoothQuantModifier.mappings provided, inferring from model...");
-    absl::StatusOr<mapping::ChosenSmoothQuantMappings> inferred =
-        mapping::ChooseSmoothQuantMappings(plan.model.config, plan.model.architecture);
-    if (!inferred.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": ", inferred.status().message()));
+    chosen = mapping::smoothquant::ChooseSmoothQuantMappings(plan.model.config,
+                                                             plan.model.architecture);
+    if (chosen.error.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", *chosen.error));
     }
-    chosen = *std::move(inferred);
   }
   for (const std::string& line : chosen.log) log.push_back(line);
   const std::vector<std::string> ignore(modifier.ignore().begin(), modifier.ignore().end());
-  absl::StatusOr<mapping::SmoothQuantResolution> resolution = mapping::ResolveSmoothQuantMappings(
-      plan.model.tree, chosen.mappings, ignore, from_recipe);
+  absl::StatusOr<mapping::smoothquant::SmoothQuantResolution> resolution =
+      mapping::smoothquant::ResolveSmoothQuantMappings(plan.model.tree, chosen.mappings, ignore,
+                                                       from_recipe);
   if (!resolution.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", resolution.status().message()));
   }
@@ -151,7 +151,7 @@ absl::StatusOr<std::unique_ptr<SmoothQuantModifier>> SmoothQuantModifier::Create
   }
   for (const std::string& line : resolution->log) log.push_back(line);
   std::vector<Mapping> mappings;
-  for (const mapping::ResolvedSmoothQuantMapping& r : resolution->resolved) {
+  for (const mapping::smoothquant::ResolvedSmoothQuantMapping& r : resolution->resolved) {
     Mapping m;
     m.smooth = plan.model.tree.module(r.smooth).name;
     for (int b : r.balance) m.balance.push_back(plan.model.tree.module(b).name);

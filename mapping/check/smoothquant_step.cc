@@ -67,53 +67,53 @@ absl::Status SmoothQuantStep::Run(const ModelInput& model, const std::string& so
   out->set_algorithm(modifier.has_algorithm() ? modifier.algorithm() : "smoothquant");
   for (const std::string& i : modifier.ignore()) out->add_ignore(i);
 
-  ChosenSmoothQuantMappings chosen;
+  smoothquant::ChosenSmoothQuantMappings chosen;
   const bool from_recipe = modifier.has_mappings();
   if (from_recipe) {
-    chosen.source = SmoothQuantMappingSource::kRecipe;
+    chosen.source = smoothquant::SmoothQuantMappingSource::kRecipe;
     for (const auto& m : modifier.mappings().mappings()) {
-      chosen.mappings.push_back(SmoothQuantMapping{
+      chosen.mappings.push_back(smoothquant::LayerMap{
           std::vector<std::string>(m.balance_layers().begin(), m.balance_layers().end()),
           m.smooth_layer()});
     }
   } else {
     out->add_log("INFO No SmoothQuantModifier.mappings provided, inferring from model...");
-    auto inferred = ChooseSmoothQuantMappings(model.config, model.architecture);
-    if (!inferred.ok()) {
-      out->set_error(std::string(inferred.status().message()));
+    chosen = smoothquant::ChooseSmoothQuantMappings(model.config, model.architecture);
+    if (chosen.error.has_value()) {
+      out->set_error(*chosen.error);
       diagnostics_.push_back(MakeDiagnostic(
-          "error", "smoothquant.mapping_inference", inferred.status().message(),
+          "error", "smoothquant.mapping_inference", *chosen.error,
           "SmoothQuantModifier infers its mappings from the model class; this architecture's "
           "builder needs config facts the model does not have.",
           "Give SmoothQuantModifier explicit `mappings`."));
       return absl::OkStatus();
     }
-    chosen = *std::move(inferred);
   }
-  out->set_source(SmoothQuantMappingSourceName(chosen.source));
+  out->set_source(smoothquant::SmoothQuantMappingSourceName(chosen.source));
   out->set_list_name(chosen.list_name);
   for (const std::string& line : chosen.log) out->add_log(line);
-  for (const SmoothQuantMapping& m : chosen.mappings) {
+  for (const smoothquant::LayerMap& m : chosen.mappings) {
     report::SmoothQuantMapping* pm = out->add_mappings();
     for (const std::string& b : m.balance_layers) pm->add_balance_layers(b);
-    pm->set_smooth_layer(m.smooth_layer);
+    pm->set_smooth_layer(m.smooth_layers);
   }
 
   const std::vector<std::string> ignore(modifier.ignore().begin(), modifier.ignore().end());
-  WRING_ASSIGN_OR_RETURN(SmoothQuantResolution resolution,
-                         ResolveSmoothQuantMappings(model.tree, chosen.mappings, ignore, from_recipe));
+  WRING_ASSIGN_OR_RETURN(
+      smoothquant::SmoothQuantResolution resolution,
+      smoothquant::ResolveSmoothQuantMappings(model.tree, chosen.mappings, ignore, from_recipe));
   const ModuleTree& tree = model.tree;
-  for (const ResolvedSmoothQuantMapping& r : resolution.resolved) {
+  for (const smoothquant::ResolvedSmoothQuantMapping& r : resolution.resolved) {
     report::ResolvedSmoothQuantMapping* pr = out->add_resolved();
     pr->set_smooth(tree.module(r.smooth).name);
     for (int b : r.balance) pr->add_balance(tree.module(b).name);
-    pr->set_mapping(chosen.mappings[r.mapping_index].smooth_layer);
+    pr->set_mapping(chosen.mappings[r.mapping_index].smooth_layers);
   }
-  for (const SkippedSmoothQuantMapping& s : resolution.skipped) {
+  for (const smoothquant::SkippedSmoothQuantMapping& s : resolution.skipped) {
     report::SkippedMapping* ps = out->add_skipped();
     ps->set_smooth(tree.module(s.smooth).name);
-    ps->set_mapping(chosen.mappings[s.mapping_index].smooth_layer);
-    ps->set_reason(SmoothQuantSkipReasonName(s.reason));
+    ps->set_mapping(chosen.mappings[s.mapping_index].smooth_layers);
+    ps->set_reason(smoothquant::SmoothQuantSkipReasonName(s.reason));
   }
   for (const std::string& line : resolution.log) {
     out->add_log(line);

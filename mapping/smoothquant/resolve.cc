@@ -13,6 +13,15 @@
 
 namespace wring {
 namespace mapping {
+namespace smoothquant {
+
+namespace {
+
+std::string MappingRepr(const LayerMap& mapping, bool from_recipe) {
+  return from_recipe ? RecipeLayerMapRepr(mapping) : LayerMapRepr(mapping);
+}
+
+}  // namespace
 
 const char kSmoothQuantResolutionError[] =
     "RuntimeError: Error resolving mappings for given architecture.Please refer to the README "
@@ -24,17 +33,17 @@ const char* SmoothQuantSkipReasonName(SmoothQuantSkipReason reason) {
 }
 
 absl::StatusOr<SmoothQuantResolution> ResolveSmoothQuantMappings(
-    const ModuleTree& tree, const std::vector<SmoothQuantMapping>& mappings,
+    const ModuleTree& tree, const std::vector<LayerMap>& mappings,
     const std::vector<std::string>& ignore, bool from_recipe) {
   PatternRegistry registry;
   std::vector<std::vector<int>> mapping_targets;
-  for (const SmoothQuantMapping& mapping : mappings) {
+  for (const LayerMap& mapping : mappings) {
     std::vector<std::string> leaves = mapping.balance_layers;
-    leaves.push_back(mapping.smooth_layer);
+    leaves.push_back(mapping.smooth_layers);
     auto ids = registry.AddAll(leaves);
     if (!ids.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("SmoothQuant mapping ",
-                                                     SmoothQuantMappingRepr(mapping, from_recipe),
+                                                     MappingRepr(mapping, from_recipe),
                                                      ": ", ids.status().message()));
     }
     mapping_targets.push_back(*std::move(ids));
@@ -52,7 +61,7 @@ absl::StatusOr<SmoothQuantResolution> ResolveSmoothQuantMappings(
 
   SmoothQuantResolution result;
   for (size_t i = 0; i < mappings.size(); ++i) {
-    const SmoothQuantMapping& mapping = mappings[i];
+    const LayerMap& mapping = mappings[i];
     const int index = static_cast<int>(i);
     auto on_set = [&](const ModuleSet& set) -> absl::Status {
       const std::vector<int>& smooth_layers = set.back();
@@ -61,7 +70,7 @@ absl::StatusOr<SmoothQuantResolution> ResolveSmoothQuantMappings(
         for (int s : smooth_layers) names.push_back(tree.module(s).name);
         return absl::FailedPreconditionError(absl::StrCat(
             "ValueError: SmoothQuant must match a single smooth layer for each mapping but got ",
-            PythonListRepr(names), " for mapping: ", SmoothQuantMappingRepr(mapping, from_recipe)));
+            PythonListRepr(names), " for mapping: ", MappingRepr(mapping, from_recipe)));
       }
       const int smooth = smooth_layers[0];
       std::vector<int> balance;
@@ -101,5 +110,6 @@ absl::StatusOr<SmoothQuantResolution> ResolveSmoothQuantMappings(
   return result;
 }
 
+}  // namespace smoothquant
 }  // namespace mapping
 }  // namespace wring

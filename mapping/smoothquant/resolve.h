@@ -21,6 +21,7 @@
 
 namespace wring {
 namespace mapping {
+namespace smoothquant {
 
 struct ResolvedSmoothQuantMapping {
   int mapping_index;
@@ -57,12 +58,13 @@ struct SmoothQuantResolution {
 // is a list rather than a LayerMap). Returns an error status only for
 // unusable input (an invalid or Python-only regex).
 absl::StatusOr<SmoothQuantResolution> ResolveSmoothQuantMappings(
-    const ModuleTree& tree, const std::vector<SmoothQuantMapping>& mappings,
+    const ModuleTree& tree, const std::vector<LayerMap>& mappings,
     const std::vector<std::string>& ignore, bool from_recipe);
 
 // handle_mapping_resolution_errors' message.
 extern const char kSmoothQuantResolutionError[];
 
+}  // namespace smoothquant
 }  // namespace mapping
 }  // namespace wring
 

@@ -1,6 +1,7 @@
 // SmoothQuant mapping choice and resolution against llm-compressor's own
 // answers on the mapping fixtures' architectures and on hand-written
-// recipes (testdata/make_smoothquant_fixtures.py).
+// recipes (testdata/make_smoothquant_fixtures.py). The registry data itself
+// is checked by smoothquant_mappings_test.
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 
 namespace wring {
 namespace mapping {
+namespace smoothquant {
 namespace {
 
 Json LoadAnswers() {
@@ -59,35 +61,37 @@ TEST(SmoothQuantFixtures, ChoiceAndResolutionMatchLlmCompressor) {
     }
     const ModelInput& model = models.at(fixture);
 
-    std::vector<SmoothQuantMapping> mappings;
+    std::vector<LayerMap> mappings;
     const bool from_recipe = c.contains("recipe_mappings");
     if (from_recipe) {
       for (const Json& m : c["recipe_mappings"]) {
         std::vector<std::string> leaves;
         Leaves(m, &leaves);
-        SmoothQuantMapping mapping;
-        mapping.smooth_layer = leaves.back();
+        LayerMap mapping;
+        mapping.smooth_layers = leaves.back();
         leaves.pop_back();
         mapping.balance_layers = leaves;
         mappings.push_back(mapping);
       }
     } else {
-      auto chosen = ChooseSmoothQuantMappings(model.config, model.architecture);
+      ChosenSmoothQuantMappings chosen =
+          ChooseSmoothQuantMappings(model.config, model.architecture);
       if (c.contains("error") && !c.contains("mappings")) {
-        ASSERT_FALSE(chosen.ok());
-        EXPECT_EQ(chosen.status().message(), c["error"].get<std::string>());
+        ASSERT_TRUE(chosen.error.has_value());
+        EXPECT_EQ(*chosen.error, c["error"].get<std::string>());
         continue;
       }
-      ASSERT_TRUE(chosen.ok()) << chosen.status();
-      mappings = chosen->mappings;
+      ASSERT_FALSE(chosen.error.has_value()) << *chosen.error;
+      mappings = chosen.mappings;
     }
     ASSERT_EQ(mappings.size(), c["mappings"].size());
     for (size_t i = 0; i < mappings.size(); ++i) {
-      EXPECT_EQ(mappings[i].smooth_layer, c["mappings"][i]["smooth_layer"].get<std::string>());
+      EXPECT_EQ(mappings[i].smooth_layers, c["mappings"][i]["smooth_layer"].get<std::string>());
       EXPECT_EQ(mappings[i].balance_layers, Strings(c["mappings"][i]["balance_layers"]));
     }
 
-    auto resolution = ResolveSmoothQuantMappings(model.tree, mappings, Strings(c["ignore"]), from_recipe);
+    auto resolution =
+        ResolveSmoothQuantMappings(model.tree, mappings, Strings(c["ignore"]), from_recipe);
     ASSERT_TRUE(resolution.ok()) << resolution.status();
     if (c.contains("error")) {
       ASSERT_TRUE(resolution->error.has_value());
@@ -117,46 +121,6 @@ TEST(SmoothQuantFixtures, ChoiceAndResolutionMatchLlmCompressor) {
   }
 }
 
-TEST(SmoothQuantMappings, QwenHybridBuildersNeedFullAttentionLayers) {
-  auto none = ParseJson(R"({"num_hidden_layers": 2})", "config");
-  ASSERT_TRUE(none.ok());
-  auto missing = ChooseSmoothQuantMappings(*none, "Qwen3_5ForCausalLM");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("layer_types"), std::string::npos);
-  auto linear = ParseJson(R"({"text_config": {"layer_types": ["linear_attention"]}})", "config");
-  ASSERT_TRUE(linear.ok());
-  EXPECT_FALSE(ChooseSmoothQuantMappings(*linear, "Qwen3_5MoeForCausalLM").ok());
-  auto hybrid = ParseJson(
-      R"({"text_config": {"layer_types": ["linear_attention", "full_attention", "linear_attention",
-          "full_attention"]}})",
-      "config");
-  ASSERT_TRUE(hybrid.ok());
-  auto moe = ChooseSmoothQuantMappings(*hybrid, "Qwen3_5MoeForCausalLM");
-  ASSERT_TRUE(moe.ok()) << moe.status();
-  EXPECT_EQ(moe->source, SmoothQuantMappingSource::kDynamic);
-  EXPECT_EQ(moe->mappings[0].smooth_layer, "re:.*layers\\.(1|3)\\.input_layernorm$");
-  EXPECT_EQ(moe->mappings[1].balance_layers[0], "re:.*mlp\\.shared_expert\\.gate_proj$");
-  auto dense = ChooseSmoothQuantMappings(*hybrid, "Qwen3_5ForCausalLM");
-  ASSERT_TRUE(dense.ok());
-  EXPECT_EQ(dense->mappings[1].balance_layers[0], "re:.*mlp\\.gate_proj$");
-}
-
-TEST(SmoothQuantMappings, UnregisteredArchitecturesFallBackToTheDefaultAndSayItAsUpstreamDoes) {
-  auto chosen = ChooseSmoothQuantMappings(Json::object(), "FooForCausalLM");
-  ASSERT_TRUE(chosen.ok());
-  EXPECT_EQ(chosen->source, SmoothQuantMappingSource::kDefault);
-  ASSERT_EQ(chosen->log.size(), 1u);
-  EXPECT_EQ(chosen->log[0],
-            "INFO Architecture FooForCausalLM not found in mappings. Using default mappings: "
-            "[LayerMap(balance_layers=['re:.*q_proj', 're:.*k_proj', 're:.*v_proj'], "
-            "smooth_layers='re:.*input_layernorm'), LayerMap(balance_layers=['re:.*gate_proj', "
-            "'re:.*up_proj'], smooth_layers='re:.*post_attention_layernorm')]");
-  auto mixtral = ChooseSmoothQuantMappings(Json::object(), "MixtralForCausalLM");
-  ASSERT_TRUE(mixtral.ok());
-  EXPECT_EQ(mixtral->list_name, "MIXTRAL_SMOOTHQUANT_MAPPINGS");
-  EXPECT_TRUE(mixtral->log.empty());
-}
-
 TEST(SmoothQuantResolve, InvalidPatternsAreUnusableInput) {
   ModuleTree tree;
   auto bad = ResolveSmoothQuantMappings(tree, {{{"re:(?!x)q"}, "re:.*norm"}}, {}, true);
@@ -167,5 +131,6 @@ TEST(SmoothQuantResolve, InvalidPatternsAreUnusableInput) {
 }
 
 }  // namespace
+}  // namespace smoothquant
 }  // namespace mapping
 }  // namespace wring

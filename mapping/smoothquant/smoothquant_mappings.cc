@@ -1,227 +1,228 @@
 #include "mapping/smoothquant/smoothquant_mappings.h"
 
-#include <algorithm>
-#include <map>
+#include <cstdio>
+#include <cstdlib>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/awq/dynamic_mappings.h"
 #include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
+#include "mapping/smoothquant/smoothquant_mappings_json.h"
 
 namespace wring {
 namespace mapping {
+namespace smoothquant {
 namespace {
 
-SmoothQuantMapping M(std::vector<std::string> balance, std::string smooth) {
-  return SmoothQuantMapping{std::move(balance), std::move(smooth)};
-}
+constexpr char kQwen35MoeBuilder[] = "build_qwen3_5_moe_smoothquant_mappings";
+constexpr char kQwen35DenseBuilder[] = "build_qwen3_5_dense_smoothquant_mappings";
 
-struct NamedList {
-  const char* name;
-  std::vector<SmoothQuantMapping> mappings;
+struct SmoothQuantRegistryData {
+  std::vector<LayerMapList> lists;
+  const LayerMapList* default_list = nullptr;
+  std::vector<std::pair<std::string, const LayerMapList*>> registry;
+  std::vector<std::pair<std::string, std::string>> dynamic_registry;
 };
 
-// utils.py's lists, pattern for pattern.
-const std::map<std::string, NamedList>& Lists() {
-  static const auto* lists = new std::map<std::string, NamedList>{
-      {"DEFAULT_SMOOTHQUANT_MAPPINGS",
-       {"DEFAULT_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*q_proj", "re:.*k_proj", "re:.*v_proj"}, "re:.*input_layernorm"),
-         M({"re:.*gate_proj", "re:.*up_proj"}, "re:.*post_attention_layernorm")}}},
-      {"MIXTRAL_SMOOTHQUANT_MAPPINGS",
-       {"MIXTRAL_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*q_proj", "re:.*k_proj", "re:.*v_proj"}, "re:.*input_layernorm")}}},
-      {"BLOOM_SMOOTHQUANT_MAPPINGS",
-       {"BLOOM_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*query_key_value"}, "re:.*input_layernorm"),
-         M({"re:.*dense_h_to_4h"}, "re:.*post_attention_layernorm")}}},
-      {"PHI3_VISION_SMOOTHQUANT_MAPPINGS",
-       {"PHI3_VISION_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*qkv_proj"}, "re:.*input_layernorm"),
-         M({"re:.*gate_up_proj"}, "re:.*post_attention_layernorm")}}},
-      {"WHISPER_V2_SMOOTHQUANT_MAPPINGS",
-       {"WHISPER_V2_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*k_proj", "re:.*v_proj", "re:.*q_proj"}, "re:.*self_attn_layer_norm"),
-         M({"re:.*fc1"}, "re:.*final_layer_norm")}}},
-      {"DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS",
-       {"DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*q(_a)?_proj$", "re:.*kv_a_proj_with_mqa"}, "re:.*input_layernorm")}}},
-      // MLP smoothing is left out for MoE: one scale across all experts
-      // unbalances them.
-      {"QWEN_MOE_SMOOTHQUANT_MAPPINGS",
-       {"QWEN_MOE_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}, "re:.*input_layernorm$")}}},
-      // Parallel attention + MLP block: one norm feeds both.
-      {"COHERE_SMOOTHQUANT_MAPPINGS",
-       {"COHERE_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*self_attn\\.q_proj$", "re:.*self_attn\\.k_proj$", "re:.*self_attn\\.v_proj$",
-            "re:.*mlp\\.gate_proj$", "re:.*mlp\\.up_proj$"},
-           "re:.*input_layernorm$")}}},
-      // As Cohere, with every expert's gate/up balanced too (the router is not).
-      {"COHERE2_MOE_SMOOTHQUANT_MAPPINGS",
-       {"COHERE2_MOE_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*self_attn\\.q_proj$", "re:.*self_attn\\.k_proj$", "re:.*self_attn\\.v_proj$",
-            "re:.*gate_proj$", "re:.*up_proj$"},
-           "re:.*input_layernorm$")}}},
-      {"AFMOE_SMOOTHQUANT_MAPPINGS",
-       {"AFMOE_SMOOTHQUANT_MAPPINGS",
-        {M({"re:.*self_attn\\.q_proj", "re:.*self_attn\\.k_proj", "re:.*self_attn\\.v_proj",
-            "re:.*self_attn\\.gate_proj"},
-           "re:.*input_layernorm"),
-         M({"re:.*mlp.*gate_proj", "re:.*mlp.*up_proj"}, "re:.*pre_mlp_layernorm")}}},
-  };
-  return *lists;
+// The data is compiled in and checked by smoothquant_mappings_test; a
+// malformed copy is a broken build, not an input error.
+[[noreturn]] void BrokenData(absl::string_view what) {
+  std::fprintf(stderr, "mapping/smoothquant/data/smoothquant_mappings.json: %s\n",
+               std::string(what).c_str());
+  std::abort();
 }
 
-// MAPPINGS_REGISTRY: architecture -> list name.
-const std::map<std::string, std::string>& Registry() {
-  static const auto* registry = new std::map<std::string, std::string>{
-      {"BloomForCausalLM", "BLOOM_SMOOTHQUANT_MAPPINGS"},
-      {"ChatGLMForConditionalGeneration", "BLOOM_SMOOTHQUANT_MAPPINGS"},
-      {"CohereForCausalLM", "COHERE_SMOOTHQUANT_MAPPINGS"},
-      {"Cohere2ForCausalLM", "COHERE_SMOOTHQUANT_MAPPINGS"},
-      {"Cohere2MoeForCausalLM", "COHERE2_MOE_SMOOTHQUANT_MAPPINGS"},
-      {"Cohere2VisionForConditionalGeneration", "COHERE_SMOOTHQUANT_MAPPINGS"},
-      {"DeepseekV2ForCausalLM", "DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS"},
-      {"DeepseekV3ForCausalLM", "DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS"},
-      {"Ernie4_5_MoeForCausalLM", "MIXTRAL_SMOOTHQUANT_MAPPINGS"},
-      {"Gemma2ForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Gemma3ForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Gemma3ForConditionalGeneration", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Glm4MoeForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Glm4MoeLiteForCausalLM", "DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS"},
-      {"GlmMoeDsaForCausalLM", "DEEPSEEK_V2_SMOOTHQUANT_MAPPINGS"},
-      {"GraniteForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Llama4ForConditionalGeneration", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"LlamaForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Mistral3ForConditionalGeneration", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"MistralForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"MixtralForCausalLM", "MIXTRAL_SMOOTHQUANT_MAPPINGS"},
-      {"NanbeigeForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Phi3ForCausalLM", "PHI3_VISION_SMOOTHQUANT_MAPPINGS"},
-      {"Phi3VForCausalLM", "PHI3_VISION_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen2ForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen2_5OmniModel", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen2_5OmniThinkerForConditionalGeneration", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen2_5_VLForConditionalGeneration", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen3ForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen2MoeForCausalLM", "QWEN_MOE_SMOOTHQUANT_MAPPINGS"},
-      {"Qwen3MoeForCausalLM", "QWEN_MOE_SMOOTHQUANT_MAPPINGS"},
-      {"SeedOssForCausalLM", "DEFAULT_SMOOTHQUANT_MAPPINGS"},
-      {"WhisperForConditionalGeneration", "WHISPER_V2_SMOOTHQUANT_MAPPINGS"},
-      {"AfmoeForCausalLM", "AFMOE_SMOOTHQUANT_MAPPINGS"},
-  };
-  return *registry;
+const Json& Member(const Json& object, const char* key, bool array) {
+  const Json* value = JsonMember(object, key);
+  if (value == nullptr || (array ? !value->is_array() : !value->is_string())) {
+    BrokenData(absl::StrCat("missing ", array ? "list" : "string", " \"", key, "\""));
+  }
+  return *value;
 }
 
-// SMOOTHQUANT_DYNAMIC_MAPPING_REGISTRY: architecture -> builder name; the
-// builders differ only in the MLP balance layers.
-const std::map<std::string, std::string>& DynamicRegistry() {
-  static const auto* registry = new std::map<std::string, std::string>{
-      {"Qwen3_5MoeForConditionalGeneration", "build_qwen3_5_moe_smoothquant_mappings"},
-      {"Qwen3_5MoeForCausalLM", "build_qwen3_5_moe_smoothquant_mappings"},
-      {"Qwen3_5ForCausalLM", "build_qwen3_5_dense_smoothquant_mappings"},
-      {"Qwen3_5ForConditionalGeneration", "build_qwen3_5_dense_smoothquant_mappings"},
-  };
-  return *registry;
+std::string String(const Json& object, const char* key) {
+  return Member(object, key, false).get<std::string>();
 }
 
-std::string QuotedList(const std::vector<std::string>& items) { return PythonListRepr(items); }
+SmoothQuantRegistryData* LoadData() {
+  absl::StatusOr<Json> json =
+      ParseJson(embedded::SmoothQuantMappingsJson(), "smoothquant_mappings.json");
+  if (!json.ok()) BrokenData(json.status().message());
+  auto* data = new SmoothQuantRegistryData;
+  const Json& lists = Member(*json, "lists", true);
+  data->lists.reserve(lists.size());  // the registry points into it
+  for (const Json& list : lists) {
+    LayerMapList parsed{String(list, "name"), {}};
+    for (const Json& m : Member(list, "mappings", true)) {
+      LayerMap map;
+      for (const Json& b : Member(m, "balance_layers", true)) {
+        if (!b.is_string()) BrokenData("balance_layers holds a non-string");
+        map.balance_layers.push_back(b.get<std::string>());
+      }
+      map.smooth_layers = String(m, "smooth_layers");
+      parsed.mappings.push_back(std::move(map));
+    }
+    data->lists.push_back(std::move(parsed));
+  }
+  auto list_named = [&](const std::string& name) -> const LayerMapList* {
+    for (const LayerMapList& list : data->lists) {
+      if (list.name == name) return &list;
+    }
+    BrokenData(absl::StrCat("no list named ", name));
+  };
+  data->default_list = list_named(String(*json, "default_list"));
+  for (const Json& entry : Member(*json, "registry", true)) {
+    data->registry.emplace_back(String(entry, "architecture"), list_named(String(entry, "list")));
+  }
+  for (const Json& entry : Member(*json, "dynamic_registry", true)) {
+    data->dynamic_registry.emplace_back(String(entry, "architecture"), String(entry, "builder"));
+  }
+  return data;
+}
 
-// _build_qwen3_5_smoothquant_mappings.
-absl::StatusOr<std::vector<SmoothQuantMapping>> BuildQwen35(const Json& config, bool moe) {
+const SmoothQuantRegistryData& Data() {
+  static const SmoothQuantRegistryData* data = LoadData();
+  return *data;
+}
+
+// _build_qwen3_5_smoothquant_mappings: attention smoothing only on the
+// full-attention layers (linear-attention layers have no q/k/v), the MLP
+// through the caller's balance layers.
+ChosenSmoothQuantMappings BuildQwen35Mappings(const Json& config,
+                                              std::vector<std::string> mlp_balance_layers) {
+  ChosenSmoothQuantMappings chosen;
+  chosen.source = SmoothQuantMappingSource::kDynamic;
   absl::optional<std::vector<std::string>> layer_types = GetConfigLayerTypes(config);
   if (!layer_types.has_value()) {
-    return absl::FailedPreconditionError(
+    chosen.error =
         "ValueError: Qwen3.5 SmoothQuant mappings require model.config.text_config.layer_types "
-        "(or model.config.layer_types) to identify full_attention layers.");
+        "(or model.config.layer_types) to identify full_attention layers.";
+    return chosen;
   }
-  std::vector<std::string> full;
+  std::vector<size_t> full;
   for (size_t i = 0; i < layer_types->size(); ++i) {
-    if ((*layer_types)[i] == "full_attention") full.push_back(std::to_string(i));
+    if ((*layer_types)[i] == "full_attention") full.push_back(i);
   }
   if (full.empty()) {
-    return absl::FailedPreconditionError(
+    chosen.error =
         "ValueError: Qwen3.5 SmoothQuant mappings require at least one full_attention layer in "
-        "layer_types.");
+        "layer_types.";
+    return chosen;
   }
-  const std::string smooth = absl::StrCat("re:.*layers\\.(", absl::StrJoin(full, "|"),
-                                          ")\\.input_layernorm$");
-  std::vector<std::string> mlp =
-      moe ? std::vector<std::string>{"re:.*mlp\\.shared_expert\\.gate_proj$",
-                                     "re:.*mlp\\.shared_expert\\.up_proj$"}
-          : std::vector<std::string>{"re:.*mlp\\.gate_proj$", "re:.*mlp\\.up_proj$"};
-  return std::vector<SmoothQuantMapping>{
-      M({"re:.*self_attn\\.q_proj$", "re:.*self_attn\\.k_proj$", "re:.*self_attn\\.v_proj$"},
-        smooth),
-      M(std::move(mlp), "re:.*post_attention_layernorm$")};
+  chosen.mappings = {
+      LayerMap{{"re:.*self_attn\\.q_proj$", "re:.*self_attn\\.k_proj$",
+                "re:.*self_attn\\.v_proj$"},
+               absl::StrCat("re:.*layers\\.(", absl::StrJoin(full, "|"), ")\\.input_layernorm$")},
+      LayerMap{std::move(mlp_balance_layers), "re:.*post_attention_layernorm$"},
+  };
+  return chosen;
 }
 
 }  // namespace
 
-std::string SmoothQuantMappingRepr(const SmoothQuantMapping& mapping, bool from_recipe) {
-  if (from_recipe) {
-    return absl::StrCat("[", QuotedList(mapping.balance_layers), ", ",
-                        PythonStrRepr(mapping.smooth_layer), "]");
+std::string LayerMapRepr(const LayerMap& map) {
+  return absl::StrCat("LayerMap(balance_layers=", PythonListRepr(map.balance_layers),
+                      ", smooth_layers=", PythonStrRepr(map.smooth_layers), ")");
+}
+
+std::string LayerMapListRepr(const std::vector<LayerMap>& maps) {
+  return absl::StrCat("[",
+                      absl::StrJoin(maps, ", ",
+                                    [](std::string* out, const LayerMap& m) {
+                                      out->append(LayerMapRepr(m));
+                                    }),
+                      "]");
+}
+
+std::string RecipeLayerMapRepr(const LayerMap& map) {
+  return absl::StrCat("[", PythonListRepr(map.balance_layers), ", ",
+                      PythonStrRepr(map.smooth_layers), "]");
+}
+
+const LayerMapList& DefaultSmoothQuantMappings() { return *Data().default_list; }
+
+const LayerMapList* FindRegisteredSmoothQuantMappings(absl::string_view architecture) {
+  for (const auto& [arch, list] : Data().registry) {
+    if (arch == architecture) return list;
   }
-  return absl::StrCat("LayerMap(balance_layers=", QuotedList(mapping.balance_layers),
-                      ", smooth_layers=", PythonStrRepr(mapping.smooth_layer), ")");
+  return nullptr;
+}
+
+const std::vector<std::pair<std::string, const LayerMapList*>>& SmoothQuantRegistry() {
+  return Data().registry;
+}
+
+const std::vector<LayerMapList>& SmoothQuantMappingLists() { return Data().lists; }
+
+const std::vector<std::pair<std::string, std::string>>& DynamicSmoothQuantRegistry() {
+  return Data().dynamic_registry;
+}
+
+absl::optional<std::string> DynamicSmoothQuantBuilderName(absl::string_view architecture) {
+  for (const auto& [arch, builder] : Data().dynamic_registry) {
+    if (arch == architecture) return builder;
+  }
+  return absl::nullopt;
+}
+
+bool IsImplementedSmoothQuantBuilder(absl::string_view builder) {
+  return builder == kQwen35MoeBuilder || builder == kQwen35DenseBuilder;
 }
 
 const char* SmoothQuantMappingSourceName(SmoothQuantMappingSource source) {
   switch (source) {
-    case SmoothQuantMappingSource::kDynamic: return "dynamic";
-    case SmoothQuantMappingSource::kRegistry: return "registry";
-    case SmoothQuantMappingSource::kDefault: return "default";
-    case SmoothQuantMappingSource::kRecipe: return "recipe";
+    case SmoothQuantMappingSource::kDynamic:
+      return "dynamic";
+    case SmoothQuantMappingSource::kRegistry:
+      return "registry";
+    case SmoothQuantMappingSource::kDefault:
+      return "default";
+    case SmoothQuantMappingSource::kRecipe:
+      return "recipe";
   }
   return "default";
 }
 
-const std::vector<SmoothQuantMapping>& DefaultSmoothQuantMappings() {
-  return Lists().at("DEFAULT_SMOOTHQUANT_MAPPINGS").mappings;
-}
-
-absl::StatusOr<ChosenSmoothQuantMappings> ChooseSmoothQuantMappings(
-    const Json& config, absl::string_view architecture) {
+ChosenSmoothQuantMappings ChooseSmoothQuantMappings(const Json& config,
+                                                   absl::string_view architecture) {
+  // A dynamic builder answers outright: upstream does not fall through to
+  // the registry from one, and its ValueErrors propagate.
+  if (absl::optional<std::string> builder = DynamicSmoothQuantBuilderName(architecture)) {
+    ChosenSmoothQuantMappings chosen;
+    if (*builder == kQwen35MoeBuilder) {
+      chosen = BuildQwen35Mappings(
+          config, {"re:.*mlp\\.shared_expert\\.gate_proj$", "re:.*mlp\\.shared_expert\\.up_proj$"});
+    } else if (*builder == kQwen35DenseBuilder) {
+      chosen = BuildQwen35Mappings(config, {"re:.*mlp\\.gate_proj$", "re:.*mlp\\.up_proj$"});
+    } else {
+      // Only a newer registry than wring implements gets here
+      // (smoothquant_mappings_test checks every builder the data names).
+      chosen.source = SmoothQuantMappingSource::kDynamic;
+      chosen.error = absl::StrCat("llm-compressor builds the SmoothQuant mappings of ",
+                                  architecture, " with ", *builder,
+                                  ", which wring does not implement yet");
+    }
+    chosen.list_name = *builder;
+    return chosen;
+  }
   ChosenSmoothQuantMappings chosen;
-  const std::string arch(architecture);
-  if (auto dynamic = DynamicRegistry().find(arch); dynamic != DynamicRegistry().end()) {
-    absl::StatusOr<std::vector<SmoothQuantMapping>> built =
-        BuildQwen35(config, dynamic->second == "build_qwen3_5_moe_smoothquant_mappings");
-    if (!built.ok()) return built.status();
-    chosen.source = SmoothQuantMappingSource::kDynamic;
-    chosen.list_name = dynamic->second;
-    chosen.mappings = *std::move(built);
-    return chosen;
-  }
-  if (auto registered = Registry().find(arch); registered != Registry().end()) {
+  if (const LayerMapList* list = FindRegisteredSmoothQuantMappings(architecture)) {
     chosen.source = SmoothQuantMappingSource::kRegistry;
-    chosen.list_name = registered->second;
-    chosen.mappings = Lists().at(registered->second).mappings;
+    chosen.list_name = list->name;
+    chosen.mappings = list->mappings;
     return chosen;
   }
+  const LayerMapList& fallback = DefaultSmoothQuantMappings();
   chosen.source = SmoothQuantMappingSource::kDefault;
-  chosen.list_name = "DEFAULT_SMOOTHQUANT_MAPPINGS";
-  chosen.mappings = DefaultSmoothQuantMappings();
-  std::vector<std::string> reprs;
-  for (const SmoothQuantMapping& m : chosen.mappings) {
-    reprs.push_back(SmoothQuantMappingRepr(m, /*from_recipe=*/false));
-  }
-  chosen.log.push_back(absl::StrCat("INFO Architecture ", arch,
-                                    " not found in mappings. Using default mappings: [",
-                                    absl::StrJoin(reprs, ", "), "]"));
+  chosen.list_name = fallback.name;
+  chosen.mappings = fallback.mappings;
+  chosen.log.push_back(absl::StrCat("INFO Architecture ", architecture,
+                                    " not found in mappings. Using default mappings: ",
+                                    LayerMapListRepr(fallback.mappings)));
   return chosen;
 }
 
-std::vector<std::pair<std::string, std::string>> SmoothQuantRegistryEntries() {
-  std::vector<std::pair<std::string, std::string>> out(Registry().begin(), Registry().end());
-  out.insert(out.end(), DynamicRegistry().begin(), DynamicRegistry().end());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
+}  // namespace smoothquant
 }  // namespace mapping
 }  // namespace wring

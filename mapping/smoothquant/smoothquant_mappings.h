@@ -1,13 +1,13 @@
-// SmoothQuant mappings (llm-compressor's LayerMap) and how a model gets
-// them when the recipe names none: the dynamic builders
-// (SMOOTHQUANT_DYNAMIC_MAPPING_REGISTRY, Qwen3.5 hybrid attention), then the
-// static MAPPINGS_REGISTRY by architecture class name, then
-// DEFAULT_SMOOTHQUANT_MAPPINGS (modifiers/transform/smoothquant/utils.py and
-// dynamic_mappings.py, llm-compressor 0.14.0.1).
+// SmoothQuant's layer mappings (llm-compressor's LayerMap) and how
+// SmoothQuantModifier infers them from a model when the recipe gives none
+// (`get_layer_mappings_from_model`): a dynamic builder for the architecture
+// first (Qwen3.5 hybrid attention, from config `layer_types`), then
+// MAPPINGS_REGISTRY, then DEFAULT_SMOOTHQUANT_MAPPINGS with an info log.
 //
-// A mapping names the balance layers that read one smooth layer's output;
-// SmoothQuant divides that output by per-channel scales and multiplies the
-// balance layers' input columns by them.
+// The registries are data generated from the pinned llm-compressor release
+// (mapping/smoothquant/data/smoothquant_mappings.json,
+// tools/reference/generate.py) and compiled in. Resolving the mappings
+// against a model is not here.
 #ifndef WRING_MAPPING_SMOOTHQUANT_SMOOTHQUANT_MAPPINGS_H_
 #define WRING_MAPPING_SMOOTHQUANT_SMOOTHQUANT_MAPPINGS_H_
 
@@ -15,54 +15,79 @@
 #include <utility>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
 #include "mapping/base/json.h"
 
 namespace wring {
 namespace mapping {
+namespace smoothquant {
 
-struct SmoothQuantMapping {
+// One mapping: the layers whose input is the smoothed activation, and the
+// layer whose output is divided by the smoothing scales. Every string is a
+// target: "re:<regex>", a module name or a class name.
+struct LayerMap {
   std::vector<std::string> balance_layers;
-  std::string smooth_layer;
+  std::string smooth_layers;
 
-  bool operator==(const SmoothQuantMapping& other) const {
-    return balance_layers == other.balance_layers && smooth_layer == other.smooth_layer;
+  bool operator==(const LayerMap& other) const {
+    return balance_layers == other.balance_layers && smooth_layers == other.smooth_layers;
   }
 };
 
-// How llm-compressor prints a mapping in its messages: a registry mapping
-// is a LayerMap namedtuple, LayerMap(balance_layers=[...], smooth_layers='...');
-// a recipe's is the list it was given, [[...], '...'].
-std::string SmoothQuantMappingRepr(const SmoothQuantMapping& mapping, bool from_recipe);
+// A named list of utils.py ("DEFAULT_SMOOTHQUANT_MAPPINGS", ...).
+struct LayerMapList {
+  std::string name;
+  std::vector<LayerMap> mappings;
+};
 
+// The namedtuple repr upstream logs:
+// LayerMap(balance_layers=['re:.*q_proj', ...], smooth_layers='re:.*input_layernorm')
+std::string LayerMapRepr(const LayerMap& map);
+std::string LayerMapListRepr(const std::vector<LayerMap>& maps);
+// A recipe's mapping is printed as the list the recipe gave:
+// [['re:.*q_proj', ...], 're:.*input_layernorm'].
+std::string RecipeLayerMapRepr(const LayerMap& map);
+
+// DEFAULT_SMOOTHQUANT_MAPPINGS.
+const LayerMapList& DefaultSmoothQuantMappings();
+// MAPPINGS_REGISTRY[architecture], or nullptr.
+const LayerMapList* FindRegisteredSmoothQuantMappings(absl::string_view architecture);
+// MAPPINGS_REGISTRY in upstream's order.
+const std::vector<std::pair<std::string, const LayerMapList*>>& SmoothQuantRegistry();
+// Every named list of utils.py, in definition order.
+const std::vector<LayerMapList>& SmoothQuantMappingLists();
+
+// SMOOTHQUANT_DYNAMIC_MAPPING_REGISTRY: (architecture, builder name) pairs.
+const std::vector<std::pair<std::string, std::string>>& DynamicSmoothQuantRegistry();
+absl::optional<std::string> DynamicSmoothQuantBuilderName(absl::string_view architecture);
+// Whether wring implements a builder upstream's registry names.
+bool IsImplementedSmoothQuantBuilder(absl::string_view builder);
+
+// kRecipe: the recipe's own `mappings` (ChooseSmoothQuantMappings never
+// answers it; callers that use the recipe's list do).
 enum class SmoothQuantMappingSource { kDynamic, kRegistry, kDefault, kRecipe };
 // "dynamic", "registry", "default", "recipe".
 const char* SmoothQuantMappingSourceName(SmoothQuantMappingSource source);
 
 struct ChosenSmoothQuantMappings {
   SmoothQuantMappingSource source = SmoothQuantMappingSource::kDefault;
-  std::vector<SmoothQuantMapping> mappings;
-  // The registry list's name (DEFAULT_SMOOTHQUANT_MAPPINGS, ...) or the
-  // builder's.
+  // The registry list's name, or the builder's.
   std::string list_name;
-  // What llm-compressor logs about the choice.
+  std::vector<LayerMap> mappings;
+  // What llm-compressor would log about the choice ("INFO ..." lines).
   std::vector<std::string> log;
+  // Set when upstream raises instead ("ValueError: Qwen3.5 SmoothQuant
+  // mappings require ..."); `mappings` is then empty.
+  absl::optional<std::string> error;
 };
 
-// get_layer_mappings_from_model for `architecture` (the model's class name).
-// Fails where the Qwen3.5 builders raise ValueError (the message is
-// upstream's, prefixed "ValueError: ").
-absl::StatusOr<ChosenSmoothQuantMappings> ChooseSmoothQuantMappings(const Json& config,
-                                                                    absl::string_view architecture);
+// get_layer_mappings_from_model for a model of class `architecture` with
+// config.json `config` (text_config is read first, as upstream does).
+ChosenSmoothQuantMappings ChooseSmoothQuantMappings(const Json& config,
+                                                   absl::string_view architecture);
 
-// DEFAULT_SMOOTHQUANT_MAPPINGS.
-const std::vector<SmoothQuantMapping>& DefaultSmoothQuantMappings();
-
-// Every (architecture, list name) pair of MAPPINGS_REGISTRY and the dynamic
-// registry, sorted by architecture.
-std::vector<std::pair<std::string, std::string>> SmoothQuantRegistryEntries();
-
+}  // namespace smoothquant
 }  // namespace mapping
 }  // namespace wring
 
