@@ -309,11 +309,15 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
     for (const std::string& line : job->awq->log()) progress.Message(line);
     modifiers.push_back(job->awq.get());
   }
+  const bool calibrate = pipeline::NeedsCalibrationPass(job->plan, modifiers);
   progress.Message(absl::StrFormat(
-      "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
+      "wring compress: %s, %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",
-      job->samples.calibration.size(), job->samples.evaluation.size(),
-      (*model)->config().num_hidden_layers, job->plan.linears.size(), options.device));
+      calibrate ? absl::StrFormat("%d calibration samples", job->samples.calibration.size())
+                : std::string("no calibration pass (no modifier or scheme needs activations; "
+                              "llm-compressor's data-free pipeline)"),
+      job->samples.evaluation.size(), (*model)->config().num_hidden_layers,
+      job->plan.linears.size(), options.device));
   auto result = pipeline::RunSequentialCalibration(**model, job->plan, modifiers,
                                                    Ids(job->samples.calibration),
                                                    Ids(job->samples.evaluation), progress);
