@@ -3,7 +3,8 @@
 # pinned debian-faq package (downloaded and unpacked, not installed), and a
 # small Python environment (requirements.txt) that fetches and converts the
 # real model and cuts the FAQ into token windows (setup.py). Called by
-# tools/setup.sh (after apt-get update); safe to rerun.
+# tools/setup.sh when WRING_REAL_MODEL=1 (after apt-get update); safe to
+# rerun.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 home="${WRING_REAL_MODEL_HOME:-$here/../../.real_model}"
