@@ -13,8 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "backend/awq/awq_modifier.h"
 #include "backend/base/torch_errors.h"
+#include "backend/compress/quantization_config.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
+#include "backend/job/model_families.h"
 #include "backend/job/quality_report.h"
 #include "backend/model/causal_lm.h"
 #include "backend/model/config.h"
@@ -164,6 +166,10 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
   job.config_path = (fs::path(options.model_dir) / "config.json").string();
   WRING_ASSIGN_OR_RETURN(std::string config_text, mapping::ReadFile(job.config_path, "model config"));
   WRING_ASSIGN_OR_RETURN(job.config, mapping::ParseJson(config_text, job.config_path));
+  // First: a model type or layer kind the backend cannot run is refused
+  // with what it supports.
+  WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
+  WRING_RETURN_IF_ERROR(CheckCompressVerified(job.model_config, job.config_path));
   // The tree is built twice (cheap) because the check consumes its input.
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput checked_model,
                          mapping::ModelFromConfig(job.config, job.config_path, ""));
@@ -182,8 +188,11 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
         mapping::RenderReportText(report));
     return absl::AbortedError("recipe would fail");
   }
+  WRING_RETURN_IF_ERROR(LinearizeForPlan(model));
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
-  WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
+  if (!job.plan.spinquant.empty()) {
+    WRING_RETURN_IF_ERROR(CheckSpinQuantSupported(job.model_config, options.recipe_path));
+  }
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
   WRING_ASSIGN_OR_RETURN(
       job.awq, awq::AwqModifier::Create(job.plan, job.model_config, options.recipe_path,
@@ -247,7 +256,7 @@ pipeline::TokenSequences Ids(const std::vector<data::CalibrationSample>& samples
   return ids;
 }
 
-absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job,
+absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job, model::CausalLm& model,
                              const pipeline::CalibrationResult& result,
                              const QualityReport& quality) {
   output::OutputDirectory& out = *job.output;
@@ -265,14 +274,18 @@ absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job,
     }
     config["tie_word_embeddings"] = false;
   }
-  WRING_RETURN_IF_ERROR(out.WriteFile("config.json", config.dump(2) + "\n"));
+  std::vector<safetensors::TensorToWrite> tensors = result.tensors;
+  WRING_RETURN_IF_ERROR(ToSavedLayout(model, tensors, config));
+  // As llm-compressor 0.14's resave_config and compressed-tensors'
+  // update_config write it: the checkpoint's own config, keys sorted.
+  WRING_RETURN_IF_ERROR(
+      out.WriteFile("config.json", compress::SortKeysRecursively(config).dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(out.WriteFile("recipe.yaml", job.recipe_text));
   WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(
       out.CopyFilesIfPresent(options.model_dir, FilesCopiedVerbatim()).status());
   // Online transforms (R4) stay modules of the checkpoint, as upstream's
   // save_pretrained keeps them, so a loader can apply them.
-  std::vector<safetensors::TensorToWrite> tensors = result.tensors;
   if (job.spinquant != nullptr) {
     for (auto& [name, tensor] : job.spinquant->OnlineTransformTensors()) tensors.push_back({name, tensor});
   }
@@ -296,6 +309,10 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   if (!device.ok()) return Fail(CompressFailure::kUnusableInput, device.status());
   auto model = model::CausalLm::Open(options.model_dir, *device);
   if (!model.ok()) return Fail(FailureOf(model.status()), model.status());
+  absl::Status outside = CheckPassthroughNotTargeted(**model, job->plan);
+  if (!outside.ok()) return Fail(FailureOf(outside), outside);
+  // As oneshot's norm_calibration_context, for any recipe.
+  (*model)->UseCalibrationNorms();
   if (job->spinquant != nullptr) {
     absl::Status rotated = job->spinquant->Apply(**model);
     if (!rotated.ok()) return Fail(FailureOf(rotated), rotated);
@@ -326,7 +343,7 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   QualityReport quality = BuildQualityReport(*result, job->plan, seconds);
-  absl::Status written = WriteCheckpoint(options, *job, *result, quality);
+  absl::Status written = WriteCheckpoint(options, *job, **model, *result, quality);
   if (!written.ok()) return Fail(FailureOf(written), written);
 
   CompressSummary summary;

@@ -51,6 +51,7 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
     layers.push_back({{"layer", layer.layer},
                       {"output_relative_error", Number(layer.output_relative_error)},
                       {"accumulated_relative_error", Number(layer.accumulated_relative_error)},
+                      {"seconds", layer.seconds},
                       {"linears", std::move(linears)}});
   }
   mapping::Json perplexity = mapping::Json::object();

@@ -82,14 +82,25 @@ absl::StatusOr<int> LockOutput(const std::string& lock_path, const std::string& 
   return absl::UnavailableError(absl::StrCat(lock_path, ": cannot lock the output (it keeps being replaced)"));
 }
 
+fs::path FinalPath(const std::string& path) {
+  fs::path final_path = fs::absolute(fs::path(path)).lexically_normal();
+  if (final_path.has_filename() == false) final_path = final_path.parent_path();
+  return final_path;
+}
+
 }  // namespace
+
+std::string OutputDirectory::StagingPathFor(const std::string& path) {
+  fs::path staging = FinalPath(path);
+  staging += ".wring-partial";
+  return staging.string();
+}
 
 absl::StatusOr<std::unique_ptr<OutputDirectory>> OutputDirectory::Create(const std::string& path) {
   if (path.empty()) {
     return absl::InvalidArgumentError("--output: give the directory to write the checkpoint to");
   }
-  fs::path final_path = fs::absolute(fs::path(path)).lexically_normal();
-  if (final_path.has_filename() == false) final_path = final_path.parent_path();
+  const fs::path final_path = FinalPath(path);
   std::error_code ec;
   auto exists_and_not_empty = [&final_path]() {
     std::error_code error;
@@ -118,8 +129,7 @@ absl::StatusOr<std::unique_ptr<OutputDirectory>> OutputDirectory::Create(const s
     release();
     return ExistingOutputError(final_path);
   }
-  fs::path staging = final_path;
-  staging += ".wring-partial";
+  const fs::path staging = StagingPathFor(path);
   fs::remove_all(staging, ec);  // left by a killed run: its lock is gone
   if (!fs::create_directory(staging, ec)) {
     release();

@@ -36,6 +36,9 @@ class OutputDirectory {
   // writable (PERMISSION_DENIED), or if another run holds the output
   // (ALREADY_EXISTS, naming its process id).
   static absl::StatusOr<std::unique_ptr<OutputDirectory>> Create(const std::string& path);
+  // Where Create(path) stages the files (for a launcher that must remove
+  // them after a worker was killed mid-write).
+  static std::string StagingPathFor(const std::string& path);
   ~OutputDirectory();
 
   OutputDirectory(const OutputDirectory&) = delete;

@@ -105,7 +105,7 @@ TEST(OutputDirectory, ASecondRunOnTheSameOutputIsRefused) {
             std::string::npos)
       << second.status();
   // The refused run touched nothing of the first one's.
-  EXPECT_EQ(ReadAll(fs::path((*first)->staging_path()) / "config.json"), "{}");
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((fs::path((*first)->staging_path()) / "config.json").string()), "{}");
   ASSERT_TRUE((*first)->Commit().ok());
   first->reset();
   EXPECT_FALSE(fs::exists(root / "ckpt.wring-lock"));
