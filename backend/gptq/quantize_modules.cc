@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/interrupt/interrupt.h"
 #include "mapping/base/python_repr.h"
 
 namespace wring {
@@ -129,6 +130,9 @@ absl::StatusOr<std::vector<QuantizedModule>> QuantizeModules(
 
   std::vector<QuantizedModule> results(modules.size());
   for (const std::vector<int>& batch : batches) {
+    // A large layer's solves take minutes on a CPU: a stop request is
+    // honoured between batches.
+    if (absl::Status stop = interrupt::CheckNotInterrupted(); !stop.ok()) return stop;
     const int64_t size = static_cast<int64_t>(batch.size());
     const bool batched = size >= kMinBatchedCholeskySize;
     std::vector<std::string> names;
