@@ -34,7 +34,8 @@ failures=0
 step() {
   local name=$1 limit=$2; shift 2
   local start=$SECONDS status
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  # Through bash, so that steps may be the functions exported below.
+  timeout "$limit" bash -c '"$@"' step "$@" >"$OUT/$name.log" 2>&1
   status=$?
   local took=$((SECONDS - start))
   local result=ok
@@ -64,17 +65,27 @@ unpack() {
 export LD_LIBRARY_PATH="$SYS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 configure() {
-  local prefix
+  local prefix lib
   prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)') || return 1
+  # The wheel's own libraries, even where a system LibTorch (Debian's) would
+  # be found first on the default search path.
+  lib="$prefix/../../lib"
+  local libraries=()
+  for l in torch:TORCH_LIBRARY torch_cpu:torch_cpu_LIBRARY c10:C10_LIBRARY \
+           torch_cuda:torch_cuda_LIBRARY c10_cuda:c10_cuda_LIBRARY; do
+    [ -e "$lib/lib${l%%:*}.so" ] && libraries+=("-D${l##*:}=$(realpath "$lib/lib${l%%:*}.so")")
+  done
   local cuda=()
   if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
     cuda=(-DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
           -DCMAKE_CUDA_ARCHITECTURES=90)
   fi
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWRING_SYSROOT="$SYS/usr" \
-    -DCMAKE_PREFIX_PATH="$prefix" "${cuda[@]}"
+    -DCMAKE_PREFIX_PATH="$prefix" "${libraries[@]}" "${cuda[@]}"
 }
 
+export SYS PYTHON BUILD
+export -f unpack configure
 step unpack 120 unpack
 step configure 300 configure && step build 1200 cmake --build "$BUILD" -j "$JOBS"
 built=$?
