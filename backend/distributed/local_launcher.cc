@@ -33,14 +33,6 @@ namespace {
 constexpr char kLoopback[] = "127.0.0.1";
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 
-// The variables the launcher owns; inherited values are replaced.
-const std::vector<std::string>& LauncherVariables() {
-  static const auto* names = new std::vector<std::string>{
-      "RANK",        "WORLD_SIZE",  "LOCAL_RANK", "LOCAL_WORLD_SIZE",
-      "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"};
-  return *names;
-}
-
 // Everything a child needs between fork and exec, built before fork (only
 // async-signal-safe calls may run in the child).
 struct ExecImage {
