@@ -120,6 +120,76 @@ expect 2 "unknown command 'chek'; did you mean 'check'" -- chek
 expect 2 "--model is required" -- check
 expect 2 "xz" -- check --model "$FIXTURES/../../../tests/fixtures/mapping/LlamaForCausalLM.json.xz"
 
+# Help: usage on stdout, exit 0, whatever else is on the line.
+expect 0 "^wring: checks llm-compressor recipes" -- --help
+expect 0 "^wring: checks llm-compressor recipes" -- help
+expect 0 "^wring check: what a recipe would do" -- help check
+expect 0 "^wring check: what a recipe would do" -- check --help
+expect 0 "^wring compress: calibrate" -- compress --help --model nowhere
+expect 0 "^wring mappings:" -- mappings -h
+expect 2 "no help for unknown command 'chek'; did you mean 'check'" -- help chek
+expect 2 "--log-level: unknown level 'loud'" -- check --model "$FIXTURES/LlamaForCausalLM.json" --log-level=loud
+
+# The complete report: SmolLM2-135M's 576 columns do not divide W4A16's group
+# 128. The error a run stops at comes first, with fixes that pass, and the rest
+# is computed past it (llm-compressor resolves 30 AWQ mappings once fixed).
+SMOLLM2="$(dirname "$(dirname "$LLAMA3_CONFIG")")/SmolLM2-135M/config.json"
+expect 1 "error \(a run stops here\): ValueError: The following layers have weight column counts not divisible" -- check --config "$SMOLLM2"
+expect 1 "Or use .group_size: 64." -- check --config "$SMOLLM2"
+expect 1 "After adding the 180 indivisible layers to QuantizationModifier #2's .ignore., AWQ would resolve 30 mappings" -- check --config "$SMOLLM2"
+expect 1 '"stops_run": true' -- check --config "$SMOLLM2" --json
+# -v / --log-level=debug: the list the "Set logging to DEBUG" warning means.
+expect 1 'DEBUG Skipping model.layers.29.self_attn.v_proj for mapping re:\.\*v_proj\$ because incompatible' -- check --config "$SMOLLM2" -v
+expect 1 "INFO No AWQModifier.mappings provided" -- check --config "$SMOLLM2" --log-level=info
+cases=$((cases + 1))
+if "$WRING" check --config "$SMOLLM2" --log-level=error | grep -q '^warning:'; then
+  echo "FAIL: --log-level=error still prints warnings"
+  failures=$((failures + 1))
+fi
+
+# --json answers in JSON for every exit status, unusable input included.
+for args in "check --model $TMP/missing.txt" "check --model $FIXTURES/LlamaForCausalLM.json --recipie x" \
+            "check --config $SMOLLM2" "check --model $FIXTURES/LlamaForCausalLM.json"; do
+  cases=$((cases + 1))
+  # shellcheck disable=SC2086
+  json="$("$WRING" $args --json 2>/dev/null)"
+  status=$?
+  if ! python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["verdict"]["exit_code"] == int(sys.argv[2]), r["verdict"]' "$json" "$status" 2>/dev/null; then
+    echo "FAIL: wring $args --json (exit $status) did not print a JSON report with that exit_code"
+    failures=$((failures + 1))
+  fi
+done
+
+# Recipe shapes llm-compressor accepts and then runs nothing from: exit 1
+# (not unusable input), with the stage wrapper as the fix.
+r=$(recipe toplevel.yaml 'QuantizationModifier:
+  scheme: W4A16
+  targets: [Linear]
+  ignore: [lm_head]')
+expect 1 "silently skips QuantizationModifier \(line 1\)" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+expect 1 "quant_stage:" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe stage_modifiers.yaml 'stage:
+  modifiers:
+    QuantizationModifier: {scheme: W4A16, targets: [Linear]}')
+expect 1 "'stage' does not end in '_stage'" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe offload.yaml 'quant_stage:
+  quant_modifiers:
+    GPTQModifier: {scheme: W4A16, targets: [Linear], offload_hessians: true}')
+expect 2 "llm-compressor 0.14 removed it" -- check --model "$FIXTURES/LlamaForCausalLM.json" --recipe "$r"
+r=$(recipe loose.yaml 'quant_stage:
+  quant_modifiers:
+    QuantizationModifier: {scheme: W8A8, targets: [Linear], ignore: [lm_head, "re:model.layers.1.*"]}')
+expect 0 "also matches 70 Linear modules its dots do not spell.*model.layers.10.self_attn.q_proj" -- check --config "$LLAMA3_CONFIG" --recipe "$r"
+
+# llm-compressor's own recipes (a sample of its tests, tests/fixtures/recipes):
+# every one parses and gets llm-compressor's verdict; what compress does not
+# run is named.
+UPSTREAM_RECIPES="$(dirname "$FIXTURES")/recipes/llm-compressor"
+while read -r file want; do
+  expect "$want" "^Verdict: " -- check --config "$LLAMA3_CONFIG" --recipe "$UPSTREAM_RECIPES/$file"
+done < "$UPSTREAM_RECIPES/expected.txt"
+expect 0 "wring compress. does not run SparseGPTModifier" -- check --config "$LLAMA3_CONFIG" --recipe "$UPSTREAM_RECIPES/sparse_24_fp8.yaml"
+
 # wring compress: the demo, a real run, and refusals before any weight loads.
 expect 0 "Wrote .*demo-out" -- compress --demo "$TMP/demo-out" --quiet
 cases=$((cases + 1))

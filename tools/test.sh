@@ -1,33 +1,55 @@
 #!/usr/bin/env bash
-# Runs every test (`bazel test //...`), checks that no two Bazel packages
-# depend on each other (tools/check_package_cycles.py), checks that two clean
-# builds of the mapping core's binary are bit-identical
-# (tools/check_reproducible.sh), and ends with one line counting test cases:
-# "N passed, N failed". Exit status 0 only if everything passed.
+# Runs every test (`bazel test //...`); the mapping core's tests and every
+# fuzz target's corpus again under ASan + UBSan (clang 14, `--config=fuzz`,
+# which is `--config=asan` plus libFuzzer's instrumentation, so one build
+# serves both); each fuzz target for WRING_FUZZ_SECONDS (default 10)
+# seconds (tools/fuzz.sh); checks that no two Bazel packages depend on each
+# other (tools/check_package_cycles.py) and that two clean builds of the
+# mapping core's binary are bit-identical (tools/check_reproducible.sh). Ends
+# with one line counting test cases: "N passed, N failed". Exit status 0 only
+# if everything passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bazel test //... --test_output=errors "$@"
-bazel_status=$?
-
 passed=0
 failed=0
-# Every test target leaves a JUnit XML; count the cases inside: each
-# <testsuite> element carries its own tests/failures/errors (GoogleTest writes
-# one per test suite, Bazel one per shell test).
+
+# Adds the cases of the tests `query` names, from their JUnit XML under
+# `testlogs`: each <testsuite> element carries its own tests/failures/errors
+# (GoogleTest writes one per test suite, Bazel one per other test). A run
+# whose targets failed to build or timed out leaves no cases: it counts once.
 attr() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$2"; }
-while IFS= read -r xml; do
-  while IFS= read -r suite; do
-    tests=$(attr tests "$suite")
-    failures=$(attr failures "$suite")
-    errors=$(attr errors "$suite")
-    passed=$((passed + ${tests:-0} - ${failures:-0} - ${errors:-0}))
-    failed=$((failed + ${failures:-0} + ${errors:-0}))
-  done < <(grep -o '<testsuite [^>]*>' "$xml" 2>/dev/null)
-done < <(bazel query 'tests(//...)' 2>/dev/null |
-           sed -E 's|^//([^:]*):(.*)$|bazel-testlogs/\1/\2/test.xml|')
-# Targets that failed to build or timed out leave no cases: count each once.
-if [ "$bazel_status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+count_cases() {
+  local testlogs=$1 query=$2 bazel_status=$3 run_failed=0
+  while IFS= read -r xml; do
+    while IFS= read -r suite; do
+      tests=$(attr tests "$suite")
+      failures=$(attr failures "$suite")
+      errors=$(attr errors "$suite")
+      passed=$((passed + ${tests:-0} - ${failures:-0} - ${errors:-0}))
+      run_failed=$((run_failed + ${failures:-0} + ${errors:-0}))
+    done < <(grep -o '<testsuite [^>]*>' "$xml" 2>/dev/null)
+  done < <(bazel query "$query" 2>/dev/null |
+             sed -E "s|^//([^:]*):(.*)$|$testlogs/\1/\2/test.xml|")
+  if [ "$bazel_status" != 0 ] && [ "$run_failed" = 0 ]; then run_failed=1; fi
+  failed=$((failed + run_failed))
+}
+
+bazel test //... --test_output=errors "$@"
+count_cases "$(bazel info bazel-testlogs 2>/dev/null)" 'tests(//...)' $?
+
+sanitized='//mapping/... + //fuzz/...'
+bazel test --config=fuzz --build_tests_only --test_output=errors "$@" -- //mapping/... //fuzz/...
+count_cases "$(bazel info --config=fuzz bazel-testlogs 2>/dev/null)" "tests($sanitized)" $?
+
+fuzz_log=$(mktemp)
+tools/fuzz.sh --seconds "${WRING_FUZZ_SECONDS:-10}" | tee "$fuzz_log"
+fuzz_passed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$fuzz_log")
+fuzz_failed=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$fuzz_log")
+if [ -z "$fuzz_passed" ]; then fuzz_passed=0; fuzz_failed=1; fi
+passed=$((passed + fuzz_passed))
+failed=$((failed + fuzz_failed))
+rm -f "$fuzz_log"
 
 if python3 tools/check_package_cycles.py; then
   passed=$((passed + 1))

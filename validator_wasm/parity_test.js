@@ -5,6 +5,10 @@
 //
 //   node parity_test.js --native CHECK_TEXT --config CONFIG.json
 //        --wasm JS WASM --fixtures F... --recipes R...
+//        [--examples E...] [--configs C...]
+//
+// --examples: module dumps whose default check fails with several errors
+// (tests/fixtures/check); --configs: more config.json files checked alone.
 'use strict';
 const childProcess = require('child_process');
 const fs = require('fs');
@@ -81,6 +85,15 @@ async function main() {
     cases.push({name: `Qwen3Moe + ${path.basename(r)}`, mode: 'check', input: qwenMoe, config: '', recipe: r});
   }
   cases.push({name: 'config only', mode: 'check', input: '', config, recipe: ''});
+  for (const e of args.examples || []) {
+    cases.push({name: path.basename(e), mode: 'check', input: e, config: '', recipe: ''});
+    for (const r of args.recipes) {
+      cases.push({name: `${path.basename(e)} + ${path.basename(r)}`, mode: 'check', input: e, config: '', recipe: r});
+    }
+  }
+  for (const c of args.configs || []) {
+    cases.push({name: `config only: ${c}`, mode: 'check', input: '', config: c, recipe: ''});
+  }
   const header = llamaHeader();
   cases.push({
     name: 'safetensors headers',

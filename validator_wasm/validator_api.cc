@@ -169,18 +169,7 @@ std::string CheckModel(absl::StatusOr<ModelInput> model, absl::string_view recip
 }  // namespace
 
 std::string UnusableInputReport(const absl::Status& error) {
-  const std::string message(error.message());
-  report::CheckReport report;
-  report.set_wring_version(kWringVersion);
-  report::Verdict* verdict = report.mutable_verdict();
-  verdict->set_would_run(false);
-  verdict->set_exit_code(kExitUnusableInput);
-  verdict->set_summary(message);
-  report::Diagnostic* diagnostic = report.add_diagnostics();
-  diagnostic->set_severity("error");
-  diagnostic->set_code("input");
-  diagnostic->set_message(message);
-  return ReportToJson(report);
+  return ReportToJson(mapping::UnusableInputReport(error));
 }
 
 std::string Check(absl::string_view model, absl::string_view config, absl::string_view recipe) {

@@ -78,15 +78,30 @@ export function renderVerdict(node, view) {
   );
 }
 
+const PHASE = {
+  recipe: 'loading the recipe',
+  initialize: 'on_initialize',
+  calibration_start: 'on_calibration_start',
+  run: 'during the run',
+};
+
+// The report lists errors in the order a llm-compressor run would meet them
+// (the first one is where it stops), then warnings, then notes: keep it.
 function renderDiagnostics(view) {
   if (!view.diagnostics.length) return null;
-  const order = { error: 0, warning: 1, info: 2 };
-  const sorted = view.diagnostics.slice().sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3));
-  return section('diagnostics', 'Diagnostics', sorted.map((d) => {
+  return section('diagnostics', 'Diagnostics', view.diagnostics.map((d) => {
     const message = d.message || '';
     const long = message.length > 600;
-    return el('article', { class: `diagnostic ${d.severity}`, 'data-code': d.code },
-      el('p', { class: 'head' }, el('span', { class: 'severity', text: d.severity }), ' ', el('code', { text: d.code })),
+    const where = [d.modifier, PHASE[d.phase]].filter(Boolean).join(', ');
+    const assumes = d.assumes_fixed || [];
+    return el('article', { class: `diagnostic ${d.severity}${d.stops_run ? ' stops-run' : ''}`, 'data-code': d.code },
+      el('p', { class: 'head' }, el('span', { class: 'severity', text: d.severity }), ' ', el('code', { text: d.code }),
+        d.stops_run ? el('span', { class: 'stops', text: ' a run stops here' }) : null,
+        where ? el('span', { class: 'where', text: ` (${where})` }) : null),
+      assumes.length
+        ? el('p', { class: 'assumes' }, 'Computed past: ', assumes.map((c, i) => [i ? ', ' : '', el('code', { text: c })]),
+          ' (llm-compressor only gets here once those are fixed as their fix says)')
+        : null,
       long
         ? el('details', { class: 'message' }, el('summary', { text: `${message.slice(0, 400)}…` }), el('pre', { text: message }))
         : el('pre', { class: 'message', text: message }),

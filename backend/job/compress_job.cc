@@ -312,10 +312,14 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
     for (const std::string& line : job->awq->log()) progress.Message(line);
     modifiers.push_back(job->awq.get());
   }
+  const bool calibrate = pipeline::NeedsCalibrationPass(job->plan, modifiers);
   progress.Message(absl::StrFormat(
-      "wring compress: %d calibration and %d evaluation samples, %d decoder layers, %d "
+      "wring compress: %s, %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",
-      all_samples, job->samples.evaluation.size(), (*model)->config().num_hidden_layers,
+      calibrate ? absl::StrFormat("%d calibration samples", all_samples)
+                : std::string("no calibration pass (no modifier or scheme needs activations; "
+                              "llm-compressor's data-free pipeline)"),
+      job->samples.evaluation.size(), (*model)->config().num_hidden_layers,
       job->plan.linears.size(), options.device));
   if (workers > 1) {
     int64_t fewest = all_samples, most = 0;

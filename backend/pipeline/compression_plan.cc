@@ -154,6 +154,26 @@ absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
   return plan;
 }
 
+bool RequiresCalibrationData(const CompressionPlan& plan) {
+  if (!plan.kv_cache.empty()) return true;
+  for (const PlannedModule& module : plan.linears) {
+    const mapping::QuantizationScheme& scheme = module.scheme;
+    if (scheme.weights.has_value() && scheme.weights->observer.has_value() &&
+        (*scheme.weights->observer == "imatrix_mse" ||
+         *scheme.weights->observer == "nvfp4_expanded_imatrix")) {
+      return true;
+    }
+    if (scheme.input_activations.has_value() &&
+        scheme.input_activations->dynamic != mapping::DynamicMode::kDynamic) {
+      return true;
+    }
+    if (scheme.output_activations.has_value() && !scheme.output_activations->is_dynamic()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace pipeline
 }  // namespace backend
 }  // namespace wring

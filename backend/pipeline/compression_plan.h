@@ -72,6 +72,15 @@ struct CompressionPlan {
 absl::StatusOr<CompressionPlan> PlanCompression(mapping::ModelInput model,
                                                 const recipe::Recipe& recipe);
 
+// Whether the plan's quantization needs a calibration pass, decided as
+// llm-compressor decides between its sequential and data-free pipelines
+// (QuantizationMixin._set_requires_calibration_data): a kv-cache scheme,
+// static (or locally dynamic) input activations, static output activations or
+// an activation-weighted weight observer need data; weight-only and dynamic
+// activation schemes do not. Modifiers that always calibrate (AWQ, GPTQ,
+// SmoothQuant) are counted by the pipeline, not here.
+bool RequiresCalibrationData(const CompressionPlan& plan);
+
 }  // namespace pipeline
 }  // namespace backend
 }  // namespace wring

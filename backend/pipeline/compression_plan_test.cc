@@ -67,6 +67,23 @@ TEST(PlanCompression, Fp8WithKvCacheSchemeMarksEveryAttention) {
   EXPECT_EQ(plan->kv_cache.begin()->first, "model.layers.0.self_attn");
 }
 
+// llm-compressor picks its data-free pipeline for exactly these schemes.
+TEST(RequiresCalibrationData, OnlySchemesThatObserveActivations) {
+  auto with_scheme = [](const std::string& scheme, const std::string& extra = "") {
+    auto plan = Plan(absl::StrCat("QuantizationModifier:\n  targets: [Linear]\n  scheme: ", scheme,
+                                  "\n  ignore: [lm_head]\n", extra));
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return plan.ok() && RequiresCalibrationData(*plan);
+  };
+  EXPECT_FALSE(with_scheme("W4A16"));
+  EXPECT_FALSE(with_scheme("W8A16"));
+  EXPECT_FALSE(with_scheme("W8A8"));     // dynamic per-token activations
+  EXPECT_FALSE(with_scheme("FP8_DYNAMIC"));
+  EXPECT_TRUE(with_scheme("FP8"));       // static per-tensor activations
+  EXPECT_TRUE(with_scheme("W4A16", "  kv_cache_scheme: {num_bits: 8, type: float, strategy: "
+                                   "tensor, dynamic: false, symmetric: true}\n"));
+}
+
 TEST(PlanCompression, RefusesModifiersTheBackendDoesNotRun) {
   auto plan = Plan(
       "GPTQModifier:\n  targets: [Linear]\n  scheme: W4A16\n");

@@ -190,6 +190,11 @@ class SequentialPipeline {
 
 }  // namespace
 
+bool NeedsCalibrationPass(const CompressionPlan& plan,
+                          const std::vector<LayerModifier*>& modifiers) {
+  return !modifiers.empty() || RequiresCalibrationData(plan);
+}
+
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
@@ -203,7 +208,8 @@ absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
     const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives) {
-  if (calibration.empty()) {
+  const bool calibrate = NeedsCalibrationPass(plan, modifiers);
+  if (calibrate && calibration.empty()) {
     return absl::InvalidArgumentError(
         "no calibration samples: the dataset gave none (check --dataset and --num-samples)");
   }
@@ -220,7 +226,9 @@ absl::StatusOr<CalibrationResult> RunSequentialCalibration(
   return CatchTorchErrors("sequential calibration", [&]() -> absl::StatusOr<CalibrationResult> {
     torch::NoGradGuard no_grad;
     SequentialPipeline pipeline(model, plan, modifiers, progress, collectives);
-    return pipeline.Run(calibration, evaluation);
+    // Without a calibration pass no sample is embedded, so every per-layer
+    // calibration and propagation loop runs over nothing.
+    return pipeline.Run(calibrate ? calibration : TokenSequences(), evaluation);
   });
 }
 

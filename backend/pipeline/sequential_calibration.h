@@ -48,9 +48,18 @@ namespace wring {
 namespace backend {
 namespace pipeline {
 
+// Whether the run needs its calibration pass: a modifier (AWQ, ...) or a
+// quantization scheme that needs activations (RequiresCalibrationData).
+// Without one, the pipeline runs as llm-compressor's data-free pipeline does:
+// no calibration forward at all; only the quality report's evaluation
+// streams run the layers.
+bool NeedsCalibrationPass(const CompressionPlan& plan,
+                          const std::vector<LayerModifier*>& modifiers);
+
 // `modifiers` in recipe order; they must outlive the call. `calibration`
 // and `evaluation` are this worker's samples (every worker needs at least
-// one calibration sample).
+// one calibration sample); `calibration` is not read when
+// NeedsCalibrationPass is false (it may be empty then).
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,

@@ -193,13 +193,39 @@ TEST_F(SequentialCalibrationTest, OnePassWithoutModifiersEqualsOneWithAPassiveMo
   EXPECT_GT(alone->evaluation_tokens, 0);
 }
 
-TEST_F(SequentialCalibrationTest, NoCalibrationSamplesIsAnError) {
+TEST_F(SequentialCalibrationTest, NoCalibrationSamplesIsAnErrorWhenAModifierNeedsThem) {
   tiny_ = testing::OpenTinyModel(kModel, kW8A8);
   ASSERT_NE(tiny_.model, nullptr);
+  std::vector<std::string> log;
+  ScriptedModifier passive("passive", log, false);
   Progress progress(nullptr, 2);
-  auto result = RunSequentialCalibration(*tiny_.model, tiny_.plan, {}, {}, {}, progress);
+  auto result = RunSequentialCalibration(*tiny_.model, tiny_.plan, {&passive}, {}, {}, progress);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// W8A8's activations are dynamic: nothing observes them, so the run is
+// data-free as in llm-compressor. The calibration samples are not even read:
+// with or without them the checkpoint and the evaluation are the same.
+TEST_F(SequentialCalibrationTest, DataFreeRunIgnoresCalibrationSamples) {
+  tiny_ = testing::OpenTinyModel(kModel, kW8A8);
+  ASSERT_NE(tiny_.model, nullptr);
+  EXPECT_FALSE(NeedsCalibrationPass(tiny_.plan, {}));
+  std::vector<std::string> log;
+  ScriptedModifier passive("passive", log, false);
+  EXPECT_TRUE(NeedsCalibrationPass(tiny_.plan, {&passive}));
+
+  const int64_t vocab = tiny_.model->config().vocab_size;
+  const TokenSequences evaluation = testing::RandomTokenIds(2, 16, vocab, 2);
+  Progress progress(nullptr, 2);
+  auto without = RunSequentialCalibration(*tiny_.model, tiny_.plan, {}, {}, evaluation, progress);
+  ASSERT_TRUE(without.ok()) << without.status();
+  auto with = Run({}, 2);
+  ASSERT_TRUE(with.ok()) << with.status();
+  auto a = Tensors(*without), b = Tensors(*with);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, tensor] : a) EXPECT_TRUE(tensor.equal(b[name])) << name;
+  EXPECT_EQ(without->compressed_perplexity, with->compressed_perplexity);
 }
 
 }  // namespace

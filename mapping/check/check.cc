@@ -1,5 +1,6 @@
 #include "mapping/check/check.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,27 +10,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/awq/dynamic_mappings.h"
-#include "mapping/awq/resolve.h"
 #include "mapping/base/status_macros.h"
+#include "mapping/check/awq_step.h"
+#include "mapping/check/diagnostic_list.h"
 #include "mapping/check/explain.h"
+#include "mapping/check/loose_regex.h"
 #include "mapping/check/quantization_step.h"
 #include "mapping/check/spinquant_step.h"
 #include "mapping/check/version.h"
-#include "mapping/match/pattern.h"
 #include "mapping/model/moe_linearize.h"
 #include "mapping/recipe/recipe_parser.h"
 
 namespace wring {
 namespace mapping {
 namespace {
-
-AwqMapping FromRecipe(const recipe::AwqMapping& m) {
-  AwqMapping out;
-  out.smooth_layer = m.smooth_layer();
-  out.balance_layers.assign(m.balance_layers().begin(), m.balance_layers().end());
-  if (m.has_activation_hook_target()) out.activation_hook_target = m.activation_hook_target();
-  return out;
-}
 
 void FillModelSummary(const ModelInput& model, report::ModelSummary* summary) {
   summary->set_architecture(model.architecture);
@@ -46,44 +40,6 @@ void FillModelSummary(const ModelInput& model, report::ModelSummary* summary) {
   }
 }
 
-// A recipe's AWQ mapping patterns must compile before anything runs; a bad
-// one is unusable input rather than a run that would fail.
-absl::Status ValidateAwqPatterns(const std::string& source, const recipe::AwqModifier& awq) {
-  for (const auto& m : awq.mappings().mappings()) {
-    std::vector<std::string> patterns = {m.smooth_layer()};
-    patterns.insert(patterns.end(), m.balance_layers().begin(), m.balance_layers().end());
-    for (const std::string& p : patterns) {
-      auto compiled = Pattern::Compile(p);
-      if (!compiled.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ":", m.location().line(),
-                                                       ": AWQModifier.mappings: ",
-                                                       compiled.status().message()));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
-// duo_scaling with a TENSOR weight strategy raises at calibration start.
-absl::optional<std::string> DuoScalingError(const recipe::AwqModifier& awq,
-                                            const ModuleTree& tree,
-                                            const AwqResolution& resolution,
-                                            const QuantizationStep& quantization) {
-  if (awq.has_duo_scaling() && awq.duo_scaling() == "false") return absl::nullopt;
-  for (const ResolvedAwqMapping& r : resolution.resolved) {
-    for (int b : r.balance) {
-      if (quantization.WeightStrategyIsTensor(b)) {
-        return absl::StrCat(
-            "ValueError: duo_scaling is only supported with per-channel quantization "
-            "strategies (group or channel), but found TENSOR strategy on layer ",
-            tree.module(b).name,
-            ". Please set duo_scaling=False or use a per-channel quantization strategy.");
-      }
-    }
-  }
-  return absl::nullopt;
-}
-
 class Checker {
  public:
   Checker(ModelInput model, const recipe::Recipe& recipe, bool is_default)
@@ -95,34 +51,82 @@ class Checker {
     report_.set_wring_version(kWringVersion);
     FillModelSummary(model_, report_.mutable_model());
     FillRecipeSummary();
+    std::vector<std::string> names;
+    for (int i = 0; i < recipe_.modifiers_size(); ++i) {
+      names.push_back(absl::StrCat(recipe_.modifiers(i).type(), " #", i + 1));
+    }
+    DiagnosticList diagnostics(names);
 
+    for (const recipe::RecipeProblem& problem : recipe_.problems()) {
+      diagnostics.AddError(
+          MakeDiagnostic("error", problem.code(), problem.message(),
+                         "llm-compressor raises nothing here: the run completes without "
+                         "these modifiers and writes the model uncompressed. This report "
+                         "judges them as if nested correctly.",
+                         problem.fix()),
+          Origin{Phase::kRecipe, -1}, "nesting the modifiers under a stage and a group",
+          /*raises=*/false);
+    }
+    // Recipe.validate_model_after runs once every modifier is constructed.
     absl::Status order = ValidateRecipeOrder(recipe_);
     if (!order.ok()) {
-      Fail(MakeDiagnostic(
-          "error", "recipe.awq_without_quantization", order.message(),
-          "AWQModifier only smooths weights in current llm-compressor; the schemes it "
-          "searches with come from a QuantizationModifier (or GPTQModifier) after it.",
-          "Add a QuantizationModifier after AWQModifier, e.g. `QuantizationModifier: "
-          "{scheme: W4A16, targets: [Linear], ignore: [lm_head]}`."));
+      diagnostics.AddError(
+          MakeDiagnostic(
+              "error", "recipe.awq_without_quantization",
+              absl::StrCat("ValueError: ", order.message()),
+              "AWQModifier only smooths weights in current llm-compressor; the schemes it "
+              "searches with come from a QuantizationModifier (or GPTQModifier) after it.",
+              "Add a QuantizationModifier after AWQModifier, e.g. `QuantizationModifier: "
+              "{scheme: W4A16, targets: [Linear], ignore: [lm_head]}`."),
+          Origin{Phase::kRecipe, recipe_.modifiers_size()},
+          "adding `QuantizationModifier: {scheme: W4A16, targets: [Linear], ignore: "
+          "[lm_head]}` after AWQModifier");
     }
 
-    WRING_RETURN_IF_ERROR(quantization_.Run(model_.tree, recipe_, &report_));
-    for (const report::Diagnostic& d : quantization_.diagnostics()) AddDiagnostic(d);
+    WRING_RETURN_IF_ERROR(quantization_.Run(model_.tree, recipe_, &report_, &diagnostics));
+    WarnAboutLooseRegexes(model_.tree, recipe_, &diagnostics);
 
-    for (const recipe::Modifier& modifier : recipe_.modifiers()) {
-      if (modifier.kind_case() == recipe::Modifier::kAwq) {
-        WRING_RETURN_IF_ERROR(CheckAwq(modifier.awq()));
+    // Without any quantization modifier AWQ targets nothing; resolve it on
+    // the targets of the modifier the fix above adds instead.
+    const std::vector<bool>* targeted = &quantization_.targeted();
+    QuantizationStep assumed_quantization;
+    const bool assume_targets = !order.ok() && !quantization_.has_quantization();
+    if (assume_targets) {
+      WRING_ASSIGN_OR_RETURN(recipe::Recipe fix,
+                             ParseRecipe(DefaultAwqW4A16Recipe(), "default"));
+      report::CheckReport scratch;
+      DiagnosticList ignored;
+      WRING_RETURN_IF_ERROR(assumed_quantization.Run(model_.tree, fix, &scratch, &ignored));
+      targeted = &assumed_quantization.targeted();
+    }
+    for (int i = 0; i < recipe_.modifiers_size(); ++i) {
+      const recipe::Modifier& modifier = recipe_.modifiers(i);
+      if (modifier.kind_case() != recipe::Modifier::kAwq) continue;
+      AwqStepInput input;
+      input.model = &model_;
+      input.awq = &modifier.awq();
+      input.modifier_index = i;
+      input.source_name = recipe_.source_name();
+      input.targeted = targeted;
+      input.quantization = assume_targets ? &assumed_quantization : &quantization_;
+      input.targets_assumed = assume_targets;
+      WRING_RETURN_IF_ERROR(RunAwqStep(input, report_.mutable_awq(), &diagnostics));
+    }
+
+    const recipe::SpinQuantModifier* spinquant = nullptr;
+    int spinquant_index = -1;
+    for (int i = 0; i < recipe_.modifiers_size(); ++i) {
+      if (recipe_.modifiers(i).kind_case() == recipe::Modifier::kSpinquant) {
+        spinquant = &recipe_.modifiers(i).spinquant();
+        spinquant_index = i;
       }
     }
-    const recipe::SpinQuantModifier* spinquant = nullptr;
-    for (const recipe::Modifier& modifier : recipe_.modifiers()) {
-      if (modifier.kind_case() == recipe::Modifier::kSpinquant) spinquant = &modifier.spinquant();
-    }
-    SpinQuantStep spinquant_step;
-    WRING_RETURN_IF_ERROR(
-        spinquant_step.Run(model_.tree, model_.config, spinquant, report_.mutable_spinquant()));
-    for (const report::Diagnostic& d : spinquant_step.diagnostics()) AddDiagnostic(d);
+    WRING_RETURN_IF_ERROR(RunSpinQuantStep(model_.tree, model_.config, spinquant,
+                                           spinquant_index, report_.mutable_spinquant(),
+                                           &diagnostics));
 
+    NoteModifiersCompressDoesNotRun(&diagnostics);
+    diagnostics.MoveInto(&report_);
     FinishVerdict();
     return std::move(report_);
   }
@@ -141,104 +145,58 @@ class Checker {
     }
   }
 
-  absl::Status CheckAwq(const recipe::AwqModifier& awq) {
-    report::AwqReport* out = report_.mutable_awq();
-    ChosenAwqMappings chosen;
-    if (awq.has_mappings()) {
-      WRING_RETURN_IF_ERROR(ValidateAwqPatterns(recipe_.source_name(), awq));
-      chosen.source = AwqMappingSource::kRecipe;
-      for (const auto& m : awq.mappings().mappings()) chosen.mappings.push_back(FromRecipe(m));
-    } else {
-      auto inferred = ChooseAwqMappings(model_.tree, model_.config, model_.architecture);
-      if (!inferred.ok()) {
-        Fail(MakeDiagnostic("error", "awq.mapping_inference", inferred.status().message()));
-        return absl::OkStatus();
-      }
-      chosen = *std::move(inferred);
-      out->add_log("INFO No AWQModifier.mappings provided, inferring from model...");
-    }
-    out->set_source(AwqMappingSourceName(chosen.source));
-    out->set_list_name(chosen.list_name);
-    for (const std::string& line : chosen.log) out->add_log(line);
-    for (const AwqMapping& m : chosen.mappings) {
-      report::AwqMapping* pm = out->add_mappings();
-      pm->set_smooth_layer(m.smooth_layer);
-      for (const auto& b : m.balance_layers) pm->add_balance_layers(b);
-      if (m.activation_hook_target.has_value()) {
-        pm->set_activation_hook_target(*m.activation_hook_target);
+  // wring check judges every modifier as far as the core knows it;
+  // `wring compress` runs only some of them and refuses the others by name.
+  void NoteModifiersCompressDoesNotRun(DiagnosticList* diagnostics) {
+    std::vector<std::string> others;
+    for (const recipe::Modifier& m : recipe_.modifiers()) {
+      const bool runs = m.kind_case() == recipe::Modifier::kQuantization ||
+                        m.kind_case() == recipe::Modifier::kAwq ||
+                        m.kind_case() == recipe::Modifier::kSpinquant;
+      if (!runs && std::find(others.begin(), others.end(), m.type()) == others.end()) {
+        others.push_back(m.type());
       }
     }
-    WRING_ASSIGN_OR_RETURN(
-        AwqResolution resolution,
-        ResolveAwqMappings(model_.tree, chosen.mappings, quantization_.targeted()));
-    const ModuleTree& tree = model_.tree;
-    for (const ResolvedAwqMapping& r : resolution.resolved) {
-      report::ResolvedMapping* pr = out->add_resolved();
-      pr->set_smooth(tree.module(r.smooth).name);
-      for (int b : r.balance) pr->add_balance(tree.module(b).name);
-      pr->set_parent(tree.module(r.parent).name);
-      if (r.hook.has_value()) pr->set_hook(tree.module(*r.hook).name);
-      pr->set_mapping(chosen.mappings[r.mapping_index].smooth_layer);
-    }
-    for (const SkippedAwqMapping& s : resolution.skipped) {
-      report::SkippedMapping* ps = out->add_skipped();
-      ps->set_smooth(tree.module(s.smooth).name);
-      ps->set_mapping(chosen.mappings[s.mapping_index].smooth_layer);
-      ps->set_reason(AwqSkipReasonName(s.reason));
-    }
-    for (const std::string& line : resolution.log) out->add_log(line);
-    if (resolution.error.has_value()) {
-      out->set_error(*resolution.error);
-      Fail(ExplainAwqError(tree, chosen.mappings[*resolution.error_mapping_index],
-                           *resolution.error));
-      return absl::OkStatus();
-    }
-    if (auto duo = DuoScalingError(awq, tree, resolution, quantization_)) {
-      out->set_error(*duo);
-      Fail(MakeDiagnostic("error", "awq.duo_scaling_tensor", *duo,
-                          "Duo scaling normalizes weights per group or channel; a TENSOR "
-                          "weight strategy has no such statistic.",
-                          "Set `duo_scaling: false` on AWQModifier, or quantize the balance "
-                          "layers with a group or channel strategy."));
-      return absl::OkStatus();
-    }
-    if (resolution.resolved.empty()) {
-      AddDiagnostic(MakeDiagnostic(
-          "warning", "awq.nothing_resolved",
-          "AWQ resolved no mapping on this model: it would run but change nothing.",
-          "No mapping's patterns matched a targeted smooth/balance set.",
-          "Check the mappings' patterns against the module names, or drop AWQModifier."));
-    }
-    for (const std::string& line : resolution.log) {
-      if (absl::StartsWith(line, "WARNING Skipping")) {
-        AddDiagnostic(MakeDiagnostic("warning", "awq.skipped", line.substr(8)));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  void AddDiagnostic(report::Diagnostic d) {
-    if (d.severity() == "error") failed_ = true;
-    *report_.add_diagnostics() = std::move(d);
-  }
-  void Fail(report::Diagnostic d) {
-    d.set_severity("error");
-    AddDiagnostic(std::move(d));
+    if (others.empty()) return;
+    diagnostics->Add(
+        MakeDiagnostic(
+            "info", "compress.modifier_not_run",
+            absl::StrCat("`wring compress` does not run ", absl::StrJoin(others, ", "),
+                         "; this check validates ", others.size() == 1 ? "it" : "them",
+                         " as far as wring knows ",
+                         others.size() == 1 ? "its" : "their",
+                         " fields and targets, and llm-compressor's oneshot runs ",
+                         others.size() == 1 ? "it" : "them", "."),
+            "wring compress runs QuantizationModifier, AWQModifier and SpinQuantModifier.", ""),
+        Origin{});
   }
 
   void FinishVerdict() {
+    int errors = 0, warnings = 0;
+    const report::Diagnostic* first = nullptr;
+    for (const report::Diagnostic& d : report_.diagnostics()) {
+      if (d.severity() != "error") continue;
+      ++errors;
+      // The error a run stops at, else (nothing raised) the first one.
+      if (first == nullptr || (d.stops_run() && !first->stops_run())) first = &d;
+    }
+    for (const report::Diagnostic& d : report_.diagnostics()) {
+      if (d.severity() == "warning") ++warnings;
+    }
     report::Verdict* v = report_.mutable_verdict();
-    v->set_would_run(!failed_);
-    v->set_exit_code(failed_ ? kExitWouldFail : kExitWouldRun);
-    if (failed_) {
-      for (const report::Diagnostic& d : report_.diagnostics()) {
-        if (d.severity() == "error") {
-          v->set_summary(absl::StrCat("llm-compressor would raise: ",
-                                      d.message().substr(0, 240),
-                                      d.message().size() > 240 ? "..." : ""));
-          break;
-        }
-      }
+    v->set_would_run(errors == 0);
+    v->set_exit_code(errors == 0 ? kExitWouldRun : kExitWouldFail);
+    v->set_errors(errors);
+    v->set_warnings(warnings);
+    if (first != nullptr) {
+      const std::string& message = first->message();
+      v->set_summary(absl::StrCat(
+          first->code() == "recipe.modifiers_not_read" ? "llm-compressor would skip modifiers: "
+                                                        : "llm-compressor would raise: ",
+          message.substr(0, 240),
+          message.size() > 240 ? "..." : "",
+          errors > 1 ? absl::StrCat(" (the first of ", errors, " errors; all are listed)")
+                     : ""));
     } else {
       v->set_summary(absl::StrCat(report_.targets_size(), " modules quantized",
                                   report_.has_awq()
@@ -253,7 +211,6 @@ class Checker {
   bool is_default_;
   report::CheckReport report_;
   QuantizationStep quantization_;
-  bool failed_ = false;
 };
 
 }  // namespace
@@ -266,6 +223,23 @@ absl::StatusOr<report::CheckReport> CheckRecipe(ModelInput model, const recipe::
   Checker checker(std::move(model), recipe != nullptr ? *recipe : default_recipe,
                   recipe == nullptr);
   return checker.Run();
+}
+
+report::CheckReport UnusableInputReport(const absl::Status& error) {
+  const std::string message(error.message());
+  report::CheckReport report;
+  report.set_wring_version(kWringVersion);
+  report::Verdict* verdict = report.mutable_verdict();
+  verdict->set_would_run(false);
+  verdict->set_exit_code(kExitUnusableInput);
+  verdict->set_summary(message);
+  verdict->set_errors(1);
+  report::Diagnostic* diagnostic = report.add_diagnostics();
+  diagnostic->set_severity("error");
+  diagnostic->set_code("input");
+  diagnostic->set_message(message);
+  diagnostic->set_stops_run(true);
+  return report;
 }
 
 }  // namespace mapping

@@ -30,6 +30,12 @@ inline constexpr int kExitUnusableInput = 2;
 absl::StatusOr<report::CheckReport> CheckRecipe(ModelInput model,
                                                 const recipe::Recipe* recipe);
 
+// The report for input wring cannot use (exit 2): the verdict carries the
+// error, and its one diagnostic (severity "error", code "input") names the
+// problem and, where the message gives one, the fix. `wring check --json`
+// and the browser validator print it, so tools never parse stderr.
+report::CheckReport UnusableInputReport(const absl::Status& error);
+
 }  // namespace mapping
 }  // namespace wring
 

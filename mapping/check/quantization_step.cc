@@ -1,12 +1,14 @@
 #include "mapping/check/quantization_step.h"
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mapping/base/status_macros.h"
+#include "mapping/check/divisibility_fix.h"
 #include "mapping/check/explain.h"
 #include "mapping/match/pattern.h"
 #include "mapping/quantization/quantization_config.h"
@@ -75,8 +77,7 @@ absl::Status ValidatePresetNames(const std::string& source, const recipe::Modifi
 // Multimodal checkpoints are usually quantized in the language model only;
 // vLLM often cannot run quantized vision/audio towers. Upstream quantizes
 // whatever the targets match, silently: say so.
-void WarnAboutNonTextTowers(const ModuleTree& tree, const report::CheckReport& report,
-                            std::vector<report::Diagnostic>* diagnostics) {
+void WarnAboutNonTextTowers(const report::CheckReport& report, DiagnosticList* diagnostics) {
   static const char* kTowers[] = {"vision_tower", "vision_model", "visual", "audio_tower",
                                   "multi_modal_projector", "vision_embed"};
   for (const char* tower : kTowers) {
@@ -89,16 +90,16 @@ void WarnAboutNonTextTowers(const ModuleTree& tree, const report::CheckReport& r
       }
     }
     if (count == 0) continue;
-    diagnostics->push_back(MakeDiagnostic(
+    diagnostics->Add(MakeDiagnostic(
         "warning", "quantization.non_text_tower",
         absl::StrCat("the quantization targets also match ", count, " modules of the ", tower,
                      " (e.g. ", example, ")"),
         "llm-compressor quantizes every module its targets match; vision/audio encoders "
         "are usually kept in full precision, and vLLM may not support them quantized.",
         absl::StrCat("Add \"re:.*", tower, ".*\" to the modifier's `ignore` unless you "
-                     "mean to quantize it.")));
+                     "mean to quantize it.")),
+        Origin{});
   }
-  (void)tree;
 }
 
 }  // namespace
@@ -115,11 +116,76 @@ std::string DescribeScheme(const QuantizationScheme& scheme) {
   return parts.empty() ? "empty scheme (quantizes nothing)" : absl::StrJoin(parts, "; ");
 }
 
+namespace {
+
+// The columns of every layer modifier `config_index` gives a group-strategy
+// weight scheme in `state`: what a replacement group_size must divide.
+std::vector<int64_t> GroupedColumns(const ModuleTree& tree, const SchemeAssignments& state,
+                                    int config_index) {
+  std::vector<int64_t> out;
+  for (const ModuleSchemeAssignment& a : state.modules) {
+    const AppliedScheme& applied = state.schemes[a.applied_scheme];
+    if (applied.config_index != config_index || !applied.scheme.weights) continue;
+    QuantizationStrategy strategy = applied.scheme.weights->strategy;
+    if (strategy != QuantizationStrategy::kGroup &&
+        strategy != QuantizationStrategy::kTensorGroup) {
+      continue;
+    }
+    if (tree.module(a.module).in_features >= 0) out.push_back(tree.module(a.module).in_features);
+  }
+  return out;
+}
+
+std::vector<bool> AssignedBy(const ModuleTree& tree, const SchemeAssignments& state,
+                             int config_index) {
+  std::vector<bool> out(tree.size(), false);
+  for (const ModuleSchemeAssignment& a : state.modules) {
+    if (state.schemes[a.applied_scheme].config_index == config_index) out[a.module] = true;
+  }
+  return out;
+}
+
+report::Diagnostic DivisibilityDiagnostic(const ModuleTree& tree, const std::string& modifier,
+                                          const std::vector<IndivisibleLayer>& layers,
+                                          const SchemeAssignments& state, int config_index) {
+  std::set<int64_t> columns;
+  for (const IndivisibleLayer& l : layers) columns.insert(l.columns);
+  std::vector<std::string> remainders;
+  for (int64_t c : columns) {
+    remainders.push_back(absl::StrCat(c, " = ", c / layers.front().group_size, " x ",
+                                      layers.front().group_size, " + ",
+                                      c % layers.front().group_size));
+  }
+  return MakeDiagnostic(
+      "error", "quantization.group_size_divisibility",
+      absl::StrCat("ValueError: ", GroupSizeDivisibilityMessage(tree, layers)),
+      absl::StrCat(modifier, " quantizes weights in groups of ", layers.front().group_size,
+                   " input columns, and ", layers.size(), " targeted layer",
+                   layers.size() == 1 ? " has" : "s have", " a partial last group (",
+                   absl::StrJoin(remainders, "; "),
+                   "). llm-compressor checks this when the modifier initializes, before any "
+                   "calibration."),
+      DivisibilityFix(tree, layers, GroupedColumns(tree, state, config_index),
+                      AssignedBy(tree, state, config_index)));
+}
+
+std::string DivisibilityAssumption(const ModuleTree& tree, const std::string& modifier,
+                                   const std::vector<IndivisibleLayer>& layers) {
+  const std::string tower = CommonNonTextTower(tree, layers);
+  return absl::StrCat("adding the ", layers.size(), " indivisible layer",
+                      layers.size() == 1 ? "" : "s",
+                      tower.empty() ? "" : absl::StrCat(" (all in ", tower, "*)"), " to ",
+                      modifier, "'s `ignore`");
+}
+
+}  // namespace
+
 absl::Status QuantizationStep::Run(const ModuleTree& tree, const recipe::Recipe& recipe,
-                                   report::CheckReport* report) {
+                                   report::CheckReport* report, DiagnosticList* diagnostics) {
   targeted_.assign(tree.size(), false);
   std::vector<ResolvedQuantizationConfig> configs;
   std::vector<std::string> config_names;
+  std::vector<int> config_modifier;
   for (int i = 0; i < recipe.modifiers_size(); ++i) {
     const recipe::Modifier& modifier = recipe.modifiers(i);
     absl::StatusOr<ResolvedQuantizationConfig> config;
@@ -132,43 +198,102 @@ absl::Status QuantizationStep::Run(const ModuleTree& tree, const recipe::Recipe&
     } else {
       continue;
     }
+    const Origin at_load{Phase::kRecipe, i};
     if (!config.ok()) {
-      diagnostics_.push_back(MakeDiagnostic(
-          "error", "quantization.invalid_config",
-          absl::StrCat(config.status().code() == absl::StatusCode::kUnimplemented
-                           ? "NotImplementedError: "
-                           : "ValueError: ",
-                       config.status().message()),
-          absl::StrCat("llm-compressor validates ", modifier.type(),
-                       "'s fields when the recipe is loaded and would stop here."),
-          "Correct the modifier's fields as the message says."));
+      diagnostics->AddError(
+          MakeDiagnostic(
+              "error", "quantization.invalid_config",
+              absl::StrCat(config.status().code() == absl::StatusCode::kUnimplemented
+                               ? "NotImplementedError: "
+                               : "ValueError: ",
+                           config.status().message()),
+              absl::StrCat("llm-compressor validates ", modifier.type(),
+                           "'s fields when the recipe is loaded and would stop here."),
+              "Correct the modifier's fields as the message says."),
+          at_load, absl::StrCat("correcting ", modifier.type(), "'s fields (this check leaves it out)"));
       continue;
     }
     WRING_RETURN_IF_ERROR(ValidatePatterns(recipe.source_name(), modifier, *config));
+    if (modifier.kind_case() == recipe::Modifier::kGptq) {
+      for (const auto& group : config->config_groups) {
+        const auto& w = group.scheme.weights;
+        if (!w || !w->actorder || !IsGroupActorder(*w->actorder)) continue;
+        diagnostics->AddError(
+            MakeDiagnostic(
+                "error", "gptq.actorder_removed",
+                absl::StrCat("ValueError: Invalid activation ordering ",
+                             ActivationOrderingName(*w->actorder),
+                             ". Only 'weight' and 'static' are supported for GPTQ."),
+                "llm-compressor 0.14 removed group activation ordering; GPTQModifier still "
+                "accepts actorder: group / dynamic when the recipe loads and fails when it "
+                "quantizes the first layer, after calibration.",
+                "Set `actorder: weight` (or `static`, the default) on GPTQModifier, or null "
+                "for no activation ordering."),
+            Origin{Phase::kRun, i}, "setting `actorder: weight`");
+        break;
+      }
+    }
     for (const std::string& w : config->warnings) {
-      diagnostics_.push_back(MakeDiagnostic("warning", "quantization.warning", w));
+      diagnostics->Add(MakeDiagnostic("warning", "quantization.warning", w), at_load);
     }
     configs.push_back(*std::move(config));
     config_names.push_back(absl::StrCat(modifier.type(), " #", i + 1));
+    config_modifier.push_back(i);
   }
-  auto assigned = AssignSchemes(tree, configs);
-  if (!assigned.ok()) {
-    // Patterns were validated above, so this is the group-size check.
-    diagnostics_.push_back(MakeDiagnostic(
-        "error", "quantization.group_size_divisibility",
-        absl::StrCat("ValueError: ", assigned.status().message()),
-        "Grouped weight quantization needs every targeted layer's input columns to be a "
-        "multiple of group_size.",
-        "Add the listed layers to the modifier's `ignore`, pick a group_size that divides "
-        "them, or set bypass_divisibility_checks: true."));
-    return absl::OkStatus();
+  has_quantization_ = !configs.empty();
+
+  // What the recipe attaches as written (upstream attaches every scheme
+  // before its divisibility check raises): the report's targets.
+  AssignSchemesOptions unchecked;
+  unchecked.check_group_size_divisibility = false;
+  WRING_ASSIGN_OR_RETURN(SchemeAssignments written, AssignSchemes(tree, configs, unchecked));
+
+  // Each modifier's check sees the schemes of the modifiers up to it, with
+  // the earlier modifiers' fixes applied (a run only gets that far then).
+  std::vector<ResolvedQuantizationConfig> fixed = configs;
+  bool any_fix = false;
+  for (size_t k = 0; k < fixed.size(); ++k) {
+    SchemeAssignments state;
+    if (k + 1 == fixed.size() && !any_fix) {
+      state = written;
+    } else {
+      std::vector<ResolvedQuantizationConfig> prefix(fixed.begin(), fixed.begin() + k + 1);
+      WRING_ASSIGN_OR_RETURN(state, AssignSchemes(tree, prefix, unchecked));
+    }
+    WRING_ASSIGN_OR_RETURN(std::vector<IndivisibleLayer> layers,
+                           FindIndivisibleLayers(tree, state, fixed[k]));
+    if (layers.empty()) continue;
+    const Origin at_init{Phase::kInitialize, config_modifier[k]};
+    if (fixed[k].bypass_divisibility_checks) {
+      diagnostics->Add(
+          MakeDiagnostic(
+              "info", "quantization.divisibility_bypassed",
+              absl::StrCat("bypass_divisibility_checks lets ", layers.size(),
+                           " layers with a partial last group through (e.g. ",
+                           tree.module(layers.front().module).name, ", ",
+                           layers.front().columns, " columns, group_size ",
+                           layers.front().group_size, ")"),
+              "compressed-tensors and the runtime must then handle the partial group.", ""),
+          Origin{Phase::kAdvice, config_modifier[k]});
+      continue;
+    }
+    diagnostics->AddError(DivisibilityDiagnostic(tree, config_names[k], layers, state, k),
+                          at_init, DivisibilityAssumption(tree, config_names[k], layers));
+    for (const IndivisibleLayer& l : layers) fixed[k].ignore.push_back(tree.module(l.module).name);
+    any_fix = true;
   }
-  assignments_ = *std::move(assigned);
+  if (any_fix) {
+    WRING_ASSIGN_OR_RETURN(fixed_, AssignSchemes(tree, fixed, unchecked));
+  } else {
+    fixed_ = written;
+  }
+  for (const ModuleSchemeAssignment& a : fixed_.modules) targeted_[a.module] = true;
 
   report::QuantizationReport* coverage = report->mutable_quantization();
   std::map<int, report::SchemeUse*> uses;
-  for (const ModuleSchemeAssignment& a : assignments_.modules) {
-    targeted_[a.module] = true;
+  std::vector<bool> written_targeted(tree.size(), false);
+  for (const ModuleSchemeAssignment& a : written.modules) {
+    written_targeted[a.module] = true;
     const std::string& name = tree.module(a.module).name;
     if (a.attachment == SchemeAttachment::kKvCache) {
       coverage->add_kv_cache_modules(name);
@@ -177,7 +302,7 @@ absl::Status QuantizationStep::Run(const ModuleTree& tree, const recipe::Recipe&
     if (a.attachment == SchemeAttachment::kLinear) report->add_targets(name);
     auto it = uses.find(a.applied_scheme);
     if (it == uses.end()) {
-      const AppliedScheme& applied = assignments_.schemes[a.applied_scheme];
+      const AppliedScheme& applied = written.schemes[a.applied_scheme];
       report::SchemeUse* use = coverage->add_schemes();
       use->set_modifier(config_names[applied.config_index]);
       use->set_group(applied.group_name);
@@ -187,20 +312,23 @@ absl::Status QuantizationStep::Run(const ModuleTree& tree, const recipe::Recipe&
     it->second->add_modules(name);
   }
   for (int m = 0; m < tree.size(); ++m) {
-    if (tree.IsLinear(m) && !targeted_[m]) coverage->add_unquantized_linear(tree.module(m).name);
+    if (tree.IsLinear(m) && !written_targeted[m]) {
+      coverage->add_unquantized_linear(tree.module(m).name);
+    }
   }
-  WarnAboutNonTextTowers(tree, *report, &diagnostics_);
-  for (const UnmatchedTarget& u : assignments_.unmatched_targets) {
+  WarnAboutNonTextTowers(*report, diagnostics);
+  for (const UnmatchedTarget& u : written.unmatched_targets) {
     coverage->add_unmatched_targets(u.target);
-    diagnostics_.push_back(MakeDiagnostic("warning", "quantization.unmatched_target", u.message));
+    diagnostics->Add(MakeDiagnostic("warning", "quantization.unmatched_target", u.message),
+                     Origin{Phase::kInitialize, config_modifier[u.config_index]});
   }
   return absl::OkStatus();
 }
 
 bool QuantizationStep::WeightStrategyIsTensor(int module) const {
-  const ModuleSchemeAssignment* a = assignments_.Find(module);
+  const ModuleSchemeAssignment* a = fixed_.Find(module);
   if (a == nullptr) return false;
-  const QuantizationScheme& scheme = assignments_.scheme(*a);
+  const QuantizationScheme& scheme = fixed_.scheme(*a);
   return scheme.weights.has_value() && scheme.weights->strategy == QuantizationStrategy::kTensor;
 }
 

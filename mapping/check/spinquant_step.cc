@@ -19,9 +19,9 @@ google::protobuf::Value NameList(const ModuleTree& tree, const std::vector<int>&
 
 }  // namespace
 
-absl::Status SpinQuantStep::Run(const ModuleTree& tree, const Json& config,
-                                const recipe::SpinQuantModifier* modifier,
-                                report::SpinQuantReport* out) {
+absl::Status RunSpinQuantStep(const ModuleTree& tree, const Json& config,
+                              const recipe::SpinQuantModifier* modifier, int modifier_index,
+                              report::SpinQuantReport* out, DiagnosticList* diagnostics) {
   WRING_ASSIGN_OR_RETURN(spinquant::SpinQuantResolution resolution,
                          spinquant::ResolveSpinQuant(tree));
   out->set_requested(modifier != nullptr);
@@ -50,39 +50,44 @@ absl::Status SpinQuantStep::Run(const ModuleTree& tree, const Json& config,
     }
   }
   if (modifier == nullptr) return absl::OkStatus();
+  const Origin at_load{Phase::kRecipe, modifier_index};
+  const Origin at_init{Phase::kInitialize, modifier_index};
+  const Origin at_start{Phase::kCalibrationStart, modifier_index};
 
+  spinquant::SpinQuantOptions options = spinquant::SpinQuantOptionsFromRecipe(*modifier);
+  absl::Status valid = spinquant::ValidateSpinQuantOptions(options);
+  if (!valid.ok()) {
+    diagnostics->AddError(MakeDiagnostic("error", "spinquant.options", valid.message()), at_load);
+    return absl::OkStatus();
+  }
   absl::Status fuse = spinquant::FuseNormsError(tree, resolution);
   if (!fuse.ok()) {
-    diagnostics_.push_back(MakeDiagnostic(
+    diagnostics->AddError(MakeDiagnostic(
         "error", "spinquant.norm_fusion", fuse.message(),
         "SpinQuant first folds each norm into the Linear layers it feeds, grouping them "
         "with match_modules_set; this model's modules do not form those groups (e.g. fused "
         "qkv_proj/gate_up_proj instead of separate q/k/v and gate/up projections).",
         "SpinQuant's mappings only fit models with separate projections; use a model "
-        "family llm-compressor's SpinQuant supports, or drop SpinQuantModifier."));
-    return absl::OkStatus();
-  }
-  spinquant::SpinQuantOptions options = spinquant::SpinQuantOptionsFromRecipe(*modifier);
-  absl::Status valid = spinquant::ValidateSpinQuantOptions(options);
-  if (!valid.ok()) {
-    diagnostics_.push_back(MakeDiagnostic("error", "spinquant.options", valid.message()));
-    return absl::OkStatus();
+        "family llm-compressor's SpinQuant supports, or drop SpinQuantModifier."),
+        at_start, "dropping SpinQuantModifier");
   }
   auto transform = spinquant::BuildTransformConfig(resolution.mapping, options, config);
   if (!transform.ok()) {
-    diagnostics_.push_back(
-        MakeDiagnostic("error", "spinquant.transform_config", transform.status().message()));
+    diagnostics->AddError(
+        MakeDiagnostic("error", "spinquant.transform_config", transform.status().message()),
+        at_init);
     return absl::OkStatus();
   }
   WRING_ASSIGN_OR_RETURN(spinquant::TransformPlan plan,
                          spinquant::PlanTransforms(tree, *transform));
   if (!plan.error.ok()) {
-    diagnostics_.push_back(MakeDiagnostic(
+    diagnostics->AddError(MakeDiagnostic(
         "error", "spinquant.transform", plan.error.message(),
         "A rotation's size must be divisible by its head_dim (transform_block_size for "
         "R1/R4), and deterministic Hadamard matrices exist only for powers of two.",
         "Choose a transform_block_size that divides the hidden and intermediate sizes (a "
-        "power of two such as 128 for `hadamard`), or use transform_type: random-hadamard."));
+        "power of two such as 128 for `hadamard`), or use transform_type: random-hadamard."),
+        at_start);
   }
   return absl::OkStatus();
 }

@@ -5,10 +5,9 @@
 #ifndef WRING_MAPPING_CHECK_SPINQUANT_STEP_H_
 #define WRING_MAPPING_CHECK_SPINQUANT_STEP_H_
 
-#include <vector>
-
 #include "absl/status/status.h"
 #include "mapping/base/json.h"
+#include "mapping/check/diagnostic_list.h"
 #include "mapping/proto/recipe.pb.h"
 #include "mapping/proto/report.pb.h"
 #include "mapping/tree/module_tree.h"
@@ -16,16 +15,12 @@
 namespace wring {
 namespace mapping {
 
-class SpinQuantStep {
- public:
-  // `modifier` is the recipe's SpinQuantModifier, or nullptr.
-  absl::Status Run(const ModuleTree& tree, const Json& config,
-                   const recipe::SpinQuantModifier* modifier, report::SpinQuantReport* out);
-  const std::vector<report::Diagnostic>& diagnostics() const { return diagnostics_; }
-
- private:
-  std::vector<report::Diagnostic> diagnostics_;
-};
+// `modifier` is the recipe's SpinQuantModifier (at `modifier_index` in the
+// recipe), or nullptr. What llm-compressor would raise goes to
+// `diagnostics`, at the phase it would raise it.
+absl::Status RunSpinQuantStep(const ModuleTree& tree, const Json& config,
+                              const recipe::SpinQuantModifier* modifier, int modifier_index,
+                              report::SpinQuantReport* out, DiagnosticList* diagnostics);
 
 }  // namespace mapping
 }  // namespace wring

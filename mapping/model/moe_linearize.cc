@@ -1,5 +1,6 @@
 #include "mapping/model/moe_linearize.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/optional.h"
 
 namespace wring {
 namespace mapping {
@@ -43,12 +45,47 @@ int64_t HiddenSizeFromConfig(const Json& config) {
   return -1;
 }
 
+// What llm-compressor's MoEConfig.from_config reads as the expert count: the
+// first of these attributes the experts module's config has (for a
+// multimodal model, its text config).
+struct ConfigExpertCount {
+  std::string key;
+  int64_t experts = -1;  // -1: the key is there but not a positive integer
+};
+
+absl::optional<ConfigExpertCount> ExpertCountFromConfig(const Json& config) {
+  for (const Json* c : {JsonMember(config, "text_config"), &config}) {
+    if (c == nullptr || !c->is_object()) continue;
+    for (const char* key : {"num_local_experts", "moe_num_experts", "num_experts",
+                            "n_routed_experts"}) {
+      if (!c->contains(key)) continue;
+      ConfigExpertCount count{key, -1};
+      absl::optional<int64_t> value = JsonInt(*c, key);
+      if (value.has_value() && *value > 0) count.experts = *value;
+      return count;
+    }
+  }
+  return absl::nullopt;
+}
+
+// transformers classes with fused 3-D expert parameters that llm-compressor
+// 0.14 does not linearize: they lack `@use_experts_implementation` (so they
+// are not a FusedExpertsProtocol) and have no LinearExperts2D registration.
+// Found by listing transformers 5.17's `*Experts(nn.Module)` classes with a
+// 3-D down_proj Parameter and no decorator (Llama4TextExperts is undecorated
+// but registered by llm-compressor, so it is linearized).
+bool LlmCompressorLeavesFused(const std::string& class_name) {
+  return class_name == "LongcatFlashExperts" || class_name == "Step3p7Experts" ||
+         class_name == "InklingSharedExperts";
+}
+
 // Reads E, H, I from the fused parameters. `params` maps a direct parameter
 // name ("down_proj") to its shape.
 absl::StatusOr<FusedExperts> Measure(
     const std::string& name,
     const absl::flat_hash_map<std::string, const std::vector<int64_t>*>& params,
-    int64_t config_hidden, std::vector<std::string>* notes) {
+    int64_t config_hidden, const absl::optional<ConfigExpertCount>& config_experts,
+    std::vector<std::string>* notes) {
   auto get = [&](const char* key) -> const std::vector<int64_t>* {
     auto it = params.find(key);
     return it == params.end() ? nullptr : it->second;
@@ -60,11 +97,41 @@ absl::StatusOr<FusedExperts> Measure(
   f.gated = gate_up != nullptr;
   const std::vector<int64_t>& a = *up;
   const std::vector<int64_t>& d = *down;
-  if (a[0] != d[0]) {
-    return ShapeError(name, absl::StrCat("expert counts differ: ", f.gated ? "gate_up_proj " : "up_proj ",
-                                         ShapeString(a), " vs down_proj ", ShapeString(d)));
-  }
+  // llm-compressor's LinearExperts2D builds the config's number of experts
+  // and copies expert k from row k of each fused tensor, so tensors holding
+  // more experts than the config (e.g. zero-compute experts stored with the
+  // others) lose the extra rows, and tensors holding fewer fail the copy.
+  const char* up_name = f.gated ? "gate_up_proj " : "up_proj ";
   f.experts = a[0];
+  const bool config_differs = config_experts.has_value() && config_experts->experts != a[0];
+  if (a[0] != d[0] || config_differs) {
+    const std::string held = absl::StrCat(up_name, ShapeString(a), " and down_proj ", ShapeString(d));
+    if (!config_experts.has_value()) {
+      return ShapeError(name, absl::StrCat("expert counts differ (", held,
+                                           ") and config.json names no expert count "
+                                           "(num_local_experts, moe_num_experts, num_experts or "
+                                           "n_routed_experts), which llm-compressor's "
+                                           "linearization reads"));
+    }
+    if (config_experts->experts < 0) {
+      return ShapeError(name, absl::StrCat("config.json's \"", config_experts->key,
+                                           "\" is not a positive integer; llm-compressor's "
+                                           "linearization reads the expert count from it"));
+    }
+    if (config_experts->experts > std::min(a[0], d[0])) {
+      return ShapeError(name, absl::StrCat("config.json's \"", config_experts->key, "\" is ",
+                                           config_experts->experts, " but ", held, " hold fewer; ",
+                                           "llm-compressor's linearization would fail copying expert ",
+                                           std::min(a[0], d[0])));
+    }
+    f.experts = config_experts->experts;
+    notes->push_back(absl::StrCat(
+        "fused experts \"", name, "\": ", held, " hold ",
+        a[0] == d[0] ? absl::StrCat(a[0]) : absl::StrCat(a[0], " and ", d[0]), " experts; as llm-compressor's linearization does (LinearExperts2D reads \"",
+        config_experts->key, "\" = ", f.experts, " from config.json), experts 0..", f.experts - 1,
+        " become Linear layers and the tensors' other experts are left out of the compressed "
+        "checkpoint"));
+  }
   if (f.gated) {
     if (a[2] == d[1] && a[1] == 2 * d[2]) {
       f.hidden = a[2];
@@ -208,7 +275,10 @@ absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOpti
     direct[owner][p.name.substr(dot == std::string::npos ? 0 : dot + 1)] = &p.shape;
   }
   const int64_t config_hidden = HiddenSizeFromConfig(model.config);
+  const absl::optional<ConfigExpertCount> config_experts = ExpertCountFromConfig(model.config);
   std::vector<std::string> notes;
+  // Modules of classes llm-compressor does not linearize: name, class.
+  std::vector<std::pair<std::string, std::string>> left_fused;
   absl::flat_hash_map<int, FusedExperts> fused;
   std::vector<std::string> unknown_shapes;
   for (int i = 1; i < tree.size(); ++i) {  // the root itself is never an experts module
@@ -228,7 +298,12 @@ absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOpti
       continue;
     }
     if (down->size() != 3 || up->size() != 3) continue;
-    absl::StatusOr<FusedExperts> f = Measure(tree.module(i).name, own, config_hidden, &notes);
+    if (LlmCompressorLeavesFused(tree.module(i).class_name)) {
+      left_fused.emplace_back(tree.module(i).name, tree.module(i).class_name);
+      continue;
+    }
+    absl::StatusOr<FusedExperts> f =
+        Measure(tree.module(i).name, own, config_hidden, config_experts, &notes);
     if (!f.ok()) return f.status();
     f->module = i;
     fused.emplace(i, *f);
@@ -238,6 +313,14 @@ absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOpti
         unknown_shapes.size(), " fused expert module(s) left fused because their parameter "
                                "shapes are unknown (e.g. ", unknown_shapes[0],
         "); give the safetensors shards so that they can be linearized as oneshot does"));
+  }
+  if (!left_fused.empty()) {
+    model.notes.push_back(absl::StrCat(
+        left_fused.size(), " fused expert module(s) of class ", left_fused[0].second,
+        " left fused (e.g. ", left_fused[0].first,
+        "): llm-compressor linearizes only transformers' `use_experts_implementation` expert "
+        "classes and the ones it registers, so these experts are no Linear layers and no "
+        "quantization scheme reaches them"));
   }
   if (fused.empty()) return 0;
 

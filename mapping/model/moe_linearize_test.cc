@@ -148,10 +148,78 @@ TEST(LinearizeFusedExpertsTest, InconsistentShapesNameTheModule) {
   EXPECT_NE(count.status().message().find("\"layers.0.experts\""), std::string::npos);
   EXPECT_NE(count.status().message().find("do not fit"), std::string::npos);
 
+  // Without a config expert count there is nothing to decide by.
   ModelInput mismatch = FromTensors({{"x.gate_up_proj", {4, 16, 16}}, {"x.down_proj", {3, 16, 8}}});
   count = LinearizeFusedExperts(mismatch);
   ASSERT_FALSE(count.ok());
   EXPECT_NE(count.status().message().find("expert counts differ"), std::string::npos);
+  EXPECT_NE(count.status().message().find("n_routed_experts"), std::string::npos);
+}
+
+// Zero-compute experts stored with the routed ones: llm-compressor builds the
+// config's number of experts and copies rows 0..E-1 of each tensor.
+TEST(LinearizeFusedExpertsTest, ExpertCountComesFromTheConfigAsUpstream) {
+  ModelInput model = FromTensors({{"m.experts.gate_up_proj", {6, 16, 8}},
+                                  {"m.experts.down_proj", {4, 8, 8}}},
+                                 Json{{"hidden_size", 8}, {"n_routed_experts", 4}});
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_TRUE(model.tree.Find("m.experts.3.gate_proj").has_value());
+  EXPECT_FALSE(model.tree.Find("m.experts.4").has_value());
+  bool noted = false;
+  for (const std::string& note : model.notes) {
+    noted = noted || (note.find("\"n_routed_experts\" = 4") != std::string::npos &&
+                      note.find("experts 0..3") != std::string::npos);
+  }
+  EXPECT_TRUE(noted);
+
+  // Agreeing tensors with more experts than the config: the config wins; the
+  // first key upstream reads wins over later ones; a text_config is read first.
+  ModelInput more = FromTensors({{"m.experts.gate_up_proj", {4, 16, 8}},
+                                 {"m.experts.down_proj", {4, 8, 8}}},
+                                Json{{"text_config", {{"num_local_experts", 2}, {"num_experts", 3}}},
+                                     {"num_experts", 4}});
+  ASSERT_TRUE(LinearizeFusedExperts(more).ok());
+  EXPECT_TRUE(more.tree.Find("m.experts.1").has_value());
+  EXPECT_FALSE(more.tree.Find("m.experts.2").has_value());
+}
+
+TEST(LinearizeFusedExpertsTest, FewerExpertsThanTheConfigIsAnError) {
+  ModelInput model = FromTensors({{"m.experts.gate_up_proj", {4, 16, 8}},
+                                  {"m.experts.down_proj", {3, 8, 8}}},
+                                 Json{{"num_experts", 4}});
+  absl::StatusOr<int> count = LinearizeFusedExperts(model);
+  ASSERT_FALSE(count.ok());
+  EXPECT_NE(count.status().message().find("\"m.experts\""), std::string::npos);
+  EXPECT_NE(count.status().message().find("would fail copying expert 3"), std::string::npos);
+
+  ModelInput null_count = FromTensors({{"m.experts.gate_up_proj", {4, 16, 8}},
+                                       {"m.experts.down_proj", {3, 8, 8}}},
+                                      Json{{"num_experts", nullptr}});
+  count = LinearizeFusedExperts(null_count);
+  ASSERT_FALSE(count.ok());
+  EXPECT_NE(count.status().message().find("not a positive integer"), std::string::npos);
+}
+
+// LongcatFlashExperts (gate_up_proj holds the zero-compute experts too) has
+// no `use_experts_implementation`: llm-compressor leaves it fused.
+TEST(LinearizeFusedExpertsTest, ClassesUpstreamDoesNotLinearizeStayFused) {
+  Json dump = {
+      {"modules",
+       {{{"name", ""}, {"class", "LongcatFlashForCausalLM"}, {"mro", {"LongcatFlashForCausalLM"}}},
+        {{"name", "mlp"}, {"class", "LongcatFlashMoE"}, {"mro", {"LongcatFlashMoE"}}},
+        {{"name", "mlp.experts"}, {"class", "LongcatFlashExperts"}, {"mro", {"LongcatFlashExperts"}}}}},
+      {"params", Json::array({Json::array({"mlp.experts.gate_up_proj", {6, 16, 8}}),
+                              Json::array({"mlp.experts.down_proj", {4, 8, 8}})})},
+      {"config", {{"hidden_size", 8}, {"n_routed_experts", 4}, {"zero_expert_num", 2}}}};
+  absl::StatusOr<ModelInput> model = ModelFromModuleDump(dump, "longcat.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<int> count = LinearizeFusedExperts(*model);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  EXPECT_FALSE(model->tree.Find("mlp.experts.0").has_value());
+  ASSERT_FALSE(model->notes.empty());
+  EXPECT_NE(model->notes.back().find("LongcatFlashExperts left fused"), std::string::npos);
 }
 
 TEST(LinearizeFusedExpertsTest, UnknownShapesStayFusedWithANote) {

@@ -46,10 +46,13 @@ class ColumnLookup {
 
 using SchemeOf = std::function<const QuantizationScheme*(int module)>;
 
-absl::Status CheckDivisibility(const ModuleTree& tree, const MatchTable& table,
-                               absl::Span<const int> targets, absl::Span<const int> ignore,
-                               const SchemeOf& scheme_of, ColumnLookup& columns) {
-  std::vector<std::string> lines;
+std::vector<IndivisibleLayer> CollectIndivisible(const ModuleTree& tree,
+                                                 const MatchTable& table,
+                                                 absl::Span<const int> targets,
+                                                 absl::Span<const int> ignore,
+                                                 const SchemeOf& scheme_of,
+                                                 ColumnLookup& columns) {
+  std::vector<IndivisibleLayer> out;
   for (int m : MatchNamedModules(tree, table, targets, ignore).modules) {
     const QuantizationScheme* scheme = scheme_of(m);
     if (scheme == nullptr || !scheme->weights) continue;
@@ -62,19 +65,18 @@ absl::Status CheckDivisibility(const ModuleTree& tree, const MatchTable& table,
     absl::optional<int64_t> cols = columns.Columns(m);
     if (!cols) continue;
     int64_t group_size = *w.group_size;
-    if (*cols >= group_size && *cols % group_size != 0) {
-      lines.push_back(absl::StrCat("  - ", tree.module(m).name, " (columns=", *cols,
-                                   ", group_size=", group_size, ")"));
-    }
+    if (*cols >= group_size && *cols % group_size != 0) out.push_back({m, *cols, group_size});
   }
-  if (lines.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "The following layers have weight column counts not divisible by group_size. Group and "
-      "tensor-group quantization require columns % group_size == 0; compressed-tensors will "
-      "error when saving or running forward. Add these layer names to the modifier's `ignore` "
-      "list and re-run, or set bypass_divisibility_checks=True if your runtime (e.g. vLLM) "
-      "supports non-divisible dimensions.\n\n",
-      absl::StrJoin(lines, "\n")));
+  return out;
+}
+
+absl::Status CheckDivisibility(const ModuleTree& tree, const MatchTable& table,
+                               absl::Span<const int> targets, absl::Span<const int> ignore,
+                               const SchemeOf& scheme_of, ColumnLookup& columns) {
+  std::vector<IndivisibleLayer> layers =
+      CollectIndivisible(tree, table, targets, ignore, scheme_of, columns);
+  if (layers.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(GroupSizeDivisibilityMessage(tree, layers));
 }
 
 struct ConfigPatterns {
@@ -275,10 +277,9 @@ absl::StatusOr<SchemeAssignments> AssignSchemes(
   return result;
 }
 
-absl::Status ValidateGroupSizeDivisibility(const ModuleTree& tree,
-                                           const SchemeAssignments& state,
-                                           const ResolvedQuantizationConfig& config) {
-  if (config.bypass_divisibility_checks) return absl::OkStatus();
+absl::StatusOr<std::vector<IndivisibleLayer>> FindIndivisibleLayers(
+    const ModuleTree& tree, const SchemeAssignments& state,
+    const ResolvedQuantizationConfig& config) {
   PatternRegistry registry;
   WRING_ASSIGN_OR_RETURN(std::vector<int> targets, registry.AddAll(config.ResolvedTargets()));
   WRING_ASSIGN_OR_RETURN(std::vector<int> ignore, registry.AddAll(config.ignore));
@@ -288,7 +289,33 @@ absl::Status ValidateGroupSizeDivisibility(const ModuleTree& tree,
     const ModuleSchemeAssignment* a = state.Find(m);
     return a == nullptr ? nullptr : &state.scheme(*a);
   };
-  return CheckDivisibility(tree, table, targets, ignore, scheme_of, columns);
+  return CollectIndivisible(tree, table, targets, ignore, scheme_of, columns);
+}
+
+std::string GroupSizeDivisibilityMessage(const ModuleTree& tree,
+                                         const std::vector<IndivisibleLayer>& layers) {
+  std::vector<std::string> lines;
+  for (const IndivisibleLayer& l : layers) {
+    lines.push_back(absl::StrCat("  - ", tree.module(l.module).name, " (columns=", l.columns,
+                                 ", group_size=", l.group_size, ")"));
+  }
+  return absl::StrCat(
+      "The following layers have weight column counts not divisible by group_size. Group and "
+      "tensor-group quantization require columns % group_size == 0; compressed-tensors will "
+      "error when saving or running forward. Add these layer names to the modifier's `ignore` "
+      "list and re-run, or set bypass_divisibility_checks=True if your runtime (e.g. vLLM) "
+      "supports non-divisible dimensions.\n\n",
+      absl::StrJoin(lines, "\n"));
+}
+
+absl::Status ValidateGroupSizeDivisibility(const ModuleTree& tree,
+                                           const SchemeAssignments& state,
+                                           const ResolvedQuantizationConfig& config) {
+  if (config.bypass_divisibility_checks) return absl::OkStatus();
+  WRING_ASSIGN_OR_RETURN(std::vector<IndivisibleLayer> layers,
+                         FindIndivisibleLayers(tree, state, config));
+  if (layers.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(GroupSizeDivisibilityMessage(tree, layers));
 }
 
 }  // namespace mapping

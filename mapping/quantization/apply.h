@@ -96,6 +96,24 @@ absl::Status ValidateGroupSizeDivisibility(const ModuleTree& tree,
                                            const SchemeAssignments& state,
                                            const ResolvedQuantizationConfig& config);
 
+// A layer the divisibility check lists: its weight has `columns` input
+// columns, which `group_size` does not divide.
+struct IndivisibleLayer {
+  int module = -1;
+  int64_t columns = 0;
+  int64_t group_size = 0;
+};
+
+// The layers ValidateGroupSizeDivisibility would list, ignoring
+// bypass_divisibility_checks (so a report can say what the bypass hides).
+absl::StatusOr<std::vector<IndivisibleLayer>> FindIndivisibleLayers(
+    const ModuleTree& tree, const SchemeAssignments& state,
+    const ResolvedQuantizationConfig& config);
+
+// Upstream's ValueError text for `layers` (non-empty).
+std::string GroupSizeDivisibilityMessage(const ModuleTree& tree,
+                                         const std::vector<IndivisibleLayer>& layers);
+
 // compressed-tensors' is_cached_attention_module, from the tree alone: the
 // class name contains "attention" (any case) and the module has a child
 // k_proj, v_proj, qkv_proj or kv_b_proj. (Upstream also requires a

@@ -199,9 +199,18 @@ absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs
   }
   if (written.has_actorder()) {
     std::string actorder = absl::AsciiStrToLower(written.actorder());
+    // compressed-tensors 0.19 removed group ordering (and its spellings).
     if (actorder == "true") {
-      f.actorder = ActivationOrdering::kGroup;
-    } else if (actorder == "false") {
+      return ValueError(
+          "actorder=True previously mapped to ActivationOrdering.GROUP, which has been "
+          "removed. Consider using actorder='weight' instead.");
+    }
+    if (actorder == "group" || actorder == "dynamic") {
+      return ValueError(absl::StrCat("actorder=", PythonStrRepr(written.actorder()),
+                                     " has been removed. Consider using actorder='weight' or "
+                                     "actorder=None instead."));
+    }
+    if (actorder == "false") {
       f.actorder = absl::nullopt;
     } else {
       bool found = false;
@@ -215,11 +224,6 @@ absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs
       if (!found) {
         return ValueError(
             absl::StrCat(PythonStrRepr(actorder), " is not a valid ActivationOrdering"));
-      }
-      if (IsGroupActorder(*f.actorder) && warnings != nullptr) {
-        warnings->push_back(
-            "actorder='group' (and its alias 'dynamic') will be removed in a future release. "
-            "Please use actorder='weight' instead for activation ordering during calibration.");
       }
     }
   }

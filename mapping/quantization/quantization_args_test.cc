@@ -148,41 +148,37 @@ TEST(QuantizationArgsTest, BlockStructureStrings) {
   }
 }
 
-TEST(QuantizationArgsTest, ActorderAliasesAndBooleans) {
+// compressed-tensors 0.19 removed group activation ordering: 'group', its
+// alias 'dynamic' and True are refused with its messages.
+TEST(QuantizationArgsTest, ActorderRemovedValuesAndAliases) {
   Written w;
   w.set_group_size(128);
   w.set_actorder("dynamic");
-  std::vector<std::string> warnings;
-  auto dynamic = ValidateQuantizationArgs(w, &warnings);
-  ASSERT_TRUE(dynamic.ok());
-  EXPECT_EQ(dynamic->actorder, ActivationOrdering::kDynamic);  // the alias is kept
-  EXPECT_TRUE(IsGroupActorder(*dynamic->actorder));
-  ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_THAT(warnings[0], HasSubstr("actorder='group' (and its alias 'dynamic') will be removed"));
-
+  EXPECT_EQ(ErrorOf(w),
+            "actorder='dynamic' has been removed. Consider using actorder='weight' or "
+            "actorder=None instead.");
+  w.set_actorder("group");
+  EXPECT_EQ(ErrorOf(w),
+            "actorder='group' has been removed. Consider using actorder='weight' or "
+            "actorder=None instead.");
   w.set_actorder("true");
-  auto as_bool = ValidateQuantizationArgs(w);
-  ASSERT_TRUE(as_bool.ok());
-  EXPECT_EQ(as_bool->actorder, ActivationOrdering::kGroup);
+  EXPECT_EQ(ErrorOf(w),
+            "actorder=True previously mapped to ActivationOrdering.GROUP, which has been "
+            "removed. Consider using actorder='weight' instead.");
   w.set_actorder("false");
   auto off = ValidateQuantizationArgs(w);
   ASSERT_TRUE(off.ok());
   EXPECT_FALSE(off->actorder.has_value());
 
-  // dynamic == group for equality, but group != static.
-  Written group = w;
-  group.set_actorder("group");
-  EXPECT_EQ(*ValidateQuantizationArgs(group), *dynamic);
+  // static is weight's alias, kept as written.
   Written weight = w;
   weight.set_actorder("static");
-  EXPECT_NE(*ValidateQuantizationArgs(weight), *dynamic);
+  auto as_static = ValidateQuantizationArgs(weight);
+  ASSERT_TRUE(as_static.ok());
+  EXPECT_EQ(as_static->actorder, ActivationOrdering::kStatic);
 
   Written channel;
   channel.set_group_size(-1);
-  channel.set_actorder("group");
-  EXPECT_EQ(ErrorOf(channel),
-            "Must use group or tensor_group quantization strategy in order to apply group "
-            "activation ordering");
   channel.set_actorder("weight");  // weight ordering works with any strategy
   EXPECT_TRUE(ValidateQuantizationArgs(channel).ok());
   channel.set_actorder("sideways");

@@ -241,10 +241,9 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
     if (!a || !b) return !a && !b;
     return IsGroupActorder(*a) == IsGroupActorder(*b);
   };
+  // llm-compressor 0.14 formats both values as their strings: "(group, weight)".
   auto enum_repr = [](const absl::optional<ActivationOrdering>& a) {
-    return a ? absl::StrCat("ActivationOrdering.",
-                            absl::AsciiStrToUpper(ActivationOrderingName(*a)))
-             : std::string("None");
+    return a ? std::string(ActivationOrderingName(*a)) : std::string("None");
   };
 
   for (auto& group : config.config_groups) {
@@ -269,21 +268,8 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
           enum_repr(modifier_actorder), ", ", ActivationOrderingName(*existing),
           "). Either unset `GPTQModifier.actorder` or remove `actorder` from config groups."));
     }
-    if (weights->actorder && IsGroupActorder(*weights->actorder)) {
-      config.warnings.push_back(
-          "ActivationOrdering.GROUP is deprecated and will be removed in a future release. Use "
-          "default actorder='static' instead. ");
-      if (!grouped) {
-        config.warnings.push_back(absl::StrCat(
-            "ActivationOrdering.GROUP is not compatible with strategy=",
-            weights->strategy_was_inferred
-                ? absl::StrCat("QuantizationStrategy.",
-                               absl::AsciiStrToUpper(QuantizationStrategyName(strategy)))
-                : std::string(QuantizationStrategyName(strategy)),
-            "; falling back to actorder=None for this scheme."));
-        weights->actorder = absl::nullopt;
-      }
-    }
+    // llm-compressor 0.14 accepts a modifier-level 'group' / 'dynamic' here
+    // and refuses it only when GPTQ quantizes (the check reports that).
   }
   return config;
 }

@@ -243,32 +243,28 @@ TEST(ResolveGptqModifierTest, ConflictingActorder) {
   group->set_name("group_0");
   group->mutable_scheme()->add_targets("Linear");
   group->mutable_scheme()->mutable_weights()->set_group_size(128);
-  group->mutable_scheme()->mutable_weights()->set_actorder("group");
-  gptq.set_actorder("weight");
+  group->mutable_scheme()->mutable_weights()->set_actorder("weight");
+  gptq.set_actorder("group");
   auto config = ResolveGptqModifier(gptq);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
             "Cannot resolve activation ordering when both `GPTQModifier.actorder` and "
-            "`QuantizationScheme.actorder` are provided and differ (ActivationOrdering.WEIGHT, "
-            "group). Either unset `GPTQModifier.actorder` or remove `actorder` from config "
-            "groups.");
-  gptq.set_actorder("dynamic");  // an alias of group: no conflict
-  auto aliased = ResolveGptqModifier(gptq);
-  ASSERT_TRUE(aliased.ok()) << aliased.status();
-  EXPECT_EQ(aliased->config_groups[0].scheme.weights->actorder, ActivationOrdering::kDynamic);
+            "`QuantizationScheme.actorder` are provided and differ (group, weight). Either "
+            "unset `GPTQModifier.actorder` or remove `actorder` from config groups.");
+  gptq.set_actorder("weight");  // the same ordering: no conflict
+  auto same = ResolveGptqModifier(gptq);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->config_groups[0].scheme.weights->actorder, ActivationOrdering::kWeight);
 }
 
-TEST(ResolveGptqModifierTest, GroupActorderFallsBackOffGroupStrategies) {
+TEST(ResolveGptqModifierTest, ModifierGroupActorderIsKeptForTheRunToRefuse) {
   wring::recipe::GptqModifier gptq;
   gptq.mutable_quantization()->set_preset("W8A8");  // channel weights
   gptq.set_actorder("group");
   auto config = ResolveGptqModifier(gptq);
   ASSERT_TRUE(config.ok());
-  EXPECT_FALSE(config->config_groups[0].scheme.weights->actorder.has_value());
-  ASSERT_EQ(config->warnings.size(), 2u);
-  EXPECT_EQ(config->warnings[1],
-            "ActivationOrdering.GROUP is not compatible with strategy=channel; falling back to "
-            "actorder=None for this scheme.");
+  EXPECT_EQ(config->config_groups[0].scheme.weights->actorder, ActivationOrdering::kGroup);
+  EXPECT_TRUE(config->warnings.empty());
 }
 
 }  // namespace

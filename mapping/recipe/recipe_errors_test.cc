@@ -1,5 +1,6 @@
 // Every error ParseRecipe / ValidateRecipeOrder reports, with its message.
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -11,6 +12,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::ElementsAre;
 using ::testing::StartsWith;
 using wring::recipe::Recipe;
 
@@ -199,16 +201,43 @@ TEST(RecipeErrorsTest, EmptyRecipes) {
               HasSubstr("quant_stage: expected a mapping, got null"));
 }
 
-TEST(RecipeErrorsTest, MisplacedModifiers) {
-  EXPECT_THAT(ErrorOf("AWQModifier: {}\nQuantizationModifier: {scheme: W4A16}\n"),
-              AllOf(StartsWith("r.yaml:1:1: AWQModifier: 'AWQModifier' is at the top "
-                               "level"),
-                    HasSubstr("quant_modifiers:\n      AWQModifier: ...")));
-  EXPECT_THAT(ErrorOf("quant_modifiers: {AWQModifier: {}}\n"),
-              HasSubstr("'quant_modifiers' is at the top level"));
-  EXPECT_THAT(ErrorOf("quant_stage:\n  QuantizationModifier: {scheme: W4A16}\n"),
-              HasSubstr("modifier 'QuantizationModifier' sits directly under "
-                        "'quant_stage'"));
+// Shapes llm-compressor accepts and then runs no modifier from: parsed all
+// the same, with a problem the check reports (exit 1), never unusable input.
+TEST(RecipeErrorsTest, MisplacedModifiersAreParsedWithAProblem) {
+  struct Case {
+    std::string text;
+    std::string where;
+    int modifiers;
+  };
+  const std::vector<Case> cases = {
+      {"AWQModifier: {}\nQuantizationModifier: {scheme: W4A16}\n", "'AWQModifier' is at the top level", 2},
+      {"quant_modifiers: {AWQModifier: {}}\n", "outside any '<name>_stage:'", 1},
+      {"quant_stage:\n  QuantizationModifier: {scheme: W4A16}\n", "sits directly under a stage", 1},
+      {"stage:\n  modifiers:\n    QuantizationModifier: {scheme: W4A16}\n", "'stage' does not end in '_stage'", 1},
+      {"quant_stage:\n  modifiers:\n    QuantizationModifier: {scheme: W4A16}\n", "does not end in '_modifiers'", 1},
+  };
+  for (const Case& c : cases) {
+    auto recipe = ParseRecipe(c.text, "r.yaml");
+    ASSERT_TRUE(recipe.ok()) << c.text << recipe.status();
+    EXPECT_EQ(recipe->modifiers_size(), c.modifiers) << c.text;
+    ASSERT_EQ(recipe->problems_size(), 1) << c.text;
+    const auto& problem = recipe->problems(0);
+    EXPECT_EQ(problem.code(), "recipe.modifiers_not_read");
+    EXPECT_THAT(problem.message(), AllOf(HasSubstr(c.where), HasSubstr("silently skips")))
+        << c.text;
+    EXPECT_THAT(problem.fix(), HasSubstr("quant_stage:\n    quant_modifiers:\n      ")) << c.text;
+    EXPECT_EQ(problem.modifiers_size(), c.modifiers);
+  }
+  // Only the misplaced one is a problem when others are nested correctly.
+  auto mixed = ParseRecipe(
+      "quant_stage:\n  quant_modifiers:\n    QuantizationModifier: {scheme: W4A16}\n"
+      "  GPTQModifier: {scheme: W4A16}\n",
+      "r.yaml");
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  ASSERT_EQ(mixed->problems_size(), 1);
+  EXPECT_THAT(mixed->problems(0).message(), HasSubstr("GPTQModifier (line 4)"));
+  EXPECT_THAT(mixed->problems(0).modifiers(), ElementsAre(1));
+
   EXPECT_THAT(ErrorOf("quant_stage:\n  quant_modifiers:\n    - AWQModifier: {}\n"),
               HasSubstr("quant_stage.quant_modifiers: expected a mapping, got a list"));
   EXPECT_THAT(ErrorOf(InGroup("    AWQModifier:\n    GPTQModifier: {}\n")),

@@ -57,62 +57,87 @@ bool IsJson(absl::string_view text) {
   return ParseJson(text, "recipe").ok();
 }
 
-bool LooksLikeModifier(absl::string_view key) {
-  return FindModifier(key) != nullptr || absl::EndsWith(key, "Modifier") ||
-         absl::EndsWith(key, "_modifiers");
+bool IsModifierName(absl::string_view key) {
+  return FindModifier(key) != nullptr || absl::EndsWith(key, "Modifier");
 }
 
 class RecipeBuilder {
  public:
   explicit RecipeBuilder(const ValueReader& reader) : reader_(reader) {}
 
+  // llm-compressor's Recipe.from_dict reads '<name>_stage:' ->
+  // '<group>_modifiers:' -> 'ModifierName:' and silently skips anything
+  // else. Modifiers in other places are parsed all the same (so the check
+  // can judge them) and recorded as a problem: upstream would not run them.
   absl::Status ReadStages(int root_id, wring::recipe::Recipe* recipe) {
     const YamlNode& root = reader_.node(root_id);
     for (const auto& [k, v] : root.entries) {
       const std::string& key = reader_.node(k).text;
       if (absl::EndsWith(key, "_stage")) {
-        WRING_RETURN_IF_ERROR(ReadStage(key, v, recipe));
-      } else if (key != "args" && LooksLikeModifier(key)) {
-        return reader_.Error(
-            k, key,
-            absl::StrCat("'", key, "' is at the top level, where llm-compressor only "
-                         "reads keys ending in '_stage' (it would silently skip "
-                         "this); nest it:\n  quant_stage:\n",
-                         absl::EndsWith(key, "_modifiers")
-                             ? absl::StrCat("    ", key, ":\n      ...")
-                             : absl::StrCat("    quant_modifiers:\n      ", key,
-                                            ": ...")));
+        if (reader_.node(v).kind != YamlKind::kMapping) {
+          WRING_RETURN_IF_ERROR(reader_.ExpectMapping(
+              v, key, "a mapping of '<group>_modifiers:' keys, e.g. quant_modifiers:"));
+        }
+        WRING_RETURN_IF_ERROR(ReadStage(key, v, /*read_upstream=*/true, recipe));
+      } else if (key == "args") {
+        continue;
+      } else if (IsModifierName(key)) {
+        WRING_RETURN_IF_ERROR(ReadModifier("quant_stage", "quant", key, k, v, false, recipe));
+        NotRead(k, key, "is at the top level", recipe);
+      } else if (absl::EndsWith(key, "modifiers") && reader_.node(v).kind == YamlKind::kMapping) {
+        WRING_RETURN_IF_ERROR(ReadGroup("quant_stage", GroupName(key), key, v, false, recipe));
+        NotRead(k, key, "is a modifier group outside any '<name>_stage:'", recipe);
+      } else if (reader_.node(v).kind == YamlKind::kMapping && HoldsModifiers(v)) {
+        // e.g. `stage: {modifiers: {...}}`: a stage whose key lacks "_stage".
+        WRING_RETURN_IF_ERROR(ReadStage(key, v, false, recipe));
+        NotRead(k, key, "does not end in '_stage'", recipe);
       }
-      // Other top-level keys ("args", metadata) are ignored, as upstream does.
+      // Other top-level keys (metadata) are ignored, as upstream does.
     }
     return absl::OkStatus();
   }
 
  private:
-  absl::Status ReadStage(const std::string& stage, int stage_id,
+  static std::string GroupName(const std::string& key) {
+    if (absl::EndsWith(key, "_modifiers")) return key.substr(0, key.size() - strlen("_modifiers"));
+    return "quant";
+  }
+
+  // Whether a mapping holds modifiers, directly or one group down.
+  bool HoldsModifiers(int id) const {
+    for (const auto& [k, v] : reader_.node(id).entries) {
+      const std::string& key = reader_.node(k).text;
+      if (IsModifierName(key)) return true;
+      if (reader_.node(v).kind == YamlKind::kMapping && absl::EndsWith(key, "modifiers")) {
+        for (const auto& entry : reader_.node(v).entries) {
+          if (IsModifierName(reader_.node(entry.first).text)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  absl::Status ReadStage(const std::string& stage, int stage_id, bool read_upstream,
                          wring::recipe::Recipe* recipe) {
-    WRING_RETURN_IF_ERROR(reader_.ExpectMapping(
-        stage_id, stage, "a mapping of '<group>_modifiers:' keys, e.g. quant_modifiers:"));
     for (const auto& [k, v] : reader_.node(stage_id).entries) {
       const std::string& key = reader_.node(k).text;
       const std::string path = JoinPath(stage, key);
       if (absl::EndsWith(key, "_modifiers")) {
-        const std::string group = key.substr(0, key.size() - strlen("_modifiers"));
-        WRING_RETURN_IF_ERROR(ReadGroup(stage, group, path, v, recipe));
-      } else if (LooksLikeModifier(key)) {
-        return reader_.Error(
-            k, path,
-            absl::StrCat("modifier '", key, "' sits directly under '", stage,
-                         "', where llm-compressor only reads keys ending in "
-                         "'_modifiers' (it would silently skip it); nest it:\n  ",
-                         stage, ":\n    quant_modifiers:\n      ", key, ": ..."));
+        WRING_RETURN_IF_ERROR(ReadGroup(stage, GroupName(key), path, v, read_upstream, recipe));
+      } else if (IsModifierName(key)) {
+        WRING_RETURN_IF_ERROR(ReadModifier(stage, "quant", path, k, v, false, recipe));
+        if (read_upstream) NotRead(k, path, "sits directly under a stage, not in a group", recipe);
+      } else if (absl::EndsWith(key, "modifiers") &&
+                 reader_.node(v).kind == YamlKind::kMapping) {
+        WRING_RETURN_IF_ERROR(ReadGroup(stage, "quant", path, v, false, recipe));
+        if (read_upstream) NotRead(k, path, "does not end in '_modifiers'", recipe);
       }
     }
     return absl::OkStatus();
   }
 
   absl::Status ReadGroup(const std::string& stage, const std::string& group,
-                         const std::string& path, int group_id,
+                         const std::string& path, int group_id, bool read_upstream,
                          wring::recipe::Recipe* recipe) {
     WRING_RETURN_IF_ERROR(reader_.ExpectMapping(
         group_id, path,
@@ -120,31 +145,80 @@ class RecipeBuilder {
         "'AWQModifier: {duo_scaling: true}' (not a list)"));
     for (const auto& [k, v] : reader_.node(group_id).entries) {
       const std::string& type = reader_.node(k).text;
-      const std::string modifier_path = JoinPath(path, type);
-      const ModifierSpec* spec = FindModifier(type);
-      if (spec == nullptr || !reader_.node(k).is_string()) {
-        const std::string suggestion = DidYouMean(type, KnownModifierNames());
-        return reader_.Error(
-            k, modifier_path,
-            absl::StrCat("unknown modifier '", type,
-                         "' (llm-compressor: No modifier of type '", type,
-                         "' found.); ",
-                         suggestion.empty() ? "" : absl::StrCat(suggestion, " "),
-                         "known modifiers: ",
-                         absl::StrJoin(KnownModifierNames(), ", ")));
-      }
-      wring::recipe::Modifier* modifier = recipe->add_modifiers();
-      modifier->set_type(type);
-      modifier->set_stage(stage);
-      modifier->set_group(group);
-      *modifier->mutable_location() = reader_.Location(k);
-      WRING_RETURN_IF_ERROR(recipe_internal::ParseModifierBody(reader_, *spec, v,
-                                                               modifier_path, modifier));
+      WRING_RETURN_IF_ERROR(
+          ReadModifier(stage, group, JoinPath(path, type), k, v, read_upstream, recipe));
     }
     return absl::OkStatus();
   }
 
+  absl::Status ReadModifier(const std::string& stage, const std::string& group,
+                            const std::string& modifier_path, int k, int v, bool read_upstream,
+                            wring::recipe::Recipe* recipe) {
+    const std::string& type = reader_.node(k).text;
+    const ModifierSpec* spec = FindModifier(type);
+    if (spec == nullptr || !reader_.node(k).is_string()) {
+      const std::string suggestion = DidYouMean(type, KnownModifierNames());
+      return reader_.Error(
+          k, modifier_path,
+          absl::StrCat("unknown modifier '", type, "' (llm-compressor: No modifier of type '",
+                       type, "' found.); ",
+                       suggestion.empty() ? "" : absl::StrCat(suggestion, " "),
+                       "known modifiers: ", absl::StrJoin(KnownModifierNames(), ", ")));
+    }
+    if (!read_upstream) unread_.push_back({recipe->modifiers_size(), v});
+    wring::recipe::Modifier* modifier = recipe->add_modifiers();
+    modifier->set_type(type);
+    modifier->set_stage(stage);
+    modifier->set_group(group);
+    *modifier->mutable_location() = reader_.Location(k);
+    return recipe_internal::ParseModifierBody(reader_, *spec, v, modifier_path, modifier);
+  }
+
+  // Notes why the modifiers parsed since the last call are never read
+  // upstream ("'quant_stage' ... sits directly under a stage").
+  void NotRead(int key_id, const std::string& path, const std::string& why,
+               wring::recipe::Recipe* recipe) {
+    (void)recipe;
+    if (unread_.size() == reported_) return;
+    if (first_key_ < 0) first_key_ = key_id;
+    reasons_.push_back(absl::StrCat("'", path, "' ", why));
+    reported_ = unread_.size();
+  }
+
+ public:
+  // One problem for every modifier llm-compressor would skip.
+  void RecordUnread(wring::recipe::Recipe* recipe) {
+    if (unread_.empty()) return;
+    wring::recipe::RecipeProblem* problem = recipe->add_problems();
+    problem->set_code("recipe.modifiers_not_read");
+    *problem->mutable_location() = reader_.Location(first_key_);
+    std::vector<std::string> names;
+    for (const auto& [index, body] : unread_) {
+      const auto& m = recipe->modifiers(index);
+      problem->add_modifiers(index);
+      names.push_back(absl::StrCat(m.type(), " (line ", m.location().line(), ")"));
+    }
+    problem->set_message(absl::StrCat(
+        absl::StrJoin(reasons_, "; "),
+        ": llm-compressor reads modifiers only under '<name>_stage:' -> "
+        "'<group>_modifiers:' -> 'ModifierName:' and silently skips ",
+        absl::StrJoin(names, ", "), "; the run would not apply ",
+        unread_.size() == 1 ? "it" : "them"));
+    std::string fix =
+        "Nest the modifiers under a stage and a group:\n  quant_stage:\n    quant_modifiers:\n";
+    for (const auto& [index, body] : unread_) {
+      absl::StrAppend(&fix, "      ", recipe->modifiers(index).type(), ": ",
+                      reader_.RenderFlow(body), "\n");
+    }
+    problem->set_fix(fix);
+  }
+
+ private:
   const ValueReader& reader_;
+  std::vector<std::pair<int, int>> unread_;  // (modifier index, body node)
+  size_t reported_ = 0;
+  int first_key_ = -1;
+  std::vector<std::string> reasons_;
 };
 
 absl::Status EmptyRecipeError(absl::string_view source, int line, int column,
@@ -176,6 +250,7 @@ absl::StatusOr<wring::recipe::Recipe> ParseRecipe(absl::string_view text,
   recipe.set_source_name(std::string(source_name));
   RecipeBuilder builder(reader);
   WRING_RETURN_IF_ERROR(builder.ReadStages(doc.root(), &recipe));
+  builder.RecordUnread(&recipe);
   if (recipe.modifiers().empty()) {
     return EmptyRecipeError(source_name, root.line, root.column,
                             "the recipe has no modifiers (llm-compressor reads only "

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -11,6 +12,7 @@ namespace wring {
 namespace mapping {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using wring::recipe::Recipe;
@@ -115,9 +117,37 @@ TEST(ParseRecipeTest, GptqAndAwqNonUniformWithExplicitMappings) {
   EXPECT_EQ(gptq.block_size(), 64);
   EXPECT_DOUBLE_EQ(gptq.dampening_frac(), 0.001);
   EXPECT_EQ(gptq.actorder(), "none");  // explicit null, not the default
-  EXPECT_TRUE(gptq.has_offload_hessians());
-  EXPECT_FALSE(gptq.offload_hessians());
+  ASSERT_TRUE(gptq.has_batched_quantization());
+  EXPECT_EQ(gptq.batched_quantization().batch_size(), 4);
   EXPECT_TRUE(ValidateRecipeOrder(recipe).ok());
+}
+
+// GPTQModifier's llm-compressor 0.14 fields: batched_quantization is "auto",
+// a positive integer or null; offload_hessians is gone.
+TEST(ParseRecipeTest, GptqBatchedQuantization) {
+  auto parse = [](const std::string& value) {
+    return ParseRecipe(absl::StrCat("s_stage:\n  g_modifiers:\n    GPTQModifier: {scheme: W4A16, "
+                                    "batched_quantization: ",
+                                    value, "}\n"),
+                       "r.yaml");
+  };
+  auto automatic = parse("auto");
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_TRUE(automatic->modifiers(0).gptq().batched_quantization().auto_());
+  auto disabled = parse("null");
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_TRUE(disabled->modifiers(0).gptq().batched_quantization().disabled());
+  auto sized = parse("8");
+  ASSERT_TRUE(sized.ok()) << sized.status();
+  EXPECT_EQ(sized->modifiers(0).gptq().batched_quantization().batch_size(), 8);
+  EXPECT_THAT(parse("0").status().message(),
+              HasSubstr("batched_quantization must be a positive integer"));
+  EXPECT_THAT(parse("often").status().message(), HasSubstr("expected \"auto\""));
+  auto old = ParseRecipe(
+      "s_stage:\n  g_modifiers:\n    GPTQModifier: {scheme: W4A16, offload_hessians: true}\n",
+      "r.yaml");
+  EXPECT_THAT(old.status().message(),
+              AllOf(HasSubstr("llm-compressor 0.14 removed it"), HasSubstr("delete the line")));
 }
 
 TEST(ParseRecipeTest, KvCacheOnly) {
@@ -238,7 +268,7 @@ s_stage:
   g_modifiers:
     GPTQModifier:
       block_size: "256"
-      offload_hessians: yes
+      batched_quantization: 0x10
       config_groups:
         g:
           targets: [Linear]
@@ -254,7 +284,7 @@ s_stage:
 )");
   const auto& gptq = recipe.modifiers(0).gptq();
   EXPECT_EQ(gptq.block_size(), 256);
-  EXPECT_TRUE(gptq.offload_hessians());
+  EXPECT_EQ(gptq.batched_quantization().batch_size(), 16);
   const auto& w = gptq.quantization().config_groups(0).scheme().weights();
   EXPECT_EQ(w.num_bits(), 4);
   EXPECT_FALSE(w.symmetric());

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "mapping/report/layer_ranges.h"
 
 namespace wring {
@@ -62,7 +64,7 @@ std::string SkipReasonExplanation(const std::string& reason) {
   return "";
 }
 
-void RenderAwq(const report::AwqReport& awq, std::string* out) {
+void RenderAwq(const report::AwqReport& awq, RenderOptions::Detail detail, std::string* out) {
   absl::StrAppend(out, "\nAWQ mappings (", awq.source(),
                   awq.list_name().empty() ? "" : absl::StrCat(": ", awq.list_name()), ")\n");
   for (int i = 0; i < awq.mappings_size(); ++i) {
@@ -101,6 +103,18 @@ void RenderAwq(const report::AwqReport& awq, std::string* out) {
                                    SkipReasonExplanation(s.reason()));
              })) {
       absl::StrAppend(out, "      ", line, "\n");
+    }
+  }
+  if (detail >= RenderOptions::Detail::kInfo) {
+    // What llm-compressor logs; at DEBUG also the per-mapping skips its
+    // "Set logging to DEBUG to view full list." warning refers to.
+    absl::StrAppend(out, "  log:\n");
+    for (const std::string& line : awq.log()) absl::StrAppend(out, "    ", line, "\n");
+    for (const auto& s : awq.skipped()) {
+      if (detail < RenderOptions::Detail::kDebug) break;
+      if (s.reason() != "incompatible") continue;
+      absl::StrAppend(out, "    DEBUG Skipping ", s.smooth(), " for mapping ", s.mapping(),
+                      " because incompatible balance layers were found.\n");
     }
   }
   if (awq.has_error()) {
@@ -183,9 +197,29 @@ void RenderSpinQuant(const report::SpinQuantReport& sq, std::string* out) {
   }
 }
 
+// Upstream messages can list hundreds of layers ("  - name (columns=...)");
+// the text report keeps the first few (the JSON report keeps them all).
+std::string ShortenListedLines(const std::string& message) {
+  constexpr int kShown = 6;
+  std::vector<std::string> lines = absl::StrSplit(message, '\n');
+  std::vector<std::string> out;
+  int listed = 0;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "  - ")) {
+      if (++listed > kShown) continue;
+    }
+    out.push_back(line);
+  }
+  if (listed > kShown) {
+    out.push_back(absl::StrCat("  ... and ", listed - kShown, " more (", listed,
+                               " in all; --json lists every one)"));
+  }
+  return absl::StrJoin(out, "\n");
+}
+
 }  // namespace
 
-std::string RenderReportText(const report::CheckReport& report) {
+std::string RenderReportText(const report::CheckReport& report, const RenderOptions& options) {
   std::string out;
   const report::Verdict& v = report.verdict();
   absl::StrAppend(&out, "Verdict: ",
@@ -213,11 +247,23 @@ std::string RenderReportText(const report::CheckReport& report) {
   absl::StrAppend(&out, "Recipe: ", report.recipe().source(), " (",
                   absl::StrJoin(modifiers, " + "), ")\n");
   for (const auto& d : report.diagnostics()) {
-    absl::StrAppend(&out, "\n", d.severity(), ": ", d.message(), "\n");
+    if (options.detail == RenderOptions::Detail::kErrors && d.severity() != "error") continue;
+    absl::StrAppend(&out, "\n", d.severity(), d.stops_run() ? " (a run stops here)" : "", ": ",
+                    ShortenListedLines(d.message()), "\n");
+    std::string where = d.modifier();
+    if (!d.phase().empty()) {
+      absl::StrAppend(&where, where.empty() ? "" : ", ",
+                      d.phase() == "recipe" ? "loading the recipe"
+                                            : absl::StrCat("on_", d.phase()));
+    }
+    if (!where.empty()) absl::StrAppend(&out, "  where: ", where, "\n");
+    if (d.assumes_fixed_size() > 0) {
+      absl::StrAppend(&out, "  after fixing: ", absl::StrJoin(d.assumes_fixed(), ", "), "\n");
+    }
     if (!d.explanation().empty()) absl::StrAppend(&out, "  why: ", d.explanation(), "\n");
     if (!d.fix().empty()) absl::StrAppend(&out, "  fix: ", d.fix(), "\n");
   }
-  if (report.has_awq()) RenderAwq(report.awq(), &out);
+  if (report.has_awq()) RenderAwq(report.awq(), options.detail, &out);
   if (report.has_quantization()) RenderQuantization(report, &out);
   if (report.has_spinquant()) RenderSpinQuant(report.spinquant(), &out);
   return out;

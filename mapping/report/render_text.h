@@ -12,7 +12,18 @@
 namespace wring {
 namespace mapping {
 
-std::string RenderReportText(const report::CheckReport& report);
+struct RenderOptions {
+  enum class Detail {
+    kErrors,   // only error diagnostics
+    kDefault,  // every diagnostic and the resolution summaries
+    kInfo,     // also what llm-compressor logs at INFO and WARNING
+    kDebug,    // also its DEBUG lines: every AWQ mapping skipped as incompatible
+  };
+  Detail detail = Detail::kDefault;
+};
+
+std::string RenderReportText(const report::CheckReport& report,
+                             const RenderOptions& options = {});
 
 }  // namespace mapping
 }  // namespace wring

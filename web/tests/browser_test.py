@@ -194,3 +194,23 @@ def test_architecture_from_config_alone(page):
         f"layers 0-{layers - 1}: input_layernorm → ")
     # The page says the structure was inferred, not read.
     assert "config.json" in page.locator("#model-notes").inner_text()
+
+
+def test_every_error_in_run_order_with_the_rest_computed(page):
+    """SmolLM2-135M (hidden 576) under the default W4A16 recipe: the
+    divisibility error is where a run stops, and the page still shows what
+    AWQ would resolve once it is fixed (30 mappings, llm-compressor's own
+    answer in tests/fixtures/check/SmolLM2-135M.json.xz)."""
+    config_path = HERE.parents[1] / "examples/models/SmolLM2-135M/config.json"
+    page.set_input_files("#file-config", str(config_path))
+    run_check(page)
+
+    code, text = verdict(page)
+    assert code == 1
+    first = page.locator("article.diagnostic").first
+    assert first.get_attribute("data-code") == "quantization.group_size_divisibility"
+    assert "a run stops here" in first.inner_text()
+    assert "group_size: 64" in first.locator(".fix").inner_text()
+    after = page.locator("article.diagnostic[data-code='awq.resolution_after_fixes']")
+    assert "AWQ would resolve 30 mappings" in after.inner_text()
+    assert "quantization.group_size_divisibility" in after.locator(".assumes").inner_text()

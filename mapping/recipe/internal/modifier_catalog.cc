@@ -24,7 +24,8 @@ std::vector<ModifierSpec>* BuildCatalog() {
                              "num_calibration_steps", "calibration_function",
                              "algorithm"};
   const Names awq = {"mappings", "offload_device", "duo_scaling", "n_grid"};
-  const Names gptq = {"block_size", "dampening_frac", "actorder", "offload_hessians"};
+  // llm-compressor 0.14 (pydantic model_fields, extra="forbid").
+  const Names gptq = {"block_size", "dampening_frac", "actorder", "batched_quantization"};
   const Names spinquant = {"rotations", "transform_type",       "randomize",
                            "learnable", "precision",            "transform_block_size",
                            "mappings",  "norm_mappings",        "transform_config"};

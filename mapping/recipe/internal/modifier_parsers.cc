@@ -198,9 +198,33 @@ absl::Status ParseGptq(const ValueReader& reader, int body_id, const std::string
                                          "); use null to disable activation ordering"));
       }
       gptq->set_actorder(actorder);
-    } else if (key == "offload_hessians") {
-      WRING_ASSIGN_OR_RETURN(bool offload, reader.Bool(v, field_path));
-      gptq->set_offload_hessians(offload);
+    } else if (key == "batched_quantization") {
+      // Literal["auto"] | StrictInt | None, positive when an int.
+      auto* batched = gptq->mutable_batched_quantization();
+      if (n.is_null()) {
+        batched->set_disabled(true);
+        continue;
+      }
+      if (n.is_string() && n.text == "auto") {
+        batched->set_auto_(true);
+        continue;
+      }
+      absl::StatusOr<int32_t> size =
+          n.is_string() ? absl::StatusOr<int32_t>(absl::InvalidArgumentError(""))
+                        : reader.Int32(v, field_path);
+      if (!size.ok()) {
+        return reader.Error(v, field_path,
+                            absl::StrCat("expected \"auto\", a positive integer or null, got ",
+                                         reader.Describe(v),
+                                         " (llm-compressor: Input should be 'auto' or a valid "
+                                         "integer)"));
+      }
+      if (*size <= 0) {
+        return reader.Error(v, field_path,
+                            "batched_quantization must be a positive integer (llm-compressor's "
+                            "message); use null to quantize one module at a time");
+      }
+      batched->set_batch_size(*size);
     }
   }
   return absl::OkStatus();
@@ -316,6 +340,17 @@ absl::Status ParseModifierBody(const ValueReader& reader, const ModifierSpec& sp
   }
   if (spec.name == "AWQModifier") {
     WRING_RETURN_IF_ERROR(RejectAwqQuantizationKeys(reader, body_id, path));
+  }
+  if (spec.name == "GPTQModifier") {
+    for (const auto& [k, v] : body.entries) {
+      if (reader.node(k).text != "offload_hessians") continue;
+      return reader.Error(
+          k, JoinPath(path, "offload_hessians"),
+          "GPTQModifier no longer has offload_hessians: llm-compressor 0.14 removed it and "
+          "rejects the key (Extra inputs are not permitted), though GPTQModifier's own "
+          "docstring example still shows it; delete the line (Hessians are placed with the "
+          "module now)");
+    }
   }
   WRING_RETURN_IF_ERROR(reader.CheckKeys(body_id, path, spec.name, spec.fields));
   for (const std::string& required : spec.required) {

@@ -267,8 +267,9 @@ class YamlTreeBuilder {
         return key.int_in_range ? absl::StrCat("i", key.int_value)
                                 : absl::StrCat("I", key.text);
       case ScalarType::kFloat:
-        if (key.float_value == static_cast<double>(static_cast<int64_t>(key.float_value)) &&
-            std::abs(key.float_value) < 9e18) {
+        // Range first: converting a float outside int64 (or NaN) is undefined.
+        if (std::abs(key.float_value) < 9e18 &&
+            key.float_value == static_cast<double>(static_cast<int64_t>(key.float_value))) {
           return absl::StrCat("i", static_cast<int64_t>(key.float_value));
         }
         return absl::StrCat("f", key.float_value);
