@@ -34,7 +34,9 @@
 #include "mapping/base/file.h"
 #include "mapping/base/json.h"
 
-ABSL_FLAG(std::string, shape, "small", "llama3-8b (4096 hidden, 14336 MLP, 32 layers) or small");
+ABSL_FLAG(std::string, shape, "small",
+          "llama3-8b (4096 hidden, 14336 MLP, 32 layers), small, or one MoE layer: qwen3-30b-a3b, "
+          "qwen3-next-80b-a3b");
 ABSL_FLAG(int, layers, 0, "decoder layers to build (0: the shape's own)");
 ABSL_FLAG(int, samples, 16, "calibration samples");
 ABSL_FLAG(int, seq_len, 256, "tokens per sample");
@@ -51,11 +53,21 @@ namespace {
 namespace fs = std::filesystem;
 using wring::mapping::Json;
 
+// The process's peak resident memory since the last ResetPeakRss (VmHWM).
 double PeakRssGiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);
+  }
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / (1024.0 * 1024.0);
 }
+
+// Writing the random model is setup: its memory is not the compressor's
+// (Linux resets VmHWM on "5" to clear_refs).
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 // FLOP/s of a square matmul on `device`, best of a few.
 double MatmulFlopsPerSecond(const std::string& device) {
@@ -77,9 +89,16 @@ double MatmulFlopsPerSecond(const std::string& device) {
 
 void PrintAwqSearch(const Json& quality, const std::string& device, int layers) {
   std::map<std::string, std::pair<double, double>> by_loss;  // loss -> flops, seconds
+  std::map<std::string, std::pair<double, double>> by_layer;  // "layers.<i>" -> flops, seconds
   double flops = 0, seconds = 0;
   for (const Json& m : quality["awq"]) {
     if (!m.contains("search_flops")) continue;  // skipped mapping
+    const std::string smooth = m["smooth_layer"].get<std::string>();
+    const size_t at = smooth.find("layers.");
+    auto& layer_entry = by_layer[at == std::string::npos ? smooth
+                                                         : smooth.substr(at, smooth.find('.', at + 7) - at)];
+    layer_entry.first += m["search_flops"].get<double>();
+    layer_entry.second += m["search_seconds"].get<double>();
     auto& entry = by_loss[m["loss"].get<std::string>()];
     entry.first += m["search_flops"].get<double>();
     entry.second += m["search_seconds"].get<double>();
@@ -92,6 +111,9 @@ void PrintAwqSearch(const Json& quality, const std::string& device, int layers) 
   for (const auto& [loss, fs] : by_loss) {
     std::printf("  %-7s loss       %8.2f s, %.3g FLOPs, %.3g FLOP/s\n", loss.c_str(), fs.second,
                 fs.first, fs.first / fs.second);
+  }
+  for (const auto& [layer, fs] : by_layer) {
+    std::printf("  %-12s        %8.2f s, %.3g FLOPs\n", layer.c_str(), fs.second, fs.first);
   }
   std::printf("device matmul rate   %.3g FLOP/s (%s); the FLOP count needs %.2f s: ratio %.2fx\n",
               rate, device.c_str(), flops / rate, seconds / (flops / rate));
@@ -122,6 +144,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double write_seconds = seconds_since(start);
+  ResetPeakRss();
 
   std::mt19937_64 random(7);
   std::uniform_int_distribution<int64_t> token(2, config["vocab_size"].get<int64_t>() - 1);
@@ -137,7 +160,13 @@ int main(int argc, char** argv) {
             absl::StrCat("quant_stage:\n  quant_modifiers:\n",
                          absl::GetFlag(FLAGS_awq) ? "    AWQModifier: {}\n" : "",
                          "    QuantizationModifier:\n"
-                         "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: ",
+                         "      targets: [Linear]\n      ignore: [lm_head",
+                         // As llm-compressor's MoE examples: routers and
+                         // the shared-expert gate stay unquantized.
+                         wring::bench::IsMoeShape(absl::GetFlag(FLAGS_shape))
+                             ? ", 're:.*mlp.gate$', 're:.*mlp.shared_expert_gate$'"
+                             : "",
+                         "]\n      scheme: ",
                          absl::GetFlag(FLAGS_scheme), "\n"));
 
   wring::backend::job::CompressOptions options;
@@ -167,27 +196,28 @@ int main(int argc, char** argv) {
   std::printf("write random model   %8.2f s (setup, not compression)\n", write_seconds);
   std::printf("compress (total)     %8.2f s  (%.2f s per decoder layer; 32 layers: %.1f s)\n",
               compress_seconds, compress_seconds / layers, compress_seconds / layers * 32);
-  std::printf("peak host memory     %8.2f GiB\n", PeakRssGiB());
+  std::printf("peak host memory     %8.2f GiB (compression only)\n", PeakRssGiB());
   const auto device_peak = wring::backend::compat::PeakDeviceMemoryBytes(options.device);
   if (device_peak.has_value()) {
     std::printf("peak device memory   %8.2f GiB\n", *device_peak / double(1 << 30));
   } else {
     std::printf("peak device memory        n/a (CPU build or CPU device)\n");
   }
-  if (absl::GetFlag(FLAGS_awq)) {
-    const std::string path = (work / "out" / "wring_quality.json").string();
-    absl::StatusOr<std::string> text = wring::mapping::ReadFile(path, "quality report");
-    if (!text.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
-      return 1;
-    }
-    auto quality = wring::mapping::ParseJson(*text, path);
-    if (!quality.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(quality.status().message()).c_str());
-      return 1;
-    }
-    PrintAwqSearch(*quality, options.device, layers);
+  const std::string path = (work / "out" / "wring_quality.json").string();
+  absl::StatusOr<std::string> text = wring::mapping::ReadFile(path, "quality report");
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(text.status().message()).c_str());
+    return 1;
   }
+  auto quality = wring::mapping::ParseJson(*text, path);
+  if (!quality.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(quality.status().message()).c_str());
+    return 1;
+  }
+  for (const Json& layer : (*quality)["layers"]) {
+    std::printf("  decoder layer %-3d  %8.2f s\n", layer["layer"].get<int>(), layer["seconds"].get<double>());
+  }
+  if (absl::GetFlag(FLAGS_awq)) PrintAwqSearch(*quality, options.device, layers);
   fs::remove_all(work);
   return 0;
 }

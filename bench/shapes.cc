@@ -3,7 +3,43 @@
 namespace wring {
 namespace bench {
 
+namespace {
+
+// The shapes of h15r's bench/llmcompressor_moe_layer.py, so the two sides
+// time the same layer: vocab 2048 (outside the layer time), bf16.
+mapping::Json MoeShape(const std::string& shape, const std::string& dtype) {
+  mapping::Json c = {{"vocab_size", 2048},        {"hidden_size", 2048},
+                     {"rms_norm_eps", 1e-6},      {"max_position_embeddings", 4096},
+                     {"tie_word_embeddings", false}, {"torch_dtype", dtype},
+                     {"norm_topk_prob", true}};
+  if (shape == "qwen3-30b-a3b") {
+    c.update({{"architectures", {"Qwen3MoeForCausalLM"}}, {"model_type", "qwen3_moe"},
+              {"num_hidden_layers", 1}, {"num_attention_heads", 32}, {"num_key_value_heads", 4},
+              {"head_dim", 128}, {"intermediate_size", 6144}, {"moe_intermediate_size", 768},
+              {"num_experts", 128}, {"num_experts_per_tok", 8},
+              {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1000000.0}}}});
+    return c;
+  }
+  // Layer 0 is the timed one: Gated DeltaNet + 512 experts; layer 1 (full
+  // attention) keeps a dense MLP, as the llm-compressor side does.
+  c.update({{"architectures", {"Qwen3NextForCausalLM"}}, {"model_type", "qwen3_next"},
+            {"num_hidden_layers", 2}, {"layer_types", {"linear_attention", "full_attention"}},
+            {"mlp_only_layers", {1}}, {"num_attention_heads", 16}, {"num_key_value_heads", 2},
+            {"head_dim", 256}, {"intermediate_size", 5120}, {"linear_num_key_heads", 16},
+            {"linear_num_value_heads", 32}, {"linear_key_head_dim", 128}, {"linear_value_head_dim", 128},
+            {"linear_conv_kernel_dim", 4}, {"moe_intermediate_size", 512},
+            {"shared_expert_intermediate_size", 512}, {"num_experts", 512}, {"num_experts_per_tok", 10},
+            {"rope_parameters",
+             {{"rope_type", "default"}, {"rope_theta", 10000000.0}, {"partial_rotary_factor", 0.25}}}});
+  return c;
+}
+
+}  // namespace
+
+bool IsMoeShape(const std::string& shape) { return shape == "qwen3-30b-a3b" || shape == "qwen3-next-80b-a3b"; }
+
 mapping::Json ShapeConfig(const std::string& shape, int layers, const std::string& dtype) {
+  if (IsMoeShape(shape)) return MoeShape(shape, dtype);
   const bool big = shape == "llama3-8b";
   return mapping::Json{{"architectures", {"LlamaForCausalLM"}},
                        {"model_type", "llama"},

@@ -226,7 +226,7 @@ int RunMappings() {
                 arch.c_str(), hint.empty() ? "" : absl::StrCat(" (", hint, ")").c_str());
     list = &DefaultAwqMappings();
   } else {
-    std::printf("%s: %s\n", arch.c_str(), list->name);
+    std::printf("%s: %s\n", arch.c_str(), list->name.c_str());
   }
   for (const AwqMapping& m : list->mappings) {
     std::printf("  %s -> %s%s\n", m.smooth_layer.c_str(),

@@ -70,12 +70,16 @@ export function renderVerdict(node, view) {
   const kind = v.exit_code === 0 ? 'ok' : v.exit_code === 1 ? 'fail' : 'input';
   node.className = `verdict ${kind}`;
   node.dataset.exitCode = String(v.exit_code);
-  node.replaceChildren(
+  node.replaceChildren(...[
     el('p', { class: 'headline', text: v.would_run ? 'The recipe would run.' : v.exit_code === 1
       ? 'llm-compressor would fail on this model.' : 'The input could not be checked.' }),
     el('p', { class: 'exit', text: EXIT_MEANING[v.exit_code] || `exit code ${v.exit_code}` }),
     el('p', { class: 'summary', text: v.summary }),
-  );
+    view.reference
+      ? el('p', { class: 'reference', text: `Answers follow llm-compressor ${view.reference.llmcompressor}`
+        + ` (compressed-tensors ${view.reference.compressed_tensors}).` })
+      : null,
+  ].filter(Boolean));
 }
 
 const PHASE = {

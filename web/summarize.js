@@ -240,6 +240,7 @@
     const store = new ListStore();
     const view = {
       wring_version: report.wring_version || '',
+      reference: report.reference || null,
       verdict: report.verdict || { would_run: false, exit_code: 2, summary: '' },
       model: report.model || null,
       recipe: report.recipe || null,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "backend/model/submodules.h"
 #include "backend/observe/args.h"
 #include "mapping/awq/dynamic_mappings.h"
 #include "mapping/awq/resolve.h"
@@ -25,29 +26,10 @@ mapping::AwqMapping FromRecipe(const recipe::AwqMapping& m) {
 // The decoder layer `name` lies in, or -1.
 int LayerOf(const std::string& name, const model::ModelConfig& config) {
   for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
-    const std::string prefix = model::LayerPrefix(layer);
+    const std::string prefix = model::LayerPrefix(config, layer);
     if (absl::StartsWith(name, prefix)) return layer;
   }
   return -1;
-}
-
-// The Linear of decoder layer `layer` whose input equals `module`'s input:
-// the module itself when it is a Linear, else its first projection
-// (q_proj for self_attn, gate_proj for mlp).
-absl::optional<std::string> InputLinear(const std::string& module, const model::ModelConfig& config,
-                                        int layer) {
-  const std::vector<model::LayerModule> modules = model::DecoderLayerModules(config, layer);
-  for (const model::LayerModule& m : modules) {
-    if (m.kind == model::LayerModule::kLinear && m.name == module) return module;
-  }
-  const std::string suffix = module.substr(model::LayerPrefix(layer).size());
-  if (suffix != "self_attn" && suffix != "mlp") return absl::nullopt;
-  for (const model::LayerModule& m : modules) {
-    if (m.kind == model::LayerModule::kLinear && absl::StartsWith(m.name, module + ".")) {
-      return m.name;
-    }
-  }
-  return absl::nullopt;
 }
 
 }  // namespace
@@ -103,7 +85,9 @@ absl::StatusOr<absl::optional<AwqPlan>> PlanAwq(const pipeline::CompressionPlan&
     for (int b : r.balance) {
       BalanceLayer balance;
       balance.name = tree.module(b).name;
-      if (LayerOf(balance.name, config) != layer || !tree.IsLinear(b)) {
+      // A router (Qwen3-MoE's mappings balance it) is scaled like a Linear.
+      if (LayerOf(balance.name, config) != layer ||
+          !(tree.IsLinear(b) || model::IsScalableByInput(config, layer, balance.name))) {
         return unsupported(absl::StrCat("balances '", balance.name,
                                         "', not a Linear of the same decoder layer"));
       }
@@ -120,9 +104,9 @@ absl::StatusOr<absl::optional<AwqPlan>> PlanAwq(const pipeline::CompressionPlan&
     }
     const std::string hooked =
         r.hook.has_value() ? tree.module(*r.hook).name : planned.mapping.balance.front().name;
-    absl::optional<std::string> statistic =
-        LayerOf(hooked, config) == layer ? InputLinear(hooked, config, layer) : absl::nullopt;
-    absl::optional<std::string> parent_input = InputLinear(planned.mapping.parent, config, layer);
+    std::optional<std::string> statistic =
+        LayerOf(hooked, config) == layer ? model::HookedInputOf(config, layer, hooked) : std::nullopt;
+    std::optional<std::string> parent_input = model::HookedInputOf(config, layer, planned.mapping.parent);
     if (!statistic.has_value()) {
       return unsupported(absl::StrCat("hooks '", hooked, "' for its activations"));
     }

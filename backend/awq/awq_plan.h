@@ -41,8 +41,9 @@ struct AwqPlan {
 
 // nullopt when the plan has no AWQModifier. Unimplemented for what the
 // backend cannot run: several AWQModifiers, mappings whose modules span
-// decoder layers or lie outside them, parents other than self_attn, mlp or
-// a Linear.
+// decoder layers or lie outside them, parents other than a token mixer
+// (self_attn, linear_attn), an MLP (dense, sparse, a shared expert or an
+// expert) or a Linear.
 absl::StatusOr<absl::optional<AwqPlan>> PlanAwq(const pipeline::CompressionPlan& plan,
                                                 const model::ModelConfig& config,
                                                 const std::string& recipe_name);

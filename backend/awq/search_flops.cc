@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "backend/model/submodules.h"
 
 namespace wring {
 namespace backend {
@@ -23,22 +24,17 @@ absl::StatusOr<std::pair<double, double>> LinearShape(const model::Weights& weig
 absl::StatusOr<double> ParentForwardFlops(const model::ModelConfig& config,
                                           const std::string& parent, const model::Weights& weights,
                                           const std::vector<int64_t>& sample_tokens) {
-  double tokens = 0, squared = 0;
-  for (int64_t l : sample_tokens) {
-    tokens += static_cast<double>(l);
-    squared += static_cast<double>(l) * static_cast<double>(l);
+  int layer = -1;
+  for (int i = 0; i < static_cast<int>(config.layers.size()) && layer < 0; ++i) {
+    if (absl::StartsWith(parent, model::LayerPrefix(config, i))) layer = i;
   }
-  const double hidden = static_cast<double>(config.hidden_size);
-  if (absl::EndsWith(parent, ".self_attn")) {
-    const double q = static_cast<double>(config.num_attention_heads * config.head_dim);
-    const double kv = static_cast<double>(config.num_key_value_heads * config.head_dim);
-    const double projections = 2 * tokens * hidden * (q + 2 * kv) + 2 * tokens * q * hidden;
-    const double scores_and_values = 2 * 2 * squared * q;
-    return projections + scores_and_values;
+  // A block (attention, linear attention, dense or sparse MLP, an expert):
+  // its Linears and routed tokens, from the config's blocks.
+  if (layer >= 0 && !model::IsScalableByInput(config, layer, parent)) {
+    return model::SubmoduleForwardFlops(config, layer, parent, sample_tokens);
   }
-  if (absl::EndsWith(parent, ".mlp")) {
-    return 2 * tokens * hidden * static_cast<double>(config.intermediate_size) * 3;
-  }
+  double tokens = 0;
+  for (int64_t l : sample_tokens) tokens += static_cast<double>(l);
   auto shape = LinearShape(weights, parent);
   if (!shape.ok()) return shape.status();
   return 2 * tokens * shape->first * shape->second;

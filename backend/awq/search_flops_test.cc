@@ -14,6 +14,8 @@ model::ModelConfig Llama3_8bShape() {
   config.num_attention_heads = 32;
   config.num_key_value_heads = 8;
   config.head_dim = 128;
+  config.num_hidden_layers = 1;
+  config.layers = {model::LayerBlocks{}};  // attention + dense MLP
   return config;
 }
 
@@ -54,6 +56,27 @@ TEST(GridSearchFlops, GramFormTradesTokensForInputWidth) {
   EXPECT_DOUBLE_EQ(*gram, 2 * tokens * 14336.0 * 14336 + 20 * 2 * 4096.0 * 14336 * 14336);
   // Llama-3-8B's down_proj at 128 x 2048 tokens: ~4x less work.
   EXPECT_LT(*gram * 4, *forward);
+}
+
+// A sparse block counts its router, shared expert and each token's top_k
+// experts; an expert alone all of its input.
+TEST(ParentForwardFlops, CountsRoutedExperts) {
+  model::ModelConfig config = Llama3_8bShape();
+  config.layers[0].feed_forward = model::FeedForward::kSparseMoe;
+  config.moe.num_experts = 128;
+  config.moe.top_k = 8;
+  config.moe.expert_intermediate_size = 768;
+  config.moe.shared_expert_intermediate_size = 512;
+  const std::vector<int64_t> samples = {100};
+  auto flops = ParentForwardFlops(config, "model.layers.0.mlp", {}, samples);
+  ASSERT_TRUE(flops.ok()) << flops.status();
+  const double router = 2 * 100.0 * 4096 * 128;
+  const double shared = 2 * 100.0 * (4096.0 * 512 * 2 + 512.0 * 4096) + 2 * 100.0 * 4096;
+  const double experts = 128 * (2 * 100.0 * 8 / 128 * 4096 * 768 * 3);
+  EXPECT_DOUBLE_EQ(*flops, router + shared + experts);
+  flops = ParentForwardFlops(config, "model.layers.0.mlp.experts.5", {}, samples);
+  ASSERT_TRUE(flops.ok()) << flops.status();
+  EXPECT_DOUBLE_EQ(*flops, 2 * 100.0 * 4096 * 768 * 3);
 }
 
 TEST(GridSearchFlops, LinearParentWithoutAWeightIsAnError) {

@@ -35,10 +35,25 @@ struct ConfigGroup {
 
 }  // namespace
 
+namespace {
+
+// re.search(r"Gate(?![a-z])", name): "Gate" not followed by a lower-case
+// letter, so DeepseekV3Gate and GateUp count but GatedDeltaNet does not.
+bool HasGateWord(absl::string_view name) {
+  for (size_t at = name.find("Gate"); at != absl::string_view::npos;
+       at = name.find("Gate", at + 1)) {
+    const size_t next = at + 4;
+    if (next >= name.size() || name[next] < 'a' || name[next] > 'z') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string VllmModuleType(absl::string_view class_name) {
   if (!absl::StrContains(class_name, "ExpertMLP") &&
-      (absl::StrContains(class_name, "Router") || absl::StrContains(class_name, "Gate") ||
-       absl::StrContains(class_name, "Gating"))) {
+      (absl::StrContains(class_name, "Router") || absl::StrContains(class_name, "Gating") ||
+       HasGateWord(class_name))) {
     return "Linear";
   }
   return std::string(class_name);

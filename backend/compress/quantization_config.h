@@ -1,5 +1,6 @@
 // The `quantization_config` object llm-compressor writes into config.json
-// when it saves a compressed model (compressed-tensors 0.18).
+// when it saves a compressed model (the compressed-tensors release
+// tools/reference pins).
 //
 // Upstream rebuilds this object from the schemes attached to the modules
 // (QuantizationConfig.from_pretrained + infer_model_format) instead of
@@ -17,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "mapping/base/json.h"
+#include "mapping/check/reference_versions.h"
 #include "mapping/quantization/apply.h"
 #include "mapping/quantization/compression_format.h"
 #include "mapping/tree/module_tree.h"
@@ -25,14 +27,12 @@ namespace wring {
 namespace backend {
 namespace compress {
 
-// compressed_tensors.__version__ of the release wring reproduces.
-inline constexpr char kCompressedTensorsVersion[] = "0.18.0";
-
 struct QuantizationConfigOptions {
   // save_pretrained(quantization_format=...): one format for every
   // quantized module instead of the inferred ones.
   absl::optional<mapping::CompressionFormat> override_format;
-  std::string version = kCompressedTensorsVersion;
+  // compressed_tensors.__version__ of the release wring reproduces.
+  std::string version = mapping::kCompressedTensorsVersion;
   // The attention modules carry compressed-tensors' hooked attention
   // implementation (SpinQuant's R3 installs it for its q_attn transform).
   // from_pretrained then counts an attention holding the kv-cache scheme as
@@ -41,8 +41,9 @@ struct QuantizationConfigOptions {
 };
 
 // compressed-tensors' get_vllm_module_type: MoE gate / router classes
-// (names containing Router, Gate or Gating, but not ExpertMLP) count as
-// "Linear" for the ignore list; other classes keep their name.
+// (names containing Router, Gating, or Gate not followed by a lower-case
+// letter, but not ExpertMLP) count as "Linear" for the ignore list; other
+// classes keep their name.
 std::string VllmModuleType(absl::string_view class_name);
 
 // The quantization_config object, keys sorted recursively, for a model whose

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
+#include "mapping/proto/recipe.pb.h"
 #include "mapping/quantization/apply.h"
 #include "mapping/quantization/quantization_config.h"
 #include "mapping/quantization/quantization_scheme.h"
@@ -17,10 +18,17 @@ namespace {
 
 using mapping::Json;
 
+// `scheme: PRESET` with `targets`, resolved as QuantizationModifier does
+// (observer defaults included), so the config is what a run would write.
 mapping::NamedQuantizationScheme Group(const char* name, const char* preset, std::vector<std::string> targets) {
-  auto scheme = mapping::PresetScheme(preset, std::move(targets));
-  EXPECT_TRUE(scheme.ok()) << scheme.status();
-  return {name, *scheme};
+  wring::recipe::QuantizationMixin mixin;
+  mixin.set_preset(preset);
+  mixin.set_has_targets(true);
+  for (const std::string& target : targets) mixin.add_targets(target);
+  auto resolved = mapping::ResolveQuantizationMixin(mixin);
+  EXPECT_TRUE(resolved.ok()) << resolved.status();
+  if (!resolved.ok() || resolved->config_groups.size() != 1) return {name, {}};
+  return {name, resolved->config_groups[0].scheme};
 }
 
 mapping::SchemeAssignments Assign(const mapping::ModuleTree& tree,
@@ -51,7 +59,7 @@ constexpr char kW4A16Expected[] = R"({
                   "scale_dtype": null, "strategy": "group", "symmetric": true, "type": "int", "zp_dtype": null}}},
   "format": "pack-quantized", "global_compression_ratio": null, "ignore": ["lm_head"],
   "kv_cache_scheme": null, "quant_method": "compressed-tensors", "quantization_status": "compressed",
-  "sparsity_config": {}, "transform_config": {}, "version": "0.18.0"})";
+  "sparsity_config": {}, "transform_config": {}, "version": "0.19.0"})";
 
 TEST(BuildQuantizationConfigTest, W4A16LlamaMatchesUpstreamLayoutAndKeyOrder) {
   const mapping::ModuleTree tree = mapping::testing::BuildDecoderTree(mapping::testing::LlamaShape());
@@ -116,6 +124,10 @@ TEST(VllmModuleTypeTest, GatesAndRoutersCountAsLinear) {
   EXPECT_EQ(VllmModuleType("MiniMaxGating"), "Linear");
   EXPECT_EQ(VllmModuleType("GateExpertMLP"), "GateExpertMLP");
   EXPECT_EQ(VllmModuleType("LlamaMLP"), "LlamaMLP");
+  // compressed-tensors 0.19: "Gate" must not run on into a lower-case word.
+  EXPECT_EQ(VllmModuleType("Qwen3NextGatedDeltaNet"), "Qwen3NextGatedDeltaNet");
+  EXPECT_EQ(VllmModuleType("SharedExpertGateLinear"), "Linear");
+  EXPECT_EQ(VllmModuleType("GatedGate"), "Linear");
 }
 
 TEST(SortKeysRecursivelyTest, SortsNestedObjectsInsideArrays) {

@@ -14,10 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "backend/awq/awq_modifier.h"
 #include "backend/base/torch_errors.h"
+#include "backend/compress/quantization_config.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
 #include "backend/distributed/collectives.h"
 #include "backend/distributed/work_split.h"
+#include "backend/job/model_families.h"
 #include "backend/job/quality_report.h"
 #include "backend/model/causal_lm.h"
 #include "backend/model/config.h"
@@ -141,6 +143,10 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
   job.config_path = (fs::path(options.model_dir) / "config.json").string();
   WRING_ASSIGN_OR_RETURN(std::string config_text, mapping::ReadFile(job.config_path, "model config"));
   WRING_ASSIGN_OR_RETURN(job.config, mapping::ParseJson(config_text, job.config_path));
+  // First: a model type or layer kind the backend cannot run is refused
+  // with what it supports.
+  WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
+  WRING_RETURN_IF_ERROR(CheckCompressVerified(job.model_config, job.config_path));
   // The tree is built twice (cheap) because the check consumes its input.
   WRING_ASSIGN_OR_RETURN(mapping::ModelInput checked_model,
                          mapping::ModelFromConfig(job.config, job.config_path, ""));
@@ -159,8 +165,11 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
         mapping::RenderReportText(report));
     return absl::AbortedError("recipe would fail");
   }
+  WRING_RETURN_IF_ERROR(LinearizeForPlan(model));
   WRING_ASSIGN_OR_RETURN(job.plan, pipeline::PlanCompression(std::move(model), recipe));
-  WRING_ASSIGN_OR_RETURN(job.model_config, model::ParseModelConfig(config_text, job.config_path));
+  if (!job.plan.spinquant.empty()) {
+    WRING_RETURN_IF_ERROR(CheckSpinQuantSupported(job.model_config, options.recipe_path));
+  }
   WRING_ASSIGN_OR_RETURN(job.spinquant, PrepareSpinQuant(job.plan, options.recipe_path));
   WRING_ASSIGN_OR_RETURN(
       job.awq, awq::AwqModifier::Create(job.plan, job.model_config, options.recipe_path,
@@ -236,7 +245,7 @@ std::vector<data::CalibrationSample> RankSamples(const std::vector<data::Calibra
 }
 
 // The staged checkpoint (rank 0); Commit() renames it into place.
-absl::Status StageCheckpoint(const CompressOptions& options, PreparedJob& job,
+absl::Status StageCheckpoint(const CompressOptions& options, PreparedJob& job, model::CausalLm& model,
                              const pipeline::CalibrationResult& result,
                              const QualityReport& quality) {
   output::OutputDirectory& out = *job.output;
@@ -254,14 +263,18 @@ absl::Status StageCheckpoint(const CompressOptions& options, PreparedJob& job,
     }
     config["tie_word_embeddings"] = false;
   }
-  WRING_RETURN_IF_ERROR(out.WriteFile("config.json", config.dump(2) + "\n"));
+  std::vector<safetensors::TensorToWrite> tensors = result.tensors;
+  WRING_RETURN_IF_ERROR(ToSavedLayout(model, tensors, config));
+  // As llm-compressor 0.14's resave_config and compressed-tensors'
+  // update_config write it: the checkpoint's own config, keys sorted.
+  WRING_RETURN_IF_ERROR(
+      out.WriteFile("config.json", compress::SortKeysRecursively(config).dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(out.WriteFile("recipe.yaml", job.recipe_text));
   WRING_RETURN_IF_ERROR(out.WriteFile("wring_quality.json", quality.json.dump(2) + "\n"));
   WRING_RETURN_IF_ERROR(
       out.CopyFilesIfPresent(options.model_dir, FilesCopiedVerbatim()).status());
   // Online transforms (R4) stay modules of the checkpoint, as upstream's
   // save_pretrained keeps them, so a loader can apply them.
-  std::vector<safetensors::TensorToWrite> tensors = result.tensors;
   if (job.spinquant != nullptr) {
     for (auto& [name, tensor] : job.spinquant->OnlineTransformTensors()) tensors.push_back({name, tensor});
   }
@@ -299,6 +312,10 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   if (!device.ok()) return Fail(CompressFailure::kUnusableInput, device.status());
   auto model = model::CausalLm::Open(options.model_dir, *device);
   if (!model.ok()) return Fail(FailureOf(model.status()), model.status());
+  absl::Status outside = CheckPassthroughNotTargeted(**model, job->plan);
+  if (!outside.ok()) return Fail(FailureOf(outside), outside);
+  // As oneshot's norm_calibration_context, for any recipe.
+  (*model)->UseCalibrationNorms();
   if (job->spinquant != nullptr) {
     absl::Status rotated = job->spinquant->Apply(**model);
     if (!rotated.ok()) return Fail(FailureOf(rotated), rotated);
@@ -342,7 +359,7 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   // Rank 0 stages the checkpoint; it appears only once every worker has
   // finished, so a worker failing at the end leaves no directory behind.
   if (rank == 0) {
-    absl::Status staged = StageCheckpoint(options, *job, *result, quality);
+    absl::Status staged = StageCheckpoint(options, *job, **model, *result, quality);
     if (!staged.ok()) return Fail(FailureOf(staged), staged);
   }
   absl::Status finished = collectives.Barrier("the end of the run (rank 0 staged the checkpoint)");

@@ -82,7 +82,7 @@ TEST_P(MatchesLlmCompressor, TensorsAndConfig) {
 
 INSTANTIATE_TEST_SUITE_P(Schemes, MatchesLlmCompressor,
                          ::testing::Values("w4a16", "w4a16_asym", "w8a16", "w8a8", "fp8_dynamic", "fp8_block",
-                                           "fp8_static_kv"));
+                                           "fp8_static_kv", "fp8_static_kv_defaults"));
 
 TEST(CompressJob, RefusesARecipeLlmCompressorWouldRejectBeforeLoading) {
   CompressOptions options = Options("bad_group");

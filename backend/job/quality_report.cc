@@ -22,6 +22,7 @@ QualityReport BuildQualityReport(const pipeline::CalibrationResult& result,
     layers.push_back({{"layer", layer.layer},
                       {"output_relative_error", layer.output_relative_error},
                       {"accumulated_relative_error", layer.accumulated_relative_error},
+                      {"seconds", layer.seconds},
                       {"linears", std::move(linears)}});
   }
   mapping::Json perplexity = mapping::Json::object();

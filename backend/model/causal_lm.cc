@@ -9,8 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
-#include "backend/model/internal/decoder_layer.h"
+#include "backend/model/internal/blocks.h"
+#include "backend/model/internal/checkpoint_layout.h"
 #include "backend/model/internal/decoder_math.h"
+#include "backend/model/internal/layer_runner.h"
 #include "mapping/base/file.h"
 #include "mapping/base/json.h"
 #include "mapping/base/status_macros.h"
@@ -20,24 +22,11 @@ namespace backend {
 namespace model {
 namespace {
 
-constexpr char kEmbedName[] = "model.embed_tokens.weight";
-constexpr char kNormName[] = "model.norm.weight";
 constexpr char kLmHeadName[] = "lm_head.weight";
 
 std::string ShapeString(c10::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 std::string DtypeName(torch::Dtype dtype) { return std::string(c10::toString(dtype)); }
 
-// The decoder layer a checkpoint tensor belongs to, from "model.layers.<i>.".
-std::optional<int> LayerOfTensor(const std::string& name) {
-  constexpr absl::string_view kPrefix = "model.layers.";
-  if (!absl::StartsWith(name, kPrefix)) return std::nullopt;
-  const size_t dot = name.find('.', kPrefix.size());
-  int layer;
-  if (dot == std::string::npos || !absl::SimpleAtoi(name.substr(kPrefix.size(), dot - kPrefix.size()), &layer)) {
-    return std::nullopt;
-  }
-  return layer;
-}
 
 // Why `tensor` cannot serve as parameter `name` of shape `expected`, or "".
 std::string TensorProblem(const std::string& name, const torch::Tensor& tensor, const std::vector<int64_t>& expected) {
@@ -57,11 +46,6 @@ bool SameDevice(const torch::Device& a, const torch::Device& b) {
   return a.type() == b.type() && (!a.has_index() || !b.has_index() || a.index() == b.index());
 }
 
-std::vector<int64_t> ParameterShape(const LayerModule& module, bool bias) {
-  if (bias || module.kind == LayerModule::kRmsNorm) return {module.out_features};
-  return {module.out_features, module.in_features};
-}
-
 }  // namespace
 
 CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
@@ -69,11 +53,9 @@ CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig conf
     : model_dir_(std::move(model_dir)),
       device_(device),
       config_(std::move(config)),
-      checkpoint_(std::move(checkpoint)) {
-  for (const std::string& name : checkpoint_->names()) {
-    if (std::optional<int> layer = LayerOfTensor(name)) names_by_layer_[*layer].push_back(name);
-  }
-}
+      checkpoint_(std::move(checkpoint)) {}
+
+CausalLm::~CausalLm() = default;
 
 absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {
   const std::string config_path = model_dir + "/config.json";
@@ -87,17 +69,19 @@ absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& mode
   WRING_ASSIGN_OR_RETURN(auto checkpoint, safetensors::SafetensorsCheckpoint::Open(model_dir));
   std::unique_ptr<CausalLm> model(new CausalLm(model_dir, device, std::move(config), std::move(checkpoint)));
   WRING_RETURN_IF_ERROR(model->CheckNonLayerTensors());
-  WRING_ASSIGN_OR_RETURN(model->inverse_frequencies_,
-                         CatchTorchErrors("RoPE frequencies", [&]() -> absl::StatusOr<torch::Tensor> {
-                           return internal::RopeInverseFrequencies(model->config_);
-                         }));
+  safetensors::SafetensorsCheckpoint& stored = *model->checkpoint_;
+  WRING_ASSIGN_OR_RETURN(internal::CheckpointLayout layout,
+                         internal::CheckpointLayout::Build(
+                             model->config_, stored.names(),
+                             [&stored](const std::string& name) { return stored.Get(name); }, model_dir));
+  model->layout_ = std::make_unique<internal::CheckpointLayout>(std::move(layout));
   return model;
 }
 
 absl::Status CausalLm::CheckNonLayerTensors() {
   std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
-      {kEmbedName, {config_.vocab_size, config_.hidden_size}},
-      {kNormName, {config_.hidden_size}},
+      {EmbedName(), {config_.vocab_size, config_.hidden_size}},
+      {NormName(), {config_.hidden_size}},
   };
   if (!config_.tie_word_embeddings) expected.push_back({kLmHeadName, {config_.vocab_size, config_.hidden_size}});
   std::vector<std::string> problems;
@@ -143,40 +127,52 @@ absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
     return absl::OutOfRangeError(absl::StrCat("layer ", layer, " out of range: the model has ",
                                               config_.num_hidden_layers, " decoder layers"));
   }
-  std::map<std::string, std::vector<int64_t>> expected;
-  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
-    expected[module.name + ".weight"] = ParameterShape(module, false);
-    if (module.has_bias) expected[module.name + ".bias"] = ParameterShape(module, true);
-  }
-  const std::vector<std::string>& present = names_by_layer_[layer];
-  const std::set<std::string> present_set(present.begin(), present.end());
-  std::vector<std::string> problems;
-  for (const std::string& name : present) {
-    // Old checkpoints carry RoPE buffers; transformers ignores them too.
-    if (expected.count(name) == 0 && !absl::EndsWith(name, "rotary_emb.inv_freq")) {
-      problems.push_back(absl::StrCat("unexpected ", name));
-    }
-  }
+  // The layout checked names, shapes and dtypes when the model was opened.
   Weights weights;
-  for (const auto& [name, shape] : expected) {
-    if (present_set.count(name) == 0) {
-      problems.push_back(absl::StrCat("missing ", name));
-      continue;
-    }
-    absl::StatusOr<torch::Tensor> tensor = LoadToDevice(name, shape);
-    if (!tensor.ok()) {
-      problems.push_back(std::string(tensor.status().message()));
-      continue;
-    }
-    weights[name] = *std::move(tensor);
+  for (const auto& [name, source] : layout_->Layer(layer)) {
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor stored, checkpoint_->Get(source.stored_name));
+    WRING_ASSIGN_OR_RETURN(weights[name],
+                           CatchTorchErrors(absl::StrCat("copying ", name, " to ", device_.str()),
+                                            [&]() -> absl::StatusOr<torch::Tensor> {
+                                              return internal::CheckpointLayout::Extract(stored, source)
+                                                  .to(device_, config_.dtype)
+                                                  .contiguous();
+                                            }));
   }
-  if (!problems.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(model_dir_, ": decoder layer ", layer,
-                                                   " does not match config.json (", config_.model_type,
-                                                   "): ", absl::StrJoin(problems, "; ")));
+  if (calibration_norms_) {
+    for (auto& [name, tensor] : weights) {
+      if (IsZeroCenteredNormWeight(name)) tensor = (tensor.to(torch::kFloat) + 1.0).to(config_.dtype);
+    }
   }
   if (layer_transform_) WRING_RETURN_IF_ERROR(layer_transform_(layer, weights));
   return weights;
+}
+
+bool CausalLm::IsZeroCenteredNormWeight(const std::string& name) const {
+  if (config_.norm_style == NormStyle::kWeight) return false;
+  if (name == NormName()) return true;
+  const int layer = internal::LayerOfTensor(config_, name);
+  if (layer < 0 || layer >= config_.num_hidden_layers) return false;
+  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+    if (module.zero_centered && name == module.name + ".weight") return true;
+  }
+  return false;
+}
+
+void CausalLm::UseCalibrationNorms() {
+  if (config_.norm_style != NormStyle::kOffsetWeight || calibration_norms_) return;
+  calibration_norms_ = true;
+  config_.norm_style = NormStyle::kFloat32Weight;
+  absl::StatusOr<torch::Tensor> norm = StoredTensor(NormName());
+  if (norm.ok()) OverrideTensor(NormName(), (norm->to(torch::kFloat) + 1.0).to(config_.dtype));
+}
+
+absl::StatusOr<torch::Tensor> CausalLm::StoredConvention(const std::string& name, const torch::Tensor& value) const {
+  if (!calibration_norms_ || !IsZeroCenteredNormWeight(name)) return value;
+  return CatchTorchErrors(absl::StrCat("restoring the zero-centred norm ", name),
+                          [&]() -> absl::StatusOr<torch::Tensor> {
+                            return (value.to(torch::kFloat) - 1.0).to(value.scalar_type());
+                          });
 }
 
 absl::StatusOr<torch::Tensor> CausalLm::Embed(const torch::Tensor& input_ids) {
@@ -193,10 +189,16 @@ absl::StatusOr<torch::Tensor> CausalLm::Embed(const torch::Tensor& input_ids) {
     }
     // Rows are gathered from the (memory-mapped) table before the copy to
     // the device, so only the tokens used are read.
-    WRING_ASSIGN_OR_RETURN(const torch::Tensor table, StoredTensor(kEmbedName));
-    return table.index_select(0, ids.reshape({-1}))
-        .reshape({ids.size(0), ids.size(1), config_.hidden_size})
-        .to(device_, config_.dtype);
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor table, StoredTensor(EmbedName()));
+    torch::Tensor embedded = table.index_select(0, ids.reshape({-1}))
+                                 .reshape({ids.size(0), ids.size(1), config_.hidden_size})
+                                 .to(device_, config_.dtype);
+    if (config_.embedding_scale.has_value()) {
+      // Gemma: embedding * embed_scale, a float32 scalar cast to the dtype.
+      const torch::Tensor scale = torch::tensor(static_cast<float>(*config_.embedding_scale)).to(config_.dtype);
+      embedded = (embedded.to(torch::kFloat) * scale.to(torch::kFloat)).to(config_.dtype);
+    }
+    return embedded;
   });
 }
 
@@ -215,17 +217,15 @@ absl::Status CausalLm::CheckHidden(const torch::Tensor& hidden, absl::string_vie
 
 absl::Status CausalLm::CheckLayerWeights(int layer, const Weights& weights, const torch::Device& device,
                                          absl::string_view operation) const {
-  std::vector<std::string> problems;  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
-    for (const bool bias : {false, true}) {
-      if (bias && !module.has_bias) continue;
-      const std::string name = module.name + (bias ? ".bias" : ".weight");
+  std::vector<std::string> problems;
+  for (const LayerModule& module : DecoderLayerModules(config_, layer)) {
+    for (const auto& [name, shape] : ModuleParameters(module)) {
       auto it = weights.find(name);
       if (it == weights.end() || !it->second.defined()) {
         problems.push_back(absl::StrCat("missing ", name));
         continue;
       }
       const torch::Tensor& tensor = it->second;
-      const std::vector<int64_t> shape = ParameterShape(module, bias);
       if (tensor.sizes() != c10::IntArrayRef(shape) || tensor.scalar_type() != config_.dtype ||
           !SameDevice(tensor.device(), device)) {
         problems.push_back(absl::StrCat(name, " is ", ShapeString(tensor.sizes()), " ",
@@ -247,23 +247,37 @@ absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weight
   if (layer < 0 || layer >= config_.num_hidden_layers) {
     return absl::OutOfRangeError(absl::StrCat("SubmoduleForward: layer ", layer, " out of range"));
   }
-  const std::string prefix = LayerPrefix(layer);
+  const std::string prefix = LayerPrefix(config_, layer);
   if (!absl::StartsWith(module, prefix)) {
     return absl::InvalidArgumentError(absl::StrCat("SubmoduleForward: ", module, " is not in decoder layer ", layer));
   }
   const std::string suffix = module.substr(prefix.size());
-  bool is_linear = false;
+  const LayerBlocks& blocks = config_.layers[layer];
+  enum class Part { kNone, kAttention, kLinearAttention, kFeedForward, kGatedMlp, kLinear } part = Part::kNone;
+  if (suffix == "self_attn" && blocks.mixer == TokenMixer::kAttention) part = Part::kAttention;
+  if (suffix == "linear_attn" && blocks.mixer == TokenMixer::kLinearAttention) part = Part::kLinearAttention;
+  if (suffix == "mlp") part = Part::kFeedForward;
   for (const LayerModule& m : DecoderLayerModules(config_, layer)) {
-    if (m.name == module && m.kind == LayerModule::kLinear) is_linear = true;
+    if (m.name == module && m.kind == LayerModule::kLinear) part = Part::kLinear;
+    // A gated MLP inside the sparse block: shared_expert or experts.<e>.
+    if (part == Part::kNone && blocks.feed_forward == FeedForward::kSparseMoe && m.kind == LayerModule::kLinear &&
+        m.name == module + ".down_proj") {
+      part = Part::kGatedMlp;
+    }
   }
-  if (suffix != "self_attn" && suffix != "mlp" && !is_linear) {
-    return absl::UnimplementedError(absl::StrCat(
-        "SubmoduleForward: ", module, " is not a submodule wring can run on its own (self_attn, mlp or a Linear)"));
+  if (part == Part::kNone) {
+    return absl::UnimplementedError(absl::StrCat("SubmoduleForward: ", module,
+                                                 " is not a submodule wring can run on its own (the layer's token "
+                                                 "mixer, mlp, a gated MLP inside it, or a Linear)"));
   }
-  if (!input.defined() || input.dim() != 3 || input.scalar_type() != config_.dtype ||
+  // Token mixers need sequences; the rest works on tokens (a sparse block
+  // and its experts see them flattened, [tokens, hidden]).
+  const bool sequence = part == Part::kAttention || part == Part::kLinearAttention;
+  if (!input.defined() || (sequence ? input.dim() != 3 : input.dim() < 2) || input.scalar_type() != config_.dtype ||
       !SameDevice(input.device(), device_)) {
-    return absl::InvalidArgumentError(absl::StrCat("SubmoduleForward(", module, "): input must be a [batch, length, features] ",
-                                                   DtypeName(config_.dtype), " tensor on ", device_.str()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SubmoduleForward(", module, "): input must be a ", sequence ? "[batch, length, features]" : "[..., features]",
+        " ", DtypeName(config_.dtype), " tensor on ", device_.str()));
   }
   WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, input.device(), "SubmoduleForward"));
   absl::Status transform_error;
@@ -271,11 +285,19 @@ absl::StatusOr<torch::Tensor> CausalLm::SubmoduleForward(int layer, const Weight
   absl::StatusOr<torch::Tensor> out =
       CatchTorchErrors(absl::StrCat("SubmoduleForward(", module, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
         torch::NoGradGuard no_grad;
-        if (suffix == "self_attn") {
-          return internal::RunAttention(config_, layer, weights, input, used, inverse_frequencies_);
+        const internal::LayerRunner run(config_, layer, weights, used);
+        switch (part) {
+          case Part::kAttention:
+            return internal::RunAttention(run, input);
+          case Part::kLinearAttention:
+            return internal::RunLinearAttention(run, input);
+          case Part::kFeedForward:
+            return internal::RunFeedForward(run, input);
+          case Part::kGatedMlp:
+            return internal::RunGatedMlp(run, suffix, input);
+          default:
+            return run.Linear(suffix, input);
         }
-        if (suffix == "mlp") return internal::RunMlp(config_, layer, weights, input, used);
-        return internal::RunLinear(config_, layer, weights, suffix, input, used);
       });
   WRING_RETURN_IF_ERROR(transform_error);
   return out;
@@ -294,7 +316,7 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
   absl::StatusOr<torch::Tensor> out = CatchTorchErrors(
       absl::StrCat("DecoderLayerForward(layer ", layer, ")"), [&]() -> absl::StatusOr<torch::Tensor> {
         torch::NoGradGuard no_grad;
-        return internal::RunDecoderLayer(config_, layer, weights, hidden, used, inverse_frequencies_);
+        return internal::RunDecoderLayer(internal::LayerRunner(config_, layer, weights, used), hidden);
       });
   WRING_RETURN_IF_ERROR(transform_error);
   return out;
@@ -328,15 +350,25 @@ LayerHooks CausalLm::WithModelTransforms(const LayerHooks& hooks, absl::Status& 
 
 absl::StatusOr<torch::Tensor> CausalLm::Logits(const torch::Tensor& hidden) {
   WRING_RETURN_IF_ERROR(CheckHidden(hidden, "Logits"));
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor norm, LoadToDevice(kNormName, {config_.hidden_size}));
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor norm, LoadToDevice(NormName(), {config_.hidden_size}));
   WRING_ASSIGN_OR_RETURN(const torch::Tensor head,
                          LoadToDevice(config_.tie_word_embeddings && overrides_.count(kLmHeadName) == 0
-                                          ? kEmbedName
+                                          ? EmbedName()
                                           : kLmHeadName,
                                       {config_.vocab_size, config_.hidden_size}));
   return CatchTorchErrors("Logits", [&]() -> absl::StatusOr<torch::Tensor> {
     torch::NoGradGuard no_grad;
-    return internal::Linear(internal::RmsNorm(hidden, norm, config_.rms_norm_eps), head, torch::Tensor());
+    torch::Tensor logits = internal::Linear(internal::Norm(config_.norm_style, hidden, norm, config_.rms_norm_eps),
+                                            head, torch::Tensor());
+    if (config_.final_logit_softcapping.has_value()) {
+      // Three ops, each rounded to the dtype, as transformers writes them.
+      const float cap = static_cast<float>(*config_.final_logit_softcapping);
+      const torch::Dtype dtype = logits.scalar_type();
+      logits = (logits.to(torch::kFloat) / cap).to(dtype);
+      logits = torch::tanh(logits.to(torch::kFloat)).to(dtype);
+      logits = (logits.to(torch::kFloat) * cap).to(dtype);
+    }
+    return logits;
   });
 }
 
@@ -350,10 +382,12 @@ absl::StatusOr<torch::Tensor> CausalLm::Forward(const torch::Tensor& input_ids) 
 }
 
 std::vector<std::string> CausalLm::NonLayerTensorNames() const {
-  std::vector<std::string> names = {kEmbedName, kNormName};
+  std::vector<std::string> names = {EmbedName(), NormName()};
   if (!config_.tie_word_embeddings || overrides_.count(kLmHeadName) > 0) names.push_back(kLmHeadName);
   return names;
 }
+
+const std::vector<std::string>& CausalLm::PassthroughTensorNames() const { return layout_->PassthroughNames(); }
 
 absl::StatusOr<torch::Tensor> CausalLm::GetTensor(const std::string& name) { return StoredTensor(name); }
 

@@ -1,5 +1,5 @@
-// A Hugging Face decoder-only causal LM (llama, mistral, qwen2, qwen3) read
-// from its checkpoint directory one decoder layer at a time.
+// A Hugging Face decoder-only causal LM of any family config.h describes,
+// read from its checkpoint directory one decoder layer at a time.
 //
 // Compression calibrates layer by layer (llm-compressor's sequential
 // pipeline), so the whole model never has to sit on the device: Embed turns
@@ -7,8 +7,9 @@
 // weights LoadLayerWeights (or the caller, e.g. after quantizing them)
 // provides, and Logits applies the final norm and lm_head. The math mirrors
 // transformers' eager attention path in the model dtype (see
-// internal/decoder_math.h); LayerHooks expose what llm-compressor's hooks
-// observe: every Linear's input and the attention's key/value states.
+// internal/decoder_math.h and internal/blocks.h); LayerHooks expose what
+// llm-compressor's hooks observe: every Linear's input (experts linearized
+// as oneshot does) and the attention's key/value states.
 #ifndef WRING_BACKEND_MODEL_CAUSAL_LM_H_
 #define WRING_BACKEND_MODEL_CAUSAL_LM_H_
 
@@ -28,14 +29,17 @@
 namespace wring {
 namespace backend {
 namespace model {
+namespace internal {
+class CheckpointLayout;
+}  // namespace internal
 
 // Full parameter name ("model.layers.3.mlp.down_proj.weight") -> tensor on
 // the model's device, in the model dtype.
 using Weights = std::map<std::string, torch::Tensor>;
 
 struct LayerHooks {
-  // Called with each Linear's input just before its matmul; returns the
-  // tensor actually fed to it (same shape). Identity when unset. q/k/v
+  // Called with each Linear's (and MoE router's) input just before its
+  // matmul; returns the tensor actually fed to it (same shape). Identity when unset. q/k/v
   // projections and gate/up projections are called separately, like
   // forward-pre-hooks on each nn.Linear.
   std::function<torch::Tensor(const std::string& linear_name, const torch::Tensor& input)> linear_input;
@@ -52,14 +56,21 @@ struct LayerHooks {
   std::function<std::pair<torch::Tensor, torch::Tensor>(const std::string& attention_name, const torch::Tensor& query,
                                                         const torch::Tensor& key)>
       query_key;
+  // llm-compressor's moe_calibrate_all_experts: every expert's Linears see
+  // every token of the layer (so their hooks do), while the layer output
+  // still uses only each token's routed experts.
+  bool moe_calibrate_all_experts = false;
 };
 
 class CausalLm {
  public:
+  ~CausalLm();
   // Reads <model_dir>/config.json and opens the safetensors checkpoint
-  // (model.safetensors or a sharded index). Checks the embedding, final norm
-  // and (untied) lm_head against the config; decoder layers are checked when
-  // loaded. Rejects checkpoints that already carry a quantization_config.
+  // (model.safetensors or a sharded index). Checks the embedding, final norm,
+  // (untied) lm_head and every decoder layer's tensors (names, shapes,
+  // dtypes; experts per expert, fused or in Mixtral's names) against the
+  // config from the headers, before any weight is read. Rejects checkpoints
+  // that already carry a quantization_config.
   static absl::StatusOr<std::unique_ptr<CausalLm>> Open(const std::string& model_dir, torch::Device device);
 
   const ModelConfig& config() const { return config_; }
@@ -83,9 +94,11 @@ class CausalLm {
                                                     const LayerHooks& hooks = {});
 
   // One part of decoder layer `layer` on its own input, as AWQ evaluates a
-  // mapping's parent: "model.layers.<i>.self_attn" on the input_layernorm
-  // output, "model.layers.<i>.mlp" on the post_attention_layernorm output,
-  // or a Linear ("model.layers.<i>.self_attn.o_proj") on its input.
+  // mapping's parent: "<layer>.self_attn" or "<layer>.linear_attn" on the
+  // input norm's output, "<layer>.mlp" (dense or sparse) on the feed-forward
+  // norm's output, a gated MLP inside it ("<layer>.mlp.shared_expert",
+  // "<layer>.mlp.experts.3"), or a Linear ("<layer>.self_attn.o_proj") on
+  // its input.
   absl::StatusOr<torch::Tensor> SubmoduleForward(int layer, const Weights& weights, const std::string& module,
                                                  const torch::Tensor& input, const LayerHooks& hooks = {});
 
@@ -115,6 +128,18 @@ class CausalLm {
       const std::string& attention, const torch::Tensor& query, const torch::Tensor& key)>;
   void SetAttentionStateTransform(AttentionStateTransform transform) { state_transform_ = std::move(transform); }
 
+  // llm-compressor's norm_calibration_context, which oneshot holds for the
+  // whole calibration: zero-centred norms (Gemma, Qwen3-Next, Qwen3.5) run as
+  // standard norms whose weight is (1 + w) rounded to the model dtype, so AWQ
+  // smooths them like any norm; they are written back as (weight - 1)
+  // (StoredConvention). Layers loaded afterwards and the final norm use it;
+  // a no-op for families without zero-centred norms.
+  void UseCalibrationNorms();
+  // `value` of checkpoint tensor `name` as the checkpoint convention stores
+  // it: undoes UseCalibrationNorms for zero-centred norm weights, else
+  // returns `value`.
+  absl::StatusOr<torch::Tensor> StoredConvention(const std::string& name, const torch::Tensor& value) const;
+
   // Final norm and lm_head (the embedding when tied): [B, T, hidden] ->
   // [B, T, vocab] in the model dtype, as transformers returns them.
   absl::StatusOr<torch::Tensor> Logits(const torch::Tensor& hidden);
@@ -123,9 +148,13 @@ class CausalLm {
   absl::StatusOr<torch::Tensor> Forward(const torch::Tensor& input_ids);
 
   // The checkpoint tensors outside decoder layers that the model uses:
-  // model.embed_tokens.weight, model.norm.weight and, when untied,
+  // <prefix>embed_tokens.weight, <prefix>norm.weight and, when untied,
   // lm_head.weight.
   std::vector<std::string> NonLayerTensorNames() const;
+
+  // Checkpoint tensors the language model does not use (a vision tower):
+  // to be written unchanged.
+  const std::vector<std::string>& PassthroughTensorNames() const;
 
   // Any checkpoint tensor as stored (CPU, checkpoint dtype), e.g. to copy
   // unquantized tensors to the output.
@@ -137,6 +166,8 @@ class CausalLm {
   LayerHooks WithModelTransforms(const LayerHooks& hooks, absl::Status& error) const;
   CausalLm(std::string model_dir, torch::Device device, ModelConfig config,
            std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint);
+  std::string EmbedName() const { return config_.module_prefix + "embed_tokens.weight"; }
+  std::string NormName() const { return config_.module_prefix + "norm.weight"; }
 
   absl::Status CheckNonLayerTensors();
   absl::StatusOr<torch::Tensor> StoredTensor(const std::string& name);
@@ -150,8 +181,10 @@ class CausalLm {
   torch::Device device_;
   ModelConfig config_;
   std::unique_ptr<safetensors::SafetensorsCheckpoint> checkpoint_;
-  std::map<int, std::vector<std::string>> names_by_layer_;  // checkpoint tensors under model.layers.<i>.
-  torch::Tensor inverse_frequencies_;                        // RoPE, float32, CPU
+  std::unique_ptr<internal::CheckpointLayout> layout_;
+  bool calibration_norms_ = false;
+  // Whether `name` is the weight of a zero-centred norm.
+  bool IsZeroCenteredNormWeight(const std::string& name) const;
   std::map<std::string, torch::Tensor> overrides_;
   LayerWeightsTransform layer_transform_;
   LinearInputTransform input_transform_;

@@ -3,6 +3,7 @@
 // a temporary directory and breaks one thing.
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <fstream>
@@ -26,8 +27,8 @@ namespace {
 
 using safetensors::TensorToWrite;
 
-std::string SourceDir() {
-  return mapping::testing::RunfilePath("backend/model/testdata/qwen2_fp32_bias");
+std::string SourceDir(const std::string& model = "qwen2_fp32_bias") {
+  return mapping::testing::RunfilePath("backend/model/testdata/" + model);
 }
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -35,19 +36,20 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
-// A fresh copy of the Qwen2 model whose tensors and config.json text went
-// through `edit_tensors` and `edit_config`.
+// A fresh copy of a test model (the Qwen2 one by default) whose tensors and
+// config.json text went through `edit_tensors` and `edit_config`.
 std::string BrokenCopy(const std::function<void(std::vector<TensorToWrite>&)>& edit_tensors,
-                       const std::function<std::string(std::string)>& edit_config = nullptr) {
+                       const std::function<std::string(std::string)>& edit_config = nullptr,
+                       const std::string& model = "qwen2_fp32_bias") {
   static int counter = 0;
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/broken_", counter++);
   EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-  std::string config = mapping::testing::ReadFileOrFail(SourceDir() + "/config.json");
+  std::string config = mapping::testing::ReadFileOrFail(SourceDir(model) + "/config.json");
   if (edit_config) config = edit_config(config);
   WriteFile(dir + "/config.json", config);
 
-  auto file = safetensors::SafetensorsFile::Open(SourceDir() + "/model.safetensors");
+  auto file = safetensors::SafetensorsFile::Open(SourceDir(model) + "/model.safetensors");
   EXPECT_TRUE(file.ok()) << file.status();
   std::vector<TensorToWrite> tensors;
   for (const auto& entry : (*file)->header().tensors) {
@@ -138,18 +140,18 @@ TEST(CausalLmErrors, LayerWithMissingExtraAndMisshapenTensors) {
     // transformers ignores RoPE buffers some old checkpoints still carry.
     tensors.push_back({"model.layers.1.self_attn.rotary_emb.inv_freq", torch::zeros({8})});
   });
+  // Every decoder layer is checked from the headers when the model opens,
+  // before any weight is read.
   absl::StatusOr<std::unique_ptr<CausalLm>> model = CausalLm::Open(dir, torch::kCPU);
-  ASSERT_TRUE(model.ok()) << model.status();  // decoder layers are checked when loaded
-  EXPECT_TRUE((*model)->LoadLayerWeights(0).ok());
-  absl::StatusOr<Weights> layer1 = (*model)->LoadLayerWeights(1);
-  ASSERT_FALSE(layer1.ok());
-  EXPECT_EQ(layer1.status().code(), absl::StatusCode::kInvalidArgument);
-  ExpectMentions(layer1.status(),
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  ExpectMentions(model.status(),
                  {dir, "decoder layer 1 does not match config.json (qwen2)",
                   "missing model.layers.1.mlp.up_proj.weight", "unexpected model.layers.1.self_attn.extra.weight",
                   "model.layers.1.self_attn.q_proj.weight has shape [64, 32], config.json implies [64, 64]",
                   "model.layers.1.self_attn.k_proj.bias has dtype Int, expected a floating-point tensor"});
-  EXPECT_EQ(layer1.status().message().find("rotary_emb"), std::string::npos) << layer1.status();
+  EXPECT_EQ(model.status().message().find("decoder layer 0"), std::string::npos) << model.status();
+  EXPECT_EQ(model.status().message().find("rotary_emb"), std::string::npos) << model.status();
 }
 
 TEST(CausalLmErrors, OtherFloatDtypesAreCastToTheConfigDtype) {
@@ -203,6 +205,79 @@ TEST(CausalLmErrors, BadConfigFieldsFailOpen) {
                                     "\"model_type\": \"qwen2\", \"quantization_config\": {\"quant_method\": \"x\"}");
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   ExpectMentions(status, {"already has a quantization_config"});
+}
+
+// Expert tensors that disagree with config.json in count or shape are
+// refused when the model opens, naming the tensors.
+TEST(CausalLmErrors, ExpertsThatDisagreeWithTheConfig) {
+  const std::string per_expert = "families/qwen3_moe", fused = "families/qwen3_moe_fused";
+  auto open = [](const std::string& dir) { return CausalLm::Open(dir, torch::kCPU).status(); };
+
+  std::string dir = BrokenCopy(
+      [](std::vector<TensorToWrite>& tensors) {
+        for (const char* p : {"gate_proj", "up_proj", "down_proj"}) {
+          Erase(tensors, absl::StrCat("model.layers.1.mlp.experts.7.", p, ".weight"));
+        }
+      },
+      nullptr, per_expert);
+  absl::Status status = open(dir);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ExpectMentions(status, {dir, "decoder layer 1 does not match config.json (qwen3_moe)",
+                          "missing 3 expert tensors (config.json: 8 experts of width 16",
+                          "model.layers.1.mlp.experts.7.down_proj.weight"});
+
+  dir = BrokenCopy(
+      [](std::vector<TensorToWrite>& tensors) {
+        tensors.push_back({"model.layers.0.mlp.experts.8.gate_proj.weight", torch::zeros({16, 64})});
+        Find(tensors, "model.layers.0.mlp.experts.3.up_proj.weight").tensor = torch::zeros({15, 64});
+      },
+      nullptr, per_expert);
+  status = open(dir);
+  ExpectMentions(status, {"unexpected model.layers.0.mlp.experts.8.gate_proj.weight",
+                          "model.layers.0.mlp.experts.3.up_proj.weight has shape [15, 64], config.json implies [16, 64]"});
+
+  dir = BrokenCopy(
+      [](std::vector<TensorToWrite>& tensors) {
+        TensorToWrite& gate_up = Find(tensors, "model.layers.0.mlp.experts.gate_up_proj");
+        gate_up.tensor = gate_up.tensor.slice(0, 0, 7).contiguous();
+      },
+      nullptr, fused);
+  status = open(dir);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ExpectMentions(status, {"model.layers.0.mlp.experts.gate_up_proj has shape [7, 32, 64], config.json implies "
+                          "[8, 32, 64] (num_experts, 2 * moe_intermediate_size, hidden_size)"});
+  EXPECT_EQ(status.message().find("decoder layer 1"), std::string::npos) << status;
+
+  // The config disagrees with every layer's experts.
+  dir = BrokenCopy(nullptr,
+                   [](std::string config) {
+                     return absl::StrReplaceAll(config, {{"\"moe_intermediate_size\": 16", "\"moe_intermediate_size\": 8"}});
+                   },
+                   fused);
+  ExpectMentions(open(dir), {"decoder layer 0", "decoder layer 1",
+                             "model.layers.1.mlp.experts.down_proj has shape [8, 64, 16], config.json implies [8, 64, 8]"});
+}
+
+// A model type or layer kind wring cannot run is refused from config.json
+// alone, before the checkpoint is opened.
+TEST(CausalLmErrors, UnsupportedModelTypeOrLayerKind) {
+  std::string dir = BrokenCopy(nullptr, [](std::string config) {
+    return absl::StrReplaceAll(config, {{"\"model_type\": \"qwen2\"", "\"model_type\": \"deepseek_v3\""}});
+  });
+  std::remove((dir + "/model.safetensors").c_str());
+  absl::Status status = CausalLm::Open(dir, torch::kCPU).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  ExpectMentions(status, {dir + "/config.json", "field `model_type` is \"deepseek_v3\"", "supports llama",
+                          "qwen3_5_moe_text", "with llm-compressor itself"});
+
+  dir = BrokenCopy(nullptr, [](std::string config) {
+    return absl::StrReplaceAll(config, {{"\"full_attention\"", "\"linear_attention\""}});
+  });
+  std::remove((dir + "/model.safetensors").c_str());
+  status = CausalLm::Open(dir, torch::kCPU).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  ExpectMentions(status, {"field `layer_types` entry 0 is \"linear_attention\"",
+                          "supported here: full_attention, sliding_attention"});
 }
 
 TEST(CausalLmErrors, MissingConfigOrCheckpoint) {

@@ -1,9 +1,11 @@
 #include "backend/model/config.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 
@@ -103,9 +105,12 @@ void ExpectError(const std::string& text, absl::StatusCode code, const std::stri
 }
 
 TEST(ParseModelConfig, RejectsWhatTheForwardPassDoesNotImplement) {
-  ExpectError(With("\"llama\"", "\"gemma3\""), absl::StatusCode::kUnimplemented, "`model_type` is \"gemma3\"");
+  ExpectError(With("\"llama\"", "\"gpt_oss\""), absl::StatusCode::kUnimplemented, "`model_type` is \"gpt_oss\"");
+  ExpectError(With("\"llama\"", "\"gpt_oss\""), absl::StatusCode::kUnimplemented,
+              "supports llama, mistral, qwen2, qwen3, qwen2_moe, qwen3_moe, mixtral, qwen3_next");
+  ExpectError(With("\"llama\"", "\"gpt_oss\""), absl::StatusCode::kUnimplemented, "with llm-compressor itself");
   ExpectError(With("\"llama3\"", "\"yarn\""), absl::StatusCode::kUnimplemented, "`rope_parameters.rope_type`");
-  ExpectError(With("\"silu\"", "\"gelu\""), absl::StatusCode::kUnimplemented, "`hidden_act`");
+  ExpectError(With("\"silu\"", "\"relu2\""), absl::StatusCode::kUnimplemented, "`hidden_act`");
   ExpectError(With("\"rope_type\"", "\"partial_rotary_factor\": 0.5, \"rope_type\""),
               absl::StatusCode::kUnimplemented, "partial_rotary_factor");
 }
@@ -124,6 +129,129 @@ TEST(ParseModelConfig, RejectsMalformedFields) {
               "`num_hidden_layers` must be positive");
   ExpectError(With("\"llama\"", "\"qwen2\", \"layer_types\": [\"full_attention\"]"),
               absl::StatusCode::kInvalidArgument, "`layer_types` has 1 entries for 32 layers");
+}
+
+// A Qwen3-Next config as transformers 5 writes it (sizes shrunk).
+constexpr char kQwen3Next[] = R"({
+  "architectures": ["Qwen3NextForCausalLM"], "model_type": "qwen3_next", "dtype": "bfloat16",
+  "vocab_size": 100, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 4,
+  "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "hidden_act": "silu",
+  "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+  "linear_conv_kernel_dim": 4, "linear_key_head_dim": 8, "linear_value_head_dim": 8,
+  "linear_num_key_heads": 2, "linear_num_value_heads": 4, "decoder_sparse_step": 1,
+  "mlp_only_layers": [2], "moe_intermediate_size": 16, "shared_expert_intermediate_size": 32,
+  "num_experts": 3, "num_experts_per_tok": 2, "norm_topk_prob": true,
+  "rope_parameters": {"rope_type": "default", "rope_theta": 10000000.0, "partial_rotary_factor": 0.25}
+})";
+
+TEST(ParseModelConfig, ReadsHybridAttentionAndExperts) {
+  absl::StatusOr<ModelConfig> config = Parse(kQwen3Next);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->layers.size(), 4u);
+  EXPECT_EQ(config->layers[0].mixer, TokenMixer::kLinearAttention);
+  EXPECT_EQ(config->layers[3].mixer, TokenMixer::kAttention);
+  EXPECT_EQ(config->layers[0].feed_forward, FeedForward::kSparseMoe);
+  EXPECT_EQ(config->layers[2].feed_forward, FeedForward::kDenseMlp);  // mlp_only_layers
+  EXPECT_EQ(config->rotary_dim, 4);                                    // 16 * 0.25
+  EXPECT_EQ(config->norm_style, NormStyle::kOffsetWeight);
+  EXPECT_TRUE(config->attention_output_gate);
+  EXPECT_EQ(config->moe.num_experts, 3);
+  EXPECT_TRUE(config->moe.norm_topk_prob);
+  EXPECT_FALSE(config->moe.float32_routing_weights);
+  EXPECT_EQ(config->moe.shared_expert_intermediate_size, 32);
+  EXPECT_EQ(config->linear_attention.projections, LinearAttentionConfig::Projections::kFusedQkvzBa);
+  EXPECT_EQ(config->ignored_tensor_prefixes, std::vector<std::string>({"mtp."}));
+  EXPECT_TRUE(HasAttentionLayers(*config));
+}
+
+TEST(ParseModelConfig, ReadsTheLanguageModelOfAVisionLanguageCheckpoint) {
+  absl::StatusOr<ModelConfig> config = Parse(R"({"architectures": ["Qwen3_5ForConditionalGeneration"],
+      "model_type": "qwen3_5", "dtype": "bfloat16", "tie_word_embeddings": true,
+      "text_config": {"model_type": "qwen3_5_text", "vocab_size": 100, "hidden_size": 64,
+        "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "head_dim": 16, "layer_types": ["linear_attention", "full_attention"],
+        "linear_num_key_heads": 2, "linear_num_value_heads": 2, "linear_key_head_dim": 8,
+        "linear_value_head_dim": 8,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e7, "partial_rotary_factor": 0.25,
+                            "mrope_interleaved": true, "mrope_section": [11, 11, 10]}},
+      "vision_config": {"depth": 1}})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->model_type, "qwen3_5_text");
+  EXPECT_EQ(config->module_prefix, "model.language_model.");
+  EXPECT_EQ(LayerPrefix(*config, 1), "model.language_model.layers.1.");
+  EXPECT_EQ(config->dtype, torch::kBFloat16);  // the wrapper's, when text_config has none
+  EXPECT_TRUE(config->tie_word_embeddings);     // the wrapper's
+  EXPECT_EQ(config->layers[1].feed_forward, FeedForward::kDenseMlp);
+  EXPECT_EQ(config->linear_attention.projections, LinearAttentionConfig::Projections::kSeparate);
+
+  ExpectError(R"({"model_type": "qwen3_5"})", absl::StatusCode::kInvalidArgument, "`text_config` must be an object");
+}
+
+TEST(ParseModelConfig, ReadsGemma3RopePerLayerType) {
+  absl::StatusOr<ModelConfig> config = Parse(R"({"model_type": "gemma3_text", "vocab_size": 10,
+      "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4,
+      "num_key_value_heads": 1, "head_dim": 16, "query_pre_attn_scalar": 24, "sliding_window": 6,
+      "rope_scaling": {"rope_type": "linear", "factor": 8.0}, "rope_theta": 1000000.0,
+      "rope_local_base_freq": 10000.0, "sliding_window_pattern": 3})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sliding_layers, std::vector<bool>({true, true, false}));
+  EXPECT_EQ(RopeOfLayer(*config, 0).theta, 10000.0);
+  EXPECT_EQ(RopeOfLayer(*config, 0).scaling.rope_type, "default");
+  EXPECT_EQ(RopeOfLayer(*config, 2).theta, 1000000.0);
+  EXPECT_EQ(RopeOfLayer(*config, 2).scaling.rope_type, "linear");
+  EXPECT_DOUBLE_EQ(config->attention_scaling, 1 / std::sqrt(24.0));
+  EXPECT_DOUBLE_EQ(*config->embedding_scale, 8.0);
+  EXPECT_TRUE(config->sandwich_norms);
+  EXPECT_TRUE(config->tie_word_embeddings);  // Gemma3TextConfig's default
+  EXPECT_EQ(config->hidden_act, Activation::kGeluTanh);
+}
+
+TEST(ParseModelConfig, RefusesLayerKindsItCannotRun) {
+  ExpectError(absl::StrReplaceAll(kQwen3Next, {{"\"full_attention\"]", "\"sliding_attention\"]"}}),
+              absl::StatusCode::kUnimplemented,
+              "`layer_types` entry 3 is \"sliding_attention\"; supported here: full_attention, linear_attention");
+  ExpectError(absl::StrReplaceAll(kQwen3Next, {{"\"num_experts_per_tok\": 2", "\"num_experts_per_tok\": 4"}}),
+              absl::StatusCode::kInvalidArgument, "`num_experts_per_tok` (4) exceeds the 3 experts (num_experts)");
+  ExpectError(absl::StrReplaceAll(kQwen3Next, {{"\"linear_num_key_heads\": 2", "\"linear_num_key_heads\": 3"}}),
+              absl::StatusCode::kInvalidArgument, "`linear_num_key_heads` (3) must divide linear_num_value_heads (4)");
+  ExpectError(absl::StrReplaceAll(kQwen3Next, {{"\"partial_rotary_factor\": 0.25", "\"partial_rotary_factor\": 0.1"}}),
+              absl::StatusCode::kInvalidArgument, "`rope_parameters.partial_rotary_factor` is 0.1");
+}
+
+TEST(DecoderLayerModules, ListsExpertsLinearizedAndLinearAttention) {
+  absl::StatusOr<ModelConfig> config = Parse(kQwen3Next);
+  ASSERT_TRUE(config.ok()) << config.status();
+  std::vector<std::string> described;
+  for (const LayerModule& m : DecoderLayerModules(*config, 0)) {
+    for (const auto& [name, shape] : ModuleParameters(m)) {
+      described.push_back(absl::StrCat(name, " [", absl::StrJoin(shape, ","), "]"));
+    }
+  }
+  EXPECT_EQ(described, std::vector<std::string>({
+                           "model.layers.0.linear_attn.dt_bias [4]",
+                           "model.layers.0.linear_attn.A_log [4]",
+                           "model.layers.0.linear_attn.conv1d.weight [64,1,4]",
+                           "model.layers.0.linear_attn.in_proj_qkvz.weight [96,64]",
+                           "model.layers.0.linear_attn.in_proj_ba.weight [8,64]",
+                           "model.layers.0.linear_attn.norm.weight [8]",
+                           "model.layers.0.linear_attn.out_proj.weight [64,32]",
+                           "model.layers.0.mlp.gate.weight [3,64]",
+                           "model.layers.0.mlp.experts.0.up_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.0.gate_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.0.down_proj.weight [64,16]",
+                           "model.layers.0.mlp.experts.1.up_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.1.gate_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.1.down_proj.weight [64,16]",
+                           "model.layers.0.mlp.experts.2.up_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.2.gate_proj.weight [16,64]",
+                           "model.layers.0.mlp.experts.2.down_proj.weight [64,16]",
+                           "model.layers.0.mlp.shared_expert.gate_proj.weight [32,64]",
+                           "model.layers.0.mlp.shared_expert.up_proj.weight [32,64]",
+                           "model.layers.0.mlp.shared_expert.down_proj.weight [64,32]",
+                           "model.layers.0.mlp.shared_expert_gate.weight [1,64]",
+                           "model.layers.0.input_layernorm.weight [64]",
+                           "model.layers.0.post_attention_layernorm.weight [64]",
+                       }));
 }
 
 TEST(DecoderLayerModules, ListsQwen3LayerWithShapes) {

@@ -29,6 +29,9 @@ struct LayerQuality {
   // far).
   double accumulated_relative_error = 0;
   std::vector<LinearQuality> linears;
+  // Wall time of the layer, from loading its weights to its compressed
+  // tensors and evaluation.
+  double seconds = 0;
 };
 
 struct CalibrationResult {

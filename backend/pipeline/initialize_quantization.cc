@@ -12,7 +12,7 @@ absl::StatusOr<LayerQuantizers> InitializeQuantization(const CompressionPlan& pl
                                                        const model::ModelConfig& config, int layer,
                                                        const model::Weights& weights) {
   LayerQuantizers q;
-  const std::string prefix = model::LayerPrefix(layer);
+  const std::string prefix = model::LayerPrefix(config, layer);
   for (const PlannedModule& module : plan.linears) {
     if (!absl::StartsWith(module.name, prefix)) continue;
     auto weight = weights.find(module.name + ".weight");

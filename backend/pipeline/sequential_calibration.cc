@@ -1,5 +1,6 @@
 #include "backend/pipeline/sequential_calibration.h"
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -69,6 +70,7 @@ class SequentialPipeline {
 
  private:
   absl::Status RunLayer(int layer) {
+    const auto start = std::chrono::steady_clock::now();
     WRING_ASSIGN_OR_RETURN(model::Weights weights, model_.LoadLayerWeights(layer));
     const model::Weights original_weights = weights;
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
@@ -91,6 +93,7 @@ class SequentialPipeline {
                                                       compressed.quantized_weights, quantizers,
                                                       progress_));
     quality.linears = std::move(compressed.linears);
+    quality.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result_.layers.push_back(std::move(quality));
     return absl::OkStatus();
   }
@@ -113,7 +116,10 @@ class SequentialPipeline {
   // modifier will change the weights.
   absl::Status Calibrate(int layer, const model::Weights& weights, LayerQuantizers& quantizers,
                          const LayerModifiers& modifiers) {
-    const model::LayerHooks hooks = StartCalibration(quantizers, modifiers.active);
+    model::LayerHooks hooks = StartCalibration(quantizers, modifiers.active);
+    // oneshot's default moe_calibrate_all_experts: every expert observes
+    // every token; the layer output still uses the routed experts only.
+    hooks.moe_calibrate_all_experts = true;
     const int total = static_cast<int>(hidden_.size());
     for (size_t i = 0; i < hidden_.size(); ++i) {
       WRING_ASSIGN_OR_RETURN(torch::Tensor output,

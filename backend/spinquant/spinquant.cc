@@ -16,6 +16,7 @@
 #include "backend/compress/quantization_config.h"
 #include "backend/spinquant/hadamard.h"
 #include "mapping/base/status_macros.h"
+#include "mapping/check/reference_versions.h"
 #include "mapping/spinquant/spinquant_resolution.h"
 #include "mapping/spinquant/spinquant_transforms.h"
 
@@ -448,7 +449,7 @@ mapping::Json SpinQuant::QuantizationConfigWithoutQuantization() const {
   config["quant_method"] = "compressed-tensors";
   config["sparsity_config"] = mapping::Json::object();
   config["transform_config"] = transform_config_json_;
-  config["version"] = compress::kCompressedTensorsVersion;
+  config["version"] = mapping::kCompressedTensorsVersion;
   return config;
 }
 

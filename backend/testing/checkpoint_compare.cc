@@ -77,17 +77,7 @@ std::vector<TensorDifference> CompareCheckpoints(const std::string& ours_dir,
 }
 
 std::string ComparableQuantizationConfig(const std::string& config_path) {
-  mapping::Json config = ReadJson(config_path)["quantization_config"];
-  config.erase("version");
-  std::function<void(mapping::Json&)> strip = [&](mapping::Json& value) {
-    if (!value.is_object()) return;
-    for (const char* key : {"zp_dtype", "scale_dtype", "block_structure"}) {
-      auto it = value.find(key);
-      if (it != value.end() && it->is_null()) value.erase(it);
-    }
-    for (auto& [key, child] : value.items()) strip(child);
-  };
-  strip(config);
+  const mapping::Json config = ReadJson(config_path)["quantization_config"];
   return nlohmann::json::parse(config.dump()).dump(1);
 }
 

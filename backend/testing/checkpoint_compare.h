@@ -36,9 +36,9 @@ std::vector<TensorDifference> CompareCheckpoints(const std::string& ours_dir,
                                                  const std::string& reference_dir);
 
 // config.json's quantization_config as indented JSON with sorted keys (key
-// order means nothing to a loader), less what legitimately differs between
-// compressed-tensors 0.19 (which wrote the references) and 0.18 (wring's
-// reference): the version stamp and fields 0.18 does not have when null.
+// order means nothing to a loader). The references were written by the
+// compressed-tensors release wring follows, so everything else, the version
+// stamp included, must be equal.
 std::string ComparableQuantizationConfig(const std::string& config_path);
 
 }  // namespace testing

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "mapping/archs/internal/config_sizes.h"
 #include "mapping/archs/internal/family_table.h"
+#include "mapping/archs/internal/vision_tower.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/tree/module_tree.h"
 
@@ -23,6 +24,8 @@ using archs_internal::Kind;
 using archs_internal::ModuleSpec;
 using archs_internal::ParamSpec;
 using archs_internal::Size;
+
+constexpr char kModel[] = "{P}Model,{P}PreTrainedModel,PreTrainedModel";
 
 constexpr char kTransformersVersion[] = "5.17";
 
@@ -83,6 +86,21 @@ class TreeWriter {
     return absl::OkStatus();
   }
 
+  // A module whose shapes come from elsewhere than ConfigSizes (a vision
+  // tower): a Linear when `linear`, else the listed parameters.
+  void AddSized(std::string name, absl::string_view mro, std::vector<Parameter> params,
+                bool linear = false) {
+    AddPlain(name, mro);
+    if (linear) {
+      modules_.back().in_features = params.front().shape[1];
+      modules_.back().out_features = params.front().shape[0];
+    }
+    for (Parameter& p : params) {
+      p.name = absl::StrCat(name, ".", p.name);
+      parameters_.push_back(std::move(p));
+    }
+  }
+
   std::vector<Module> TakeModules() { return std::move(modules_); }
   std::vector<Parameter> TakeParameters() { return std::move(parameters_); }
 
@@ -102,16 +120,17 @@ class TreeWriter {
   std::vector<Parameter> parameters_;
 };
 
-// The *ForCausalLM wrapper every family shares: model.{embed_tokens, layers,
-// norm, rotary_emb} and lm_head.
-absl::Status WriteCausalLm(const FamilySpec& family, ConfigSizes& sizes, TreeWriter& writer) {
-  writer.AddPlain("", absl::StrCat(family.architecture, ",{P}PreTrainedModel,PreTrainedModel"));
-  writer.AddPlain("model", family.model_mro);
-  const ModuleSpec embedding = {"model.embed_tokens", family.embedding_mro, Kind::kModule,
+// The text model at `base` ("model", or "model.language_model" inside a
+// vision-language wrapper): embed_tokens, layers, norm, rotary_emb.
+absl::Status WriteTextModel(const FamilySpec& family, ConfigSizes& sizes, absl::string_view base,
+                            TreeWriter& writer) {
+  writer.AddPlain(std::string(base), family.model_mro);
+  const std::string embed = absl::StrCat(base, ".embed_tokens");
+  const ModuleSpec embedding = {embed.c_str(), family.embedding_mro, Kind::kModule,
                                 Size::kNone, Size::kNone, archs_internal::Bias::kNever,
                                 {{"weight", {Size::kVocab, Size::kHidden}}}};
   WRING_RETURN_IF_ERROR(writer.Add("", embedding));
-  writer.AddPlain("model.layers", "ModuleList");
+  writer.AddPlain(absl::StrCat(base, ".layers"), "ModuleList");
 
   WRING_ASSIGN_OR_RETURN(int64_t layers, sizes.NumHiddenLayers());
   std::vector<std::string> layer_types;
@@ -119,7 +138,7 @@ absl::Status WriteCausalLm(const FamilySpec& family, ConfigSizes& sizes, TreeWri
     WRING_ASSIGN_OR_RETURN(layer_types, sizes.LayerTypes());
   }
   for (int64_t i = 0; i < layers; ++i) {
-    std::string layer = absl::StrCat("model.layers.", i);
+    std::string layer = absl::StrCat(base, ".layers.", i);
     writer.AddPlain(layer, "{P}DecoderLayer,GradientCheckpointingLayer");
     bool linear = !layer_types.empty() && layer_types[i] == "linear_attention";
     WRING_RETURN_IF_ERROR(
@@ -129,13 +148,39 @@ absl::Status WriteCausalLm(const FamilySpec& family, ConfigSizes& sizes, TreeWri
     WRING_RETURN_IF_ERROR(writer.AddBlock(layer, family.layer_tail));
   }
 
-  const ModuleSpec final_norm = {"model.norm", "{P}RMSNorm", Kind::kModule, Size::kNone,
+  const std::string norm = absl::StrCat(base, ".norm");
+  const ModuleSpec final_norm = {norm.c_str(), "{P}RMSNorm", Kind::kModule, Size::kNone,
                                  Size::kNone, archs_internal::Bias::kNever,
                                  {{"weight", {Size::kHidden}}}};
   WRING_RETURN_IF_ERROR(writer.Add("", final_norm));
-  writer.AddPlain("model.rotary_emb", "{P}RotaryEmbedding");
+  writer.AddPlain(absl::StrCat(base, ".rotary_emb"),
+                  family.rotary_mro != nullptr ? family.rotary_mro : "{P}RotaryEmbedding");
+  return absl::OkStatus();
+}
+
+// The *ForCausalLM wrapper every family shares: the text model as `model`
+// and lm_head; or the vision-language one: model.{visual, language_model}
+// and lm_head, tied as the top-level config says.
+absl::Status WriteModel(const FamilySpec& family, const Json& config, absl::string_view source,
+                        ConfigSizes& sizes, TreeWriter& writer) {
+  writer.AddPlain("", absl::StrCat(family.architecture, ",{P}PreTrainedModel,PreTrainedModel"));
+  bool tied = false;
+  if (family.vision == archs_internal::VisionTower::kNone) {
+    WRING_RETURN_IF_ERROR(WriteTextModel(family, sizes, "model", writer));
+    WRING_ASSIGN_OR_RETURN(tied, sizes.TieWordEmbeddings());
+  } else {
+    writer.AddPlain("model", kModel);
+    WRING_RETURN_IF_ERROR(archs_internal::WriteQwen3_5VisionTower(config, source, "model.visual",
+                                                                   [&](archs_internal::VisionModule m) {
+                                                                     writer.AddSized(std::move(m.name), m.mro,
+                                                                                     std::move(m.params),
+                                                                                     m.linear);
+                                                                   }));
+    WRING_RETURN_IF_ERROR(WriteTextModel(family, sizes, "model.language_model", writer));
+    ConfigSizes top(config, family, source);
+    WRING_ASSIGN_OR_RETURN(tied, top.TieWordEmbeddings());
+  }
   const ModuleSpec lm_head = {"lm_head", "Linear", Kind::kLinear, Size::kHidden, Size::kVocab};
-  WRING_ASSIGN_OR_RETURN(bool tied, sizes.TieWordEmbeddings());
   return writer.Add("", lm_head, /*with_params=*/!tied);
 }
 
@@ -195,9 +240,18 @@ absl::StatusOr<ModelInput> ModelFromConfig(const Json& config, absl::string_view
         "safetensors headers instead."));
   }
 
-  ConfigSizes sizes(config, *family, source);
+  const Json* text_config = &config;
+  if (family->vision != archs_internal::VisionTower::kNone) {
+    text_config = JsonMember(config, "text_config");
+    if (text_config == nullptr || !text_config->is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": config field \"text_config\" must be an object: ", name,
+          " describes its language model there. Fix config.json."));
+    }
+  }
+  ConfigSizes sizes(*text_config, *family, source);
   TreeWriter writer(*family, sizes);
-  WRING_RETURN_IF_ERROR(WriteCausalLm(*family, sizes, writer));
+  WRING_RETURN_IF_ERROR(WriteModel(*family, config, source, sizes, writer));
   absl::StatusOr<ModuleTree> tree =
       ModuleTree::Create(writer.TakeModules(), writer.TakeParameters());
   if (!tree.ok()) {

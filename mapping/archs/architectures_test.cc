@@ -12,6 +12,7 @@
 #include "mapping/base/json.h"
 #include "mapping/model/fixture_format.h"
 #include "mapping/testing/fixture_path.h"
+#include "mapping/testing/runfiles.h"
 #include "mapping/tree/module_tree.h"
 
 namespace wring {
@@ -172,12 +173,54 @@ TEST(ModelFromConfigTest, NonObjectConfigIsAnError) {
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Qwen3.5 (text model alone, and inside the vision-language wrappers with
+// their vision towers) against transformers' own trees
+// (testdata/make_qwen3_5_dumps.py).
+class Qwen3_5Test : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Qwen3_5Test, ConfigReproducesNamedModulesAndParameters) {
+  absl::StatusOr<Json> dumps =
+      ParseJson(testing::ReadFileOrFail(testing::RunfilePath("mapping/archs/testdata/qwen3_5_dumps.json")),
+                "qwen3_5_dumps.json");
+  ASSERT_TRUE(dumps.ok()) << dumps.status();
+  const Json& dump = (*dumps)[GetParam()];
+  absl::StatusOr<ModelInput> expected = ModelFromModuleDump(dump, GetParam());
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  absl::StatusOr<ModelInput> built = ModelFromConfig(dump["config"], "config.json", GetParam());
+  ASSERT_TRUE(built.ok()) << built.status();
+  const ModuleTree& want = expected->tree;
+  const ModuleTree& got = built->tree;
+  for (int i = 0; i < std::min(want.size(), got.size()); ++i) {
+    ASSERT_EQ(Describe(got.module(i)), Describe(want.module(i))) << "module #" << i;
+  }
+  ASSERT_EQ(got.size(), want.size());
+  const std::vector<Parameter>& want_params = want.parameters();
+  const std::vector<Parameter>& got_params = got.parameters();
+  for (size_t i = 0; i < std::min(want_params.size(), got_params.size()); ++i) {
+    ASSERT_EQ(Describe(got_params[i]), Describe(want_params[i])) << "param #" << i;
+  }
+  ASSERT_EQ(got_params.size(), want_params.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dumps, Qwen3_5Test,
+                         ::testing::Values("Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration",
+                                           "Qwen3_5MoeForConditionalGeneration"));
+
+TEST(ModelFromConfigTest, VisionLanguageWrapperNeedsTextConfig) {
+  Json config = {{"architectures", {"Qwen3_5ForConditionalGeneration"}}, {"model_type", "qwen3_5"}};
+  absl::StatusOr<ModelInput> built = ModelFromConfig(config, "config.json");
+  ASSERT_FALSE(built.ok());
+  EXPECT_THAT(built.status().message(), HasSubstr("\"text_config\" must be an object"));
+}
+
 TEST(KnownArchitecturesTest, ListsEveryFamily) {
   std::vector<std::string> known = KnownArchitectures();
   for (const char* name :
        {"LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM",
         "Qwen2MoeForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM",
-        "Qwen3NextForCausalLM", "Phi3ForCausalLM", "Gemma3ForCausalLM"}) {
+        "Qwen3NextForCausalLM", "Phi3ForCausalLM", "Gemma3ForCausalLM", "Qwen3_5ForCausalLM",
+        "Qwen3_5ForConditionalGeneration", "Qwen3_5MoeForCausalLM",
+        "Qwen3_5MoeForConditionalGeneration"}) {
     EXPECT_TRUE(IsKnownArchitecture(name)) << name;
     EXPECT_THAT(known, ::testing::Contains(name));
   }

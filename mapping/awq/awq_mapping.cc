@@ -1,11 +1,14 @@
 #include "mapping/awq/awq_mapping.h"
 
-#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mapping/awq/awq_mappings_json.h"
+#include "mapping/base/json.h"
 #include "mapping/base/python_repr.h"
 #include "mapping/match/matchers.h"
 
@@ -13,137 +16,81 @@ namespace wring {
 namespace mapping {
 namespace {
 
-AwqMapping M(std::string smooth, std::vector<std::string> balance) {
-  return AwqMapping{std::move(smooth), std::move(balance), absl::nullopt};
+struct AwqRegistryData {
+  std::vector<AwqMappingList> lists;
+  const AwqMappingList* default_list = nullptr;
+  std::map<std::string, const AwqMappingList*, std::less<>> registry;
+  std::vector<std::pair<std::string, std::string>> dynamic_registry;
+  std::string step3p5_pattern;
+};
+
+// The data is compiled in and checked by awq_mapping_test; a malformed copy
+// is a broken build, not an input error, so it stops the program.
+[[noreturn]] void BrokenData(absl::string_view what) {
+  std::fprintf(stderr, "mapping/awq/data/awq_mappings.json: %s\n", std::string(what).c_str());
+  std::abort();
 }
 
-// The lists below are llm-compressor's (mappings.py at the pinned revision),
-// pattern for pattern; the comments say why a list deviates from the default.
-const std::vector<AwqMappingList>& AllLists() {
-  static const auto* lists = new std::vector<AwqMappingList>{
-      {"default_mappings",
-       {M("re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*post_attention_layernorm$", {"re:.*gate_proj$", "re:.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      // The router is a balance layer of the post-attention norm.
-      {"_moe_default_mappings",
-       {M("re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*post_attention_layernorm$",
-          {"re:.*mlp.gate$", "re:.*mlp.experts.*.gate_proj$", "re:.*mlp.experts.*.up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      {"_llama4_default_mappings",
-       {M("re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*post_attention_layernorm$",
-          {"re:.*feed_forward.router$", "re:.*feed_forward.*.gate_proj$",
-           "re:.*feed_forward.*.up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      // Fused qkv_proj and gate_up_proj.
-      {"_phi_mappings",
-       {M("re:.*input_layernorm$", {"re:.*qkv_proj$"}),
-        M("re:.*qkv_proj$", {"re:.*o_proj$"}),
-        M("re:.*post_attention_layernorm$", {"re:.*gate_up_proj$"}),
-        M("re:.*gate_up_proj$", {"re:.*down_proj$"})}},
-      {"_gemma2_mappings",
-       {M("re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*pre_feedforward_layernorm$", {"re:.*gate_proj$", "re:.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      // No input_layernorm -> q/k/v: q_norm/k_norm make that smoothing hurt.
-      {"_gemma3_mappings",
-       {M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*pre_feedforward_layernorm$", {"re:.*gate_proj$", "re:.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      // Parallel attention + MLP block: one norm feeds both.
-      {"_cohere_mappings",
-       {M("re:.*input_layernorm$",
-          {"re:.*self_attn.q_proj$", "re:.*self_attn.k_proj$", "re:.*self_attn.v_proj$",
-           "re:.*mlp.gate_proj$", "re:.*mlp.up_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      {"_deepseek_mappings",
-       {M("re:.*input_layernorm$", {"re:.*(q|q_a)_proj$", "re:.*kv_a_proj_with_mqa$"}),
-        M("re:.*q_a_layernorm$", {"re:.*q_b_proj$"}),
-        M("re:.*kv_a_layernorm$", {"re:.*kv_b_proj$"}),
-        M("re:.*post_attention_layernorm$",
-          {"re:.*mlp.gate$", "re:.*gate_proj$", "re:.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      // Without mlp.gate: dense first layers have none, which would merge
-      // layer sets (see match_modules_set).
-      {"_glm4_moe_lite_mappings",
-       {M("re:.*input_layernorm$", {"re:.*(q|q_a)_proj$", "re:.*kv_a_proj_with_mqa$"}),
-        M("re:.*q_a_layernorm$", {"re:.*q_b_proj$"}),
-        M("re:.*kv_a_layernorm$", {"re:.*kv_b_proj$"}),
-        M("re:.*post_attention_layernorm$", {"re:.*gate_proj$", "re:.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      {"_bloom_mappings",
-       {M("re:.*input_layernorm$", {"re:.*query_key_value$"}),
-        M("re:.*post_attention_layernorm$", {"re:.*dense_h_to_4h$"}),
-        M("re:.*gelu_impl$", {"re:.*dense_4h_to_h$"})}},
-      {"_exaone4_mappings",
-       {M("re:.*v_proj$", {"re:.*o_proj$"}), M("re:.*up_proj$", {"re:.*down_proj$"})}},
-      {"_afmoe_mappings",
-       {M("re:.*input_layernorm$",
-          {"re:.*self_attn.q_proj$", "re:.*self_attn.k_proj$", "re:.*self_attn.v_proj$",
-           "re:.*self_attn.gate_proj$"}),
-        M("re:.*v_proj$", {"re:.*o_proj$"}),
-        M("re:.*pre_mlp_layernorm$",
-          {"re:.*mlp.router$", "re:.*mlp.*gate_proj$", "re:.*mlp.*up_proj$"}),
-        M("re:.*up_proj$", {"re:.*down_proj$"})}},
-  };
-  return *lists;
+std::string StringOrDie(const Json& object, const char* key) {
+  absl::optional<std::string> value = JsonString(object, key);
+  if (!value) BrokenData(absl::StrCat("missing string \"", key, "\""));
+  return *value;
 }
 
-const AwqMappingList& ListNamed(absl::string_view name) {
-  for (const AwqMappingList& list : AllLists()) {
-    if (name == list.name) return list;
+std::vector<std::string> StringsOrDie(const Json& object, const char* key) {
+  const Json* list = JsonMember(object, key);
+  if (list == nullptr || !list->is_array()) BrokenData(absl::StrCat("missing list \"", key, "\""));
+  std::vector<std::string> out;
+  for (const Json& item : *list) {
+    if (!item.is_string()) BrokenData(absl::StrCat("\"", key, "\" holds a non-string"));
+    out.push_back(item.get<std::string>());
   }
-  return AllLists()[0];  // unreachable: names below are all defined above
+  return out;
 }
 
-const std::map<std::string, const AwqMappingList*, std::less<>>& Registry() {
-  static const auto* registry = [] {
-    const std::pair<const char*, const char*> entries[] = {
-        {"AfmoeForCausalLM", "_afmoe_mappings"},
-        {"BloomForCausalLM", "_bloom_mappings"},
-        {"CohereForCausalLM", "_cohere_mappings"},
-        {"Cohere2ForCausalLM", "_cohere_mappings"},
-        {"Cohere2VisionForConditionalGeneration", "_cohere_mappings"},
-        {"DeepseekV3ForCausalLM", "_deepseek_mappings"},
-        {"Ernie4_5_MoeForCausalLM", "default_mappings"},
-        {"Exaone4ForCausalLM", "_exaone4_mappings"},
-        {"Gemma2ForCausalLM", "_gemma2_mappings"},
-        {"Gemma3ForCausalLM", "_gemma3_mappings"},
-        {"Gemma3ForConditionalGeneration", "_gemma3_mappings"},
-        {"Glm4MoeForCausalLM", "_moe_default_mappings"},
-        {"Glm4MoeLiteForCausalLM", "_glm4_moe_lite_mappings"},
-        {"GlmMoeDsaForCausalLM", "_glm4_moe_lite_mappings"},
-        {"GraniteForCausalLM", "default_mappings"},
-        {"LlamaForCausalLM", "default_mappings"},
-        {"Llama4ForConditionalGeneration", "_llama4_default_mappings"},
-        {"Mistral3ForConditionalGeneration", "default_mappings"},
-        {"MistralForCausalLM", "default_mappings"},
-        {"NanbeigeForCausalLM", "default_mappings"},
-        {"OlmoForCausalLM", "_exaone4_mappings"},
-        {"Olmo3ForCausalLM", "_exaone4_mappings"},
-        {"Phi3ForCausalLM", "_phi_mappings"},
-        {"Phi3VForCausalLM", "_phi_mappings"},
-        {"Qwen2ForCausalLM", "default_mappings"},
-        {"Qwen2_5OmniModel", "default_mappings"},
-        {"Qwen2_5OmniThinkerForConditionalGeneration", "default_mappings"},
-        {"Qwen2_5_VLForConditionalGeneration", "default_mappings"},
-        {"Qwen2MoeForCausalLM", "_moe_default_mappings"},
-        {"Qwen3ForCausalLM", "default_mappings"},
-        {"Qwen3MoeForCausalLM", "_moe_default_mappings"},
-        {"SeedOssForCausalLM", "default_mappings"},
-    };
-    auto* map = new std::map<std::string, const AwqMappingList*, std::less<>>();
-    for (const auto& [arch, list] : entries) map->emplace(arch, &ListNamed(list));
-    return map;
-  }();
-  return *registry;
+const Json& ArrayOrDie(const Json& object, const char* key) {
+  const Json* list = JsonMember(object, key);
+  if (list == nullptr || !list->is_array()) BrokenData(absl::StrCat("missing list \"", key, "\""));
+  return *list;
+}
+
+AwqRegistryData* LoadData() {
+  absl::StatusOr<Json> json = ParseJson(embedded::AwqMappingsJson(), "awq_mappings.json");
+  if (!json.ok()) BrokenData(json.status().message());
+  auto* data = new AwqRegistryData;
+  const Json& lists = ArrayOrDie(*json, "lists");
+  data->lists.reserve(lists.size());  // registry entries point into it
+  for (const Json& list : lists) {
+    AwqMappingList parsed{StringOrDie(list, "name"), {}};
+    for (const Json& m : ArrayOrDie(list, "mappings")) {
+      AwqMapping mapping{StringOrDie(m, "smooth_layer"), StringsOrDie(m, "balance_layers"),
+                         JsonString(m, "activation_hook_target")};
+      parsed.mappings.push_back(std::move(mapping));
+    }
+    data->lists.push_back(std::move(parsed));
+  }
+  auto find_list = [&](const std::string& name) -> const AwqMappingList* {
+    for (const AwqMappingList& list : data->lists) {
+      if (list.name == name) return &list;
+    }
+    BrokenData(absl::StrCat("no list named ", name));
+  };
+  data->default_list = find_list(StringOrDie(*json, "default_list"));
+  for (const Json& entry : ArrayOrDie(*json, "registry")) {
+    data->registry.emplace(StringOrDie(entry, "architecture"),
+                           find_list(StringOrDie(entry, "list")));
+  }
+  for (const Json& entry : ArrayOrDie(*json, "dynamic_registry")) {
+    data->dynamic_registry.emplace_back(StringOrDie(entry, "architecture"),
+                                        StringOrDie(entry, "builder"));
+  }
+  data->step3p5_pattern = StringOrDie(*json, "step3p5_ffn_layer_pattern");
+  return data;
+}
+
+const AwqRegistryData& Data() {
+  static const AwqRegistryData* data = LoadData();
+  return *data;
 }
 
 }  // namespace
@@ -167,16 +114,31 @@ std::string AwqMappingListRepr(const std::vector<AwqMapping>& mappings) {
                       "]");
 }
 
-const AwqMappingList& DefaultAwqMappings() { return ListNamed("default_mappings"); }
+const AwqMappingList& DefaultAwqMappings() { return *Data().default_list; }
 
 const AwqMappingList* FindRegisteredAwqMappings(absl::string_view architecture) {
-  auto it = Registry().find(architecture);
-  return it == Registry().end() ? nullptr : it->second;
+  auto it = Data().registry.find(architecture);
+  return it == Data().registry.end() ? nullptr : it->second;
 }
 
 std::vector<std::pair<std::string, const AwqMappingList*>> AwqRegistryEntries() {
-  return {Registry().begin(), Registry().end()};
+  return {Data().registry.begin(), Data().registry.end()};
 }
+
+const std::vector<AwqMappingList>& AwqMappingLists() { return Data().lists; }
+
+absl::optional<std::string> DynamicAwqBuilderName(absl::string_view architecture) {
+  for (const auto& [arch, builder] : Data().dynamic_registry) {
+    if (arch == architecture) return builder;
+  }
+  return absl::nullopt;
+}
+
+const std::vector<std::pair<std::string, std::string>>& DynamicAwqRegistry() {
+  return Data().dynamic_registry;
+}
+
+const std::string& Step3p5FfnLayerPattern() { return Data().step3p5_pattern; }
 
 }  // namespace mapping
 }  // namespace wring

@@ -8,6 +8,7 @@
 #define WRING_MAPPING_AWQ_AWQ_MAPPING_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -38,9 +39,13 @@ std::string AwqMappingListRepr(const std::vector<AwqMapping>& mappings);
 // A named list from llm-compressor's mappings.py ("default_mappings",
 // "_moe_default_mappings", ...).
 struct AwqMappingList {
-  const char* name;
+  std::string name;
   std::vector<AwqMapping> mappings;
 };
+
+// The registries are data generated from the pinned llm-compressor release
+// (mapping/awq/data/awq_mappings.json, tools/reference/generate.py) and
+// compiled in.
 
 // default_mappings: the fallback for unregistered architectures.
 const AwqMappingList& DefaultAwqMappings();
@@ -50,6 +55,22 @@ const AwqMappingList* FindRegisteredAwqMappings(absl::string_view architecture);
 
 // Every (architecture, list) pair in the static registry, sorted by name.
 std::vector<std::pair<std::string, const AwqMappingList*>> AwqRegistryEntries();
+
+// Every named list of mappings.py, in definition order.
+const std::vector<AwqMappingList>& AwqMappingLists();
+
+// AWQ_DYNAMIC_MAPPING_REGISTRY[architecture]: the name of the function that
+// builds the architecture's mappings at run time ("build_step3p5_mappings"),
+// or nullopt.
+absl::optional<std::string> DynamicAwqBuilderName(absl::string_view architecture);
+
+// Every (architecture, builder name) pair of the dynamic registry, in
+// upstream's order.
+const std::vector<std::pair<std::string, std::string>>& DynamicAwqRegistry();
+
+// _STEP3P5_FFN_LAYER_PATTERN: finds the layer index and the FFN kind
+// (mlp / moe / share_expert) in a module name (searched, as re.search does).
+const std::string& Step3p5FfnLayerPattern();
 
 }  // namespace mapping
 }  // namespace wring

@@ -58,8 +58,14 @@ absl::StatusOr<absl::optional<std::vector<AwqMapping>>> BuildHybridAttentionMapp
 absl::optional<std::vector<AwqMapping>> BuildStep3p5Mappings(const ModuleTree& tree,
                                                              std::vector<std::string>* log);
 
+// The builders of AWQ_DYNAMIC_MAPPING_REGISTRY, by their upstream names.
+inline constexpr char kHybridAttentionBuilder[] = "build_hybrid_attention_mappings";
+inline constexpr char kStep3p5Builder[] = "build_step3p5_mappings";
+
 // Architectures with a runtime builder (AWQ_DYNAMIC_MAPPING_REGISTRY).
 bool HasDynamicAwqBuilder(absl::string_view architecture);
+// Whether wring implements the builder upstream's registry names.
+bool IsImplementedDynamicAwqBuilder(absl::string_view builder);
 
 }  // namespace mapping
 }  // namespace wring

@@ -48,7 +48,7 @@ class Checker {
   absl::StatusOr<report::CheckReport> Run() {
     WRING_ASSIGN_OR_RETURN(int linearized, LinearizeFusedExperts(model_));
     (void)linearized;
-    report_.set_wring_version(kWringVersion);
+    StampVersions(&report_);
     FillModelSummary(model_, report_.mutable_model());
     FillRecipeSummary();
     std::vector<std::string> names;
@@ -228,7 +228,7 @@ absl::StatusOr<report::CheckReport> CheckRecipe(ModelInput model, const recipe::
 report::CheckReport UnusableInputReport(const absl::Status& error) {
   const std::string message(error.message());
   report::CheckReport report;
-  report.set_wring_version(kWringVersion);
+  StampVersions(&report);
   report::Verdict* verdict = report.mutable_verdict();
   verdict->set_would_run(false);
   verdict->set_exit_code(kExitUnusableInput);

@@ -11,6 +11,7 @@
 #include "mapping/base/json.h"
 #include "mapping/check/check.h"
 #include "mapping/model/fixture_format.h"
+#include "mapping/recipe/recipe_parser.h"
 #include "mapping/report/report_json.h"
 #include "mapping/testing/fixture_path.h"
 #include "mapping/testing/python_sets.h"
@@ -28,13 +29,42 @@ const Json& Get(const Json& object, const char* key) {
 
 class CheckFixtureTest : public ::testing::TestWithParam<std::string> {};
 
+// The default recipe with bypass_divisibility_checks: what the fixtures'
+// AWQ answers assume when QuantizationModifier would stop first.
+recipe::Recipe BypassingDefaultRecipe() {
+  auto recipe = ParseRecipe(DefaultAwqW4A16Recipe(), "default");
+  EXPECT_TRUE(recipe.ok()) << recipe.status();
+  for (recipe::Modifier& modifier : *recipe->mutable_modifiers()) {
+    if (modifier.has_quantization()) {
+      modifier.mutable_quantization()->set_bypass_divisibility_checks(true);
+    }
+  }
+  return *std::move(recipe);
+}
+
 TEST_P(CheckFixtureTest, ReportMatchesLlmCompressor) {
   auto doc = testing::LoadFixtureJson(GetParam());
   ASSERT_TRUE(doc.ok()) << doc.status();
   auto model = ModelFromModuleDump(*doc, GetParam());
   ASSERT_TRUE(model.ok()) << model.status();
+  const bool indivisible = doc->contains("quantization_error");
   auto report = CheckRecipe(*std::move(model), /*recipe=*/nullptr);
   ASSERT_TRUE(report.ok()) << report.status();
+  if (indivisible) {
+    // The run would stop at QuantizationModifier's divisibility error...
+    auto json = ParseJson(ReportToJson(*report), "report");
+    ASSERT_TRUE(json.ok()) << json.status();
+    EXPECT_EQ(Get(Get(*json, "verdict"), "exit_code"), 1);
+    const Json& first = Get(*json, "diagnostics")[0];
+    EXPECT_EQ(Get(first, "severity"), "error");
+    EXPECT_EQ(Get(first, "message"), Get(*doc, "quantization_error"));
+    // ...and with the check bypassed, AWQ resolves as upstream's answers say.
+    recipe::Recipe bypassing = BypassingDefaultRecipe();
+    auto again = ModelFromModuleDump(*doc, GetParam());
+    ASSERT_TRUE(again.ok()) << again.status();
+    report = CheckRecipe(*std::move(again), &bypassing);
+    ASSERT_TRUE(report.ok()) << report.status();
+  }
   auto json = ParseJson(ReportToJson(*report), "report");
   ASSERT_TRUE(json.ok()) << json.status();
   const Json& awq = Get(*json, "awq");

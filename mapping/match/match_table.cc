@@ -172,6 +172,7 @@ absl::StatusOr<MatchTable> MatchTable::Build(const ModuleTree& tree,
   }
   digit_free.Compile();
   digit_aware.Compile();
+  const auto module_target = plain.find("Module");
   absl::flat_hash_map<std::string, std::vector<int>> memo;
   std::string normalized;
   std::vector<int> hits;
@@ -191,6 +192,10 @@ absl::StatusOr<MatchTable> MatchTable::Build(const ModuleTree& tree,
       for (int id : hits) set_bit(table.name_bits_, m, id);
     }
     if (plain.empty()) continue;
+    // torch.nn.Module ends every MRO; module trees leave it out.
+    if (module_target != plain.end()) {
+      for (int id : module_target->second) set_bit(table.class_bits_, m, id);
+    }
     auto exact = plain.find(module.name);
     if (exact != plain.end()) {
       for (int id : exact->second) set_bit(table.name_bits_, m, id);

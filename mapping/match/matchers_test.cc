@@ -74,6 +74,18 @@ TEST(MatchNamedModulesTest, FirstTargetWinsAndIgnoreDrops) {
   EXPECT_EQ(f.registry.text(result.unmatched_targets[0]), "re:.*q_proj$");
 }
 
+// torch.nn.Module is in every module's MRO (module trees leave it out), so
+// the class name "Module" matches the root and everything under it.
+TEST(MatchNamedModulesTest, ModuleMatchesEveryModule) {
+  Fixture f;
+  auto targets = f.Ids({"Module"});
+  auto ignore = f.Ids({"re:model\\.layers.*", "lm_head"});
+  MatchTable table = f.Table();
+  NamedModuleMatches result = MatchNamedModules(f.tree, table, targets, ignore);
+  EXPECT_EQ(f.Names(result.modules),
+            (std::vector<std::string>{"", "model", "model.embed_tokens", "model.norm"}));
+}
+
 std::vector<std::vector<std::vector<std::string>>> CollectSets(Fixture& f,
                                                                const std::vector<int>& targets,
                                                                absl::Status* status) {

@@ -134,6 +134,8 @@ bool Pattern::MatchesName(absl::string_view name) const {
 
 bool Pattern::MatchesClass(const Module& module) const {
   if (regex_ != nullptr) return false;
+  // Every module's MRO ends in torch.nn.Module, which module trees leave out.
+  if (text_ == "Module") return true;
   for (const std::string& cls : module.mro) {
     if (cls == text_ || (cls == "LinearBase" && text_ == "Linear")) return true;
   }

@@ -73,6 +73,27 @@ TEST(PatternTest, UpstreamMatchNameVectors) {
   EXPECT_GT(checked, 14);
 }
 
+TEST(PatternTest, UpstreamClassMatchVectors) {
+  auto doc = ParseJson(testing::ReadFileOrFail(testing::RunfilePath("mapping/match/testdata/match_vectors.json")),
+                       "match_vectors.json");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  int checked = 0;
+  for (const Json& c : (*doc)["match_class"]) {
+    // Module trees list the MRO without torch.nn.Module itself.
+    std::vector<std::string> mro;
+    for (const Json& cls : c["mro"]) {
+      if (cls != "Module") mro.push_back(cls.get<std::string>());
+    }
+    const std::string target = c["target"].get<std::string>();
+    auto p = Pattern::Compile(target);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->MatchesClass(MakeModule("model.x", mro)), c["expected"].get<bool>())
+        << "mro=" << c["mro"].dump() << " target=" << target;
+    ++checked;
+  }
+  EXPECT_GE(checked, 15);
+}
+
 TEST(PatternTest, PythonOnlyConstructsAreRejectedByName) {
   struct Case {
     const char* target;

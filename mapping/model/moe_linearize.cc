@@ -193,17 +193,21 @@ Module LinearModule(std::string name, int64_t in, int64_t out) {
 
 // Appends the expanded modules and parameters of one fused module.
 void Expand(const Module& fused_module, const FusedExperts& f, const ModuleTree& tree,
-            ExpertLayout layout, std::vector<Module>* modules, std::vector<Parameter>* params) {
+            std::vector<Module>* modules, std::vector<Parameter>* params) {
   Module container = fused_module;
-  bool llama4 = fused_module.class_name == "Llama4TextExperts";
-  container.class_name = llama4 ? "Llama4LinearExperts" : "LinearExperts2D";
-  container.mro = llama4 ? std::vector<std::string>{"Llama4LinearExperts", "LinearExperts2D",
-                                                    "ModuleList"}
-                         : std::vector<std::string>{"LinearExperts2D", "ModuleList"};
+  // LinearExperts2D.get_linear_experts_cls: a registered subclass for some
+  // fused classes (with its own expert class for GPT-OSS), else a generic
+  // subclass also named LinearExperts2D.
+  const std::string& fused_class = fused_module.class_name;
+  container.class_name = fused_class == "Llama4TextExperts" ? "Llama4LinearExperts"
+                         : fused_class == "GptOssExperts"   ? "GptOssLinearExperts"
+                                                            : "LinearExperts2D";
+  container.mro = {container.class_name, "LinearExperts2D", "ModuleList"};
   container.in_features = container.out_features = -1;
   modules->push_back(container);
-  const std::string expert_class = f.gated ? "ExpertMLPWithGate" : "ExpertMLPWithoutGate";
-  const bool upstream = layout == ExpertLayout::kLlmCompressor;
+  std::vector<std::string> expert_mro = {f.gated ? "ExpertMLPWithGate" : "ExpertMLPWithoutGate",
+                                         "ExpertMLP"};
+  if (fused_class == "GptOssExperts") expert_mro.insert(expert_mro.begin(), "GptOssExpertMLP");
   struct Projection {
     const char* name;
     int64_t in, out;
@@ -212,22 +216,19 @@ void Expand(const Module& fused_module, const FusedExperts& f, const ModuleTree&
   const Projection gate{"gate_proj", f.hidden, f.intermediate, f.gate_up_bias};
   const Projection up{"up_proj", f.hidden, f.intermediate, f.gate_up_bias || f.up_bias};
   const Projection down{"down_proj", f.intermediate, f.hidden, f.down_bias};
-  Projection order[3] = {gate, up, down};
+  // ExpertMLPWithGate registers up_proj before gate_proj.
+  Projection order[3] = {up, gate, down};
   int projections = 3;
   if (!f.gated) {
-    order[0] = up;
     order[1] = down;
     projections = 2;
-  } else if (upstream) {
-    order[0] = up;
-    order[1] = gate;
   }
   for (int64_t e = 0; e < f.experts; ++e) {
     std::string expert = absl::StrCat(fused_module.name, ".", e);
     Module m;
     m.name = expert;
-    m.class_name = expert_class;
-    m.mro = {expert_class, "ExpertMLP"};
+    m.class_name = expert_mro.front();
+    m.mro = expert_mro;
     modules->push_back(std::move(m));
     for (int k = 0; k < projections; ++k) {
       const Projection& p = order[k];
@@ -237,7 +238,7 @@ void Expand(const Module& fused_module, const FusedExperts& f, const ModuleTree&
       if (p.bias) params->push_back(Parameter{absl::StrCat(linear, ".bias"), {p.out}});
     }
   }
-  if (upstream) {
+  {
     // LinearExperts2D sets self.act_fn after building the ModuleList.
     Module act;
     act.name = absl::StrCat(fused_module.name, ".act_fn");
@@ -251,7 +252,7 @@ void Expand(const Module& fused_module, const FusedExperts& f, const ModuleTree&
 
 }  // namespace
 
-absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOptions& options) {
+absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model) {
   const ModuleTree& tree = model.tree;
   if (tree.size() == 0) return 0;
   // Most models hold no fused experts, which always have a `down_proj`
@@ -342,7 +343,7 @@ absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOpti
       continue;
     }
     std::vector<Parameter> unused;
-    Expand(m, it->second, tree, options.layout, &modules, &unused);
+    Expand(m, it->second, tree, &modules, &unused);
     expert_counts.insert(it->second.experts);
     skip_prefix = m.name.empty() ? std::string() : m.name + ".";
   }
@@ -369,7 +370,7 @@ absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOpti
     if (emitted[owner]) continue;
     emitted[owner] = true;
     std::vector<Module> unused;
-    Expand(tree.module(owner), fused[owner], tree, options.layout, &unused, &params);
+    Expand(tree.module(owner), fused[owner], tree, &unused, &params);
   }
 
   absl::StatusOr<ModuleTree> rebuilt = ModuleTree::Create(std::move(modules), std::move(params));

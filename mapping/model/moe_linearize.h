@@ -10,10 +10,11 @@
 // optionally with biases gate_up_proj_bias [E, 2I] / up_proj_bias [E, I] and
 // down_proj_bias [E, H]. llm-compressor replaces such a module by a
 // `LinearExperts2D` (a ModuleList) whose children 0..E-1 each hold
-// gate_proj (H -> I), up_proj (H -> I) and down_proj (I -> H) Linear layers
-// (no gate_proj in the ungated form). The fused module keeps its name and
-// place; its old children (e.g. `act_fn`) and 3-D parameters are replaced by
-// the experts' 2-D ones (weight, then bias, per Linear).
+// up_proj (H -> I), gate_proj (H -> I) and down_proj (I -> H) Linear layers,
+// in that registration order (no gate_proj in the ungated form), followed by
+// its `act_fn`. The fused module keeps its name and place; its old children
+// and 3-D parameters are replaced by the experts' 2-D ones (weight, then
+// bias, per Linear).
 #ifndef WRING_MAPPING_MODEL_MOE_LINEARIZE_H_
 #define WRING_MAPPING_MODEL_MOE_LINEARIZE_H_
 
@@ -23,27 +24,11 @@
 namespace wring {
 namespace mapping {
 
-enum class ExpertLayout {
-  // Each expert's children are gate_proj, up_proj, down_proj and the
-  // LinearExperts2D has only the experts as children. This is the layout of
-  // the reference fixtures (tests/fixtures/mapping/*.linearized.json), whose
-  // answers the mapping code is checked against.
-  kGateUpDown,
-  // Registration order of llm-compressor's own classes: ExpertMLPWithGate
-  // registers up_proj before gate_proj, and LinearExperts2D registers its
-  // `act_fn` after the experts (`...experts.act_fn`).
-  kLlmCompressor,
-};
-
-struct LinearizeOptions {
-  ExpertLayout layout = ExpertLayout::kGateUpDown;
-};
-
 // Linearizes every fused-experts module of `model` in place and returns how
 // many were expanded (also added to model.linearized_experts, with a note).
 // Modules whose parameter shapes are unknown are left fused (with a note);
 // inconsistent shapes are an error naming the module.
-absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model, const LinearizeOptions& options = {});
+absl::StatusOr<int> LinearizeFusedExperts(ModelInput& model);
 
 }  // namespace mapping
 }  // namespace wring

@@ -21,10 +21,6 @@ ModelInput LoadFixture(const std::string& name) {
   return *std::move(model);
 }
 
-bool IsExpertModule(const std::string& class_name) {
-  return class_name == "_ExpertMLP" || class_name == "ExpertMLPWithGate";
-}
-
 void ExpectSameStructure(const std::string& architecture, int expected_linearized) {
   ModelInput fused = LoadFixture(architecture + ".fused");
   ModelInput expected = LoadFixture(architecture + ".linearized");
@@ -42,12 +38,8 @@ void ExpectSameStructure(const std::string& architecture, int expected_linearize
     ASSERT_EQ(g.name, w.name) << "module #" << i;
     EXPECT_EQ(g.in_features, w.in_features) << w.name;
     EXPECT_EQ(g.out_features, w.out_features) << w.name;
-    if (IsExpertModule(w.class_name)) {
-      EXPECT_EQ(g.class_name, "ExpertMLPWithGate") << w.name;
-    } else {
-      EXPECT_EQ(g.class_name, w.class_name) << w.name;
-      EXPECT_EQ(g.mro, w.mro) << w.name;
-    }
+    EXPECT_EQ(g.class_name, w.class_name) << w.name;
+    EXPECT_EQ(g.mro, w.mro) << w.name;
   }
   ASSERT_EQ(got.parameters().size(), want.parameters().size());
   for (size_t i = 0; i < want.parameters().size(); ++i) {
@@ -68,6 +60,15 @@ TEST(LinearizeFusedExpertsTest, Qwen3MoeMatchesLinearizedFixture) {
 
 TEST(LinearizeFusedExpertsTest, Qwen3NextMatchesLinearizedFixture) {
   ExpectSameStructure("Qwen3NextForCausalLM", 48);
+}
+
+TEST(LinearizeFusedExpertsTest, Cohere2MoeMatchesLinearizedFixture) {
+  ExpectSameStructure("Cohere2MoeForCausalLM", 40);
+}
+
+// The first (first_k_dense_replace) layer has a dense MLP and no experts.
+TEST(LinearizeFusedExpertsTest, DeepseekV2MatchesLinearizedFixture) {
+  ExpectSameStructure("DeepseekV2ForCausalLM", 31);
 }
 
 TEST(LinearizeFusedExpertsTest, LinearizedFixtureHasNothingLeftToLinearize) {
@@ -91,12 +92,10 @@ std::vector<std::string> Names(const ModuleTree& tree) {
   return out;
 }
 
-TEST(LinearizeFusedExpertsTest, LlmCompressorLayoutRegistersUpBeforeGateAndKeepsActFn) {
+TEST(LinearizeFusedExpertsTest, RegistersUpBeforeGateAndKeepsActFn) {
   ModelInput model = FromTensors({{"moe.experts.gate_up_proj", {2, 8, 4}},
                                   {"moe.experts.down_proj", {2, 4, 4}}});
-  LinearizeOptions options;
-  options.layout = ExpertLayout::kLlmCompressor;
-  ASSERT_TRUE(LinearizeFusedExperts(model, options).ok());
+  ASSERT_TRUE(LinearizeFusedExperts(model).ok());
   EXPECT_EQ(Names(model.tree),
             (std::vector<std::string>{"", "moe", "moe.experts", "moe.experts.0",
                                       "moe.experts.0.up_proj", "moe.experts.0.gate_proj",
@@ -104,6 +103,26 @@ TEST(LinearizeFusedExpertsTest, LlmCompressorLayoutRegistersUpBeforeGateAndKeeps
                                       "moe.experts.1.up_proj", "moe.experts.1.gate_proj",
                                       "moe.experts.1.down_proj", "moe.experts.act_fn"}));
   EXPECT_TRUE(model.tree.IsInstance(*model.tree.Find("moe.experts"), "ModuleList"));
+}
+
+// llm-compressor 0.14 registers its own classes for GPT-OSS experts.
+TEST(LinearizeFusedExpertsTest, GptOssGetsItsRegisteredClasses) {
+  ModelInput model = FromTensors({{"model.layers.0.mlp.experts.gate_up_proj", {2, 6, 10}},
+                                  {"model.layers.0.mlp.experts.down_proj", {2, 5, 6}}});
+  std::vector<Module> modules = model.tree.modules();
+  for (Module& m : modules) {
+    if (m.name == "model.layers.0.mlp.experts") m.class_name = "GptOssExperts", m.mro = {"GptOssExperts"};
+  }
+  auto tree = ModuleTree::Create(std::move(modules), model.tree.parameters());
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  model.tree = *std::move(tree);
+  ASSERT_TRUE(LinearizeFusedExperts(model).ok());
+  const Module& container = model.tree.module(*model.tree.Find("model.layers.0.mlp.experts"));
+  EXPECT_EQ(container.mro,
+            (std::vector<std::string>{"GptOssLinearExperts", "LinearExperts2D", "ModuleList"}));
+  const Module& expert = model.tree.module(*model.tree.Find("model.layers.0.mlp.experts.1"));
+  EXPECT_EQ(expert.mro,
+            (std::vector<std::string>{"GptOssExpertMLP", "ExpertMLPWithGate", "ExpertMLP"}));
 }
 
 TEST(LinearizeFusedExpertsTest, TransposedWithBiasesGivesPerExpertBiases) {
@@ -122,8 +141,8 @@ TEST(LinearizeFusedExpertsTest, TransposedWithBiasesGivesPerExpertBiases) {
   EXPECT_EQ(down.in_features, 5);
   EXPECT_EQ(down.out_features, 6);
   ASSERT_EQ(model.tree.parameters().size(), 3u * 6u);
-  EXPECT_EQ(model.tree.parameters()[1].name, "mlp.experts.0.gate_proj.bias");
-  EXPECT_EQ(model.tree.parameters()[1].shape, (std::vector<int64_t>{5}));
+  EXPECT_EQ(model.tree.parameters()[3].name, "mlp.experts.0.gate_proj.bias");
+  EXPECT_EQ(model.tree.parameters()[3].shape, (std::vector<int64_t>{5}));
   EXPECT_EQ(model.tree.parameters()[5].name, "mlp.experts.0.down_proj.bias");
   EXPECT_EQ(model.tree.parameters()[5].shape, (std::vector<int64_t>{6}));
 }

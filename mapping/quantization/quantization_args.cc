@@ -198,33 +198,27 @@ absl::StatusOr<FieldValues> ValidateFields(const wring::recipe::QuantizationArgs
     }
   }
   if (written.has_actorder()) {
+    // compressed-tensors 0.19 removed group ordering (and its alias
+    // dynamic); True used to mean group.
     std::string actorder = absl::AsciiStrToLower(written.actorder());
     // compressed-tensors 0.19 removed group ordering (and its spellings).
     if (actorder == "true") {
       return ValueError(
-          "actorder=True previously mapped to ActivationOrdering.GROUP, which has been "
-          "removed. Consider using actorder='weight' instead.");
-    }
-    if (actorder == "group" || actorder == "dynamic") {
-      return ValueError(absl::StrCat("actorder=", PythonStrRepr(written.actorder()),
-                                     " has been removed. Consider using actorder='weight' or "
+          "actorder=True previously mapped to ActivationOrdering.GROUP, which has been removed. "
+          "Consider using actorder='weight' instead.");
+    } else if (actorder == "group" || actorder == "dynamic") {
+      return ValueError(absl::StrCat("actorder='", written.actorder(),
+                                     "' has been removed. Consider using actorder='weight' or "
                                      "actorder=None instead."));
-    }
-    if (actorder == "false") {
-      f.actorder = absl::nullopt;
-    } else {
-      bool found = false;
-      for (auto a : {ActivationOrdering::kGroup, ActivationOrdering::kWeight,
-                     ActivationOrdering::kDynamic, ActivationOrdering::kStatic}) {
-        if (ActivationOrderingName(a) == actorder) {
-          f.actorder = a;
-          found = true;
-        }
-      }
-      if (!found) {
-        return ValueError(
-            absl::StrCat(PythonStrRepr(actorder), " is not a valid ActivationOrdering"));
-      }
+    } else if (written.actorder() == "weight") {
+      f.actorder = ActivationOrdering::kWeight;
+    } else if (written.actorder() == "static") {
+      f.actorder = ActivationOrdering::kStatic;
+    } else if (actorder != "false") {
+      // The enum itself is matched exactly: "Weight" is not a member.
+      return ValueError(absl::StrCat("Input should be 'weight', 'static', 'group' or 'dynamic' (",
+                                     PythonStrRepr(written.actorder()),
+                                     " is not an ActivationOrdering)"));
     }
   }
   if (written.has_scale_dtype()) {
@@ -389,13 +383,8 @@ absl::StatusOr<QuantizationArgs> ValidateQuantizationArgs(
     return ValueError(absl::StrCat("Block structure requires block strategy\n", ModelRepr(f)));
   }
 
-  if (f.actorder && IsGroupActorder(*f.actorder) && !grouped) {
-    return ValueError(
-        "Must use group or tensor_group quantization strategy in order to apply group "
-        "activation ordering");
-  }
-
-  absl::optional<std::string> observer = f.observer;
+  // compressed-tensors 0.19 leaves `observer` as written: the modifier
+  // (QuantizationMixin) or the calibration code picks the default.
   if (args.is_dynamic()) {
     bool supported = strategy == QuantizationStrategy::kToken ||
                      strategy == QuantizationStrategy::kTensor ||
@@ -410,18 +399,6 @@ absl::StatusOr<QuantizationArgs> ValidateQuantizationArgs(
     if (args.dynamic == DynamicMode::kLocal && strategy != QuantizationStrategy::kTensorGroup) {
       return ValueError("local is only supported for strategy tensor_group");
     }
-    if (observer) {
-      if (args.dynamic == DynamicMode::kDynamic) {
-        if (*observer != "memoryless" && warnings != nullptr) {
-          warnings->push_back("No observer is used for dynamic quant., setting to None");
-        }
-        observer = absl::nullopt;
-      }
-    } else if (args.dynamic == DynamicMode::kLocal) {
-      observer = "minmax";
-    }
-  } else if (!observer) {
-    observer = "memoryless_minmax";
   }
 
   if (f.zp_dtype) {
@@ -433,8 +410,68 @@ absl::StatusOr<QuantizationArgs> ValidateQuantizationArgs(
   }
 
   args.strategy = strategy;
-  args.observer = observer;
+  args.observer = f.observer;
   return args;
+}
+
+absl::StatusOr<wring::recipe::QuantizationArgs> WrittenArgsFromJson(const Json& fields) {
+  if (!fields.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("QuantizationArgs: expected an object, got ", JsonTypeName(fields)));
+  }
+  wring::recipe::QuantizationArgs written;
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    const std::string& key = it.key();
+    const Json& value = it.value();
+    if (value.is_null()) continue;
+    auto wrong_type = [&](const char* expected) {
+      return absl::InvalidArgumentError(absl::StrCat("QuantizationArgs.", key, ": expected ",
+                                                     expected, ", got ", value.dump()));
+    };
+    if (key == "num_bits" || key == "group_size") {
+      if (!value.is_number_integer()) return wrong_type("an integer");
+      const int v = value.get<int>();
+      key == "num_bits" ? written.set_num_bits(v) : written.set_group_size(v);
+    } else if (key == "symmetric") {
+      if (!value.is_boolean()) return wrong_type("a boolean");
+      written.set_symmetric(value.get<bool>());
+    } else if (key == "dynamic" || key == "actorder") {
+      std::string v;
+      if (value.is_boolean()) {
+        v = value.get<bool>() ? "true" : "false";
+      } else if (value.is_string()) {
+        v = value.get<std::string>();
+      } else {
+        return wrong_type("a boolean or a string");
+      }
+      key == "dynamic" ? written.set_dynamic(v) : written.set_actorder(v);
+    } else if (key == "block_structure") {
+      if (!value.is_array()) return wrong_type("a list of integers");
+      for (const Json& v : value) {
+        if (!v.is_number_integer()) return wrong_type("a list of integers");
+        written.add_block_structure(v.get<int>());
+      }
+    } else if (key == "observer_kwargs") {
+      if (!value.is_object()) return wrong_type("an object");
+      for (auto kv = value.begin(); kv != value.end(); ++kv) {
+        (*written.mutable_observer_kwargs())[kv.key()] =
+            kv.value().is_string() ? kv.value().get<std::string>() : kv.value().dump();
+      }
+    } else if (key == "type" || key == "strategy" || key == "observer" || key == "scale_dtype" ||
+               key == "zp_dtype") {
+      if (!value.is_string()) return wrong_type("a string");
+      const std::string v = value.get<std::string>();
+      if (key == "type") written.set_type(v);
+      if (key == "strategy") written.set_strategy(v);
+      if (key == "observer") written.set_observer(v);
+      if (key == "scale_dtype") written.set_scale_dtype(v);
+      if (key == "zp_dtype") written.set_zp_dtype(v);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("QuantizationArgs has no field \"", key, "\""));
+    }
+  }
+  return written;
 }
 
 wring::recipe::QuantizationArgs ToWrittenArgs(const QuantizationArgs& args) {

@@ -1,9 +1,11 @@
-// compressed-tensors 0.18 QuantizationArgs: how one tensor (weights, input or
-// output activations, KV cache) is quantized, after pydantic validation.
+// compressed-tensors QuantizationArgs (the release tools/reference pins): how
+// one tensor (weights, input or output activations, KV cache) is quantized,
+// after pydantic validation.
 //
 // A recipe states only some fields; compressed-tensors fills in the rest
-// (strategy from group_size, the default observer, zp_dtype) and rejects
-// contradictory combinations. ValidateQuantizationArgs runs those validators
+// (strategy from group_size, zp_dtype) and rejects contradictory
+// combinations. Since 0.19 it leaves `observer` as written: the modifier
+// (quantization_config.h) or the calibration code picks the default. ValidateQuantizationArgs runs those validators
 // in upstream's order with upstream's messages, so wring's effective args and
 // errors are the ones llm-compressor would produce. ToJson writes the dict
 // compressed-tensors serializes into config.json's quantization_config.
@@ -85,12 +87,16 @@ inline bool operator!=(const QuantizationArgs& a, const QuantizationArgs& b) {
 
 // QuantizationArgs(**written): the field validators, then
 // validate_model_after. Errors are InvalidArgument with compressed-tensors'
-// ValueError text (Unimplemented for its NotImplementedError). Warnings
-// upstream would log (actorder deprecation, observer dropped for dynamic
-// quantization) are appended to `warnings` when given.
+// ValueError text (Unimplemented for its NotImplementedError). Validation
+// logs nothing in the pinned release; `warnings` receives what it would.
 absl::StatusOr<QuantizationArgs> ValidateQuantizationArgs(
     const wring::recipe::QuantizationArgs& written,
     std::vector<std::string>* warnings = nullptr);
+
+// A JSON object of QuantizationArgs fields (model_dump(mode="json") or a
+// subset, as tools/reference writes them) as a written recipe value; null
+// fields are left unset. For generated data and test vectors.
+absl::StatusOr<wring::recipe::QuantizationArgs> WrittenArgsFromJson(const Json& fields);
 
 // args.model_dump() as a written recipe value, so that it can be validated
 // again with one field changed (llm-compressor's observer overrides do

@@ -19,7 +19,8 @@ std::string ErrorOf(const Written& written) {
   return args.ok() ? "" : std::string(args.status().message());
 }
 
-TEST(QuantizationArgsTest, DefaultsAreStaticPerTensorInt8WithMemorylessMinMax) {
+// compressed-tensors 0.19 no longer picks an observer: the modifier does.
+TEST(QuantizationArgsTest, DefaultsAreStaticPerTensorInt8WithoutObserver) {
   auto args = ValidateQuantizationArgs(Written());
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->num_bits, 8);
@@ -28,7 +29,7 @@ TEST(QuantizationArgsTest, DefaultsAreStaticPerTensorInt8WithMemorylessMinMax) {
   EXPECT_EQ(args->strategy, QuantizationStrategy::kTensor);
   EXPECT_FALSE(args->group_size.has_value());
   EXPECT_TRUE(args->block_structure.empty());
-  EXPECT_EQ(args->observer, std::string("memoryless_minmax"));
+  EXPECT_FALSE(args->observer.has_value());
   EXPECT_EQ(args->zp_dtype, "int8");
 }
 
@@ -148,9 +149,9 @@ TEST(QuantizationArgsTest, BlockStructureStrings) {
   }
 }
 
-// compressed-tensors 0.19 removed group activation ordering: 'group', its
-// alias 'dynamic' and True are refused with its messages.
-TEST(QuantizationArgsTest, ActorderRemovedValuesAndAliases) {
+// compressed-tensors 0.19 removed group ordering; weight (alias static)
+// remains, with any strategy.
+TEST(QuantizationArgsTest, ActorderGroupIsRemovedWeightRemains) {
   Written w;
   w.set_group_size(128);
   w.set_actorder("dynamic");
@@ -170,19 +171,21 @@ TEST(QuantizationArgsTest, ActorderRemovedValuesAndAliases) {
   ASSERT_TRUE(off.ok());
   EXPECT_FALSE(off->actorder.has_value());
 
-  // static is weight's alias, kept as written.
+  // static is an alias of weight for equality.
   Written weight = w;
-  weight.set_actorder("static");
-  auto as_static = ValidateQuantizationArgs(weight);
-  ASSERT_TRUE(as_static.ok());
-  EXPECT_EQ(as_static->actorder, ActivationOrdering::kStatic);
+  weight.set_actorder("weight");
+  Written statik = w;
+  statik.set_actorder("static");
+  EXPECT_EQ(*ValidateQuantizationArgs(weight), *ValidateQuantizationArgs(statik));
+  EXPECT_EQ(ValidateQuantizationArgs(statik)->actorder, ActivationOrdering::kStatic);
 
   Written channel;
   channel.set_group_size(-1);
   channel.set_actorder("weight");  // weight ordering works with any strategy
   EXPECT_TRUE(ValidateQuantizationArgs(channel).ok());
   channel.set_actorder("sideways");
-  EXPECT_EQ(ErrorOf(channel), "'sideways' is not a valid ActivationOrdering");
+  EXPECT_THAT(ErrorOf(channel), HasSubstr("Input should be 'weight', 'static', 'group' or "
+                                          "'dynamic'"));
 }
 
 TEST(QuantizationArgsTest, DynamicRules) {
@@ -202,22 +205,18 @@ TEST(QuantizationArgsTest, DynamicRules) {
   auto args = ValidateQuantizationArgs(local);
   ASSERT_TRUE(args.ok());
   EXPECT_EQ(args->dynamic, DynamicMode::kLocal);
-  EXPECT_EQ(args->observer, std::string("minmax"));  // local defaults to minmax
+  EXPECT_FALSE(args->observer.has_value());  // the modifier fills it in
   local.set_observer("static_minmax");
   EXPECT_EQ(ValidateQuantizationArgs(local)->observer, std::string("static_minmax"));
 
+  // 0.19 keeps an observer written for dynamic args, silently.
   Written with_observer;
   with_observer.set_dynamic("true");
   with_observer.set_observer("mse");
   std::vector<std::string> warnings;
-  auto dropped = ValidateQuantizationArgs(with_observer, &warnings);
-  ASSERT_TRUE(dropped.ok());
-  EXPECT_FALSE(dropped->observer.has_value());
-  EXPECT_EQ(warnings, std::vector<std::string>{
-                          "No observer is used for dynamic quant., setting to None"});
-  warnings.clear();
-  with_observer.set_observer("memoryless");  // old configs: dropped silently
-  ASSERT_TRUE(ValidateQuantizationArgs(with_observer, &warnings).ok());
+  auto kept = ValidateQuantizationArgs(with_observer, &warnings);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->observer, std::string("mse"));
   EXPECT_TRUE(warnings.empty());
 
   Written bogus;
@@ -271,7 +270,7 @@ TEST(QuantizationArgsTest, JsonMatchesConfigJsonForW4A16) {
   auto expected = *ParseJson(R"({"num_bits": 4, "type": "int", "symmetric": true,
       "group_size": 128, "strategy": "group", "block_structure": null, "dynamic": false,
       "actorder": null, "scale_dtype": null, "zp_dtype": null,
-      "observer": "memoryless_minmax", "observer_kwargs": {}})",
+      "observer": null, "observer_kwargs": {}})",
                                "expected");
   EXPECT_EQ(QuantizationArgsToJson(*args), expected);
 

@@ -44,31 +44,32 @@ ObserverOverrides ReadObserverOverrides(const QuantizationMixin& mixin) {
   return o;
 }
 
-absl::Status OverrideObserver(const absl::optional<std::string>& observer,
-                              absl::optional<QuantizationArgs>& args,
-                              std::vector<std::string>* warnings) {
-  if (!observer || !args) return absl::OkStatus();
-  // Upstream round-trips through model_dump()/model_validate(), so every
-  // validator (and its defaults) runs again.
-  wring::recipe::QuantizationArgs written = ToWrittenArgs(*args);
-  written.set_observer(*observer);
-  WRING_ASSIGN_OR_RETURN(args, ValidateQuantizationArgs(written, warnings));
-  return absl::OkStatus();
+// One args of a scheme: the override when one is given (whatever the args
+// are, dynamic included); otherwise an observer the recipe wrote stays, and
+// unset ones get the default (none for fully dynamic args). Upstream
+// assigns the field without validating again.
+void ResolveObserver(const absl::optional<std::string>& override_name,
+                     const char* default_name, absl::optional<QuantizationArgs>& args) {
+  if (!args) return;
+  if (override_name) {
+    args->observer = override_name;
+  } else if (!args->observer) {
+    if (args->dynamic != DynamicMode::kDynamic) args->observer = default_name;
+  }
 }
 
 // QuantizationMixin._apply_observer_overrides.
 absl::Status ApplyObserverOverrides(const ObserverOverrides& overrides,
-                                    QuantizationScheme& scheme,
-                                    std::vector<std::string>* warnings) {
+                                    QuantizationScheme& scheme) {
   if (overrides.conflicting) {
     return ValueError(
         "Cannot specify both individual observer parameters (weight_observer, input_observer, "
         "output_observer) and observer dict. Please use either individual parameters or the "
         "observer dict.");
   }
-  WRING_RETURN_IF_ERROR(OverrideObserver(overrides.weights, scheme.weights, warnings));
-  WRING_RETURN_IF_ERROR(OverrideObserver(overrides.input, scheme.input_activations, warnings));
-  WRING_RETURN_IF_ERROR(OverrideObserver(overrides.output, scheme.output_activations, warnings));
+  ResolveObserver(overrides.weights, kDefaultWeightObserver, scheme.weights);
+  ResolveObserver(overrides.input, kDefaultActivationObserver, scheme.input_activations);
+  ResolveObserver(overrides.output, kDefaultActivationObserver, scheme.output_activations);
   return absl::OkStatus();
 }
 
@@ -81,7 +82,10 @@ bool RequiresCalibrationData(const ResolvedQuantizationConfig& config) {
   if (config.kv_cache_scheme) return true;
   for (const auto& group : config.config_groups) {
     const QuantizationScheme& scheme = group.scheme;
-    if (scheme.weights && scheme.weights->observer == std::string("imatrix_mse")) return true;
+    if (scheme.weights && (scheme.weights->observer == std::string("imatrix_mse") ||
+                           scheme.weights->observer == std::string("nvfp4_expanded_imatrix"))) {
+      return true;
+    }
     if (scheme.input_activations &&
         scheme.input_activations->dynamic != DynamicMode::kDynamic) {
       return true;
@@ -176,18 +180,18 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveQuantizationMixin(
     for (size_t i = 0; i < presets.size(); ++i) {
       WRING_ASSIGN_OR_RETURN(QuantizationScheme scheme,
                              PresetScheme(presets[i].first, presets[i].second));
-      WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, scheme, warnings));
+      WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, scheme));
       config.config_groups.push_back({absl::StrCat("group_", i), std::move(scheme)});
     }
   }
   if (config.config_groups.empty() && written_groups.empty()) {
     QuantizationScheme scheme;
     scheme.targets = targets;
-    WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, scheme, warnings));
+    WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, scheme));
     config.config_groups.push_back({"group_0", std::move(scheme)});
   } else if (!has_scheme) {
     for (auto& group : written_groups) {
-      WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, group.scheme, warnings));
+      WRING_RETURN_IF_ERROR(ApplyObserverOverrides(overrides, group.scheme));
     }
     config.config_groups = std::move(written_groups);
   }
@@ -214,62 +218,56 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
       ResolvedQuantizationConfig config,
       ResolveQuantizationMixin(gptq.quantization(), QuantizationModifierKind::kGptqModifier));
 
-  // The modifier's actorder: absent means the "static" sentinel.
+  // The modifier's actorder: absent means the "static" sentinel. Values are
+  // compared as written (pydantic keeps the enum's plain string), so
+  // "static" and "weight" differ here although they mean the same.
   bool sentinel = !gptq.has_actorder();
-  absl::optional<ActivationOrdering> modifier_actorder;
+  absl::optional<std::string> modifier_actorder;
   if (!sentinel) {
     std::string value = absl::AsciiStrToLower(gptq.actorder());
     if (value != "none" && value != "null") {
-      bool found = false;
-      for (auto a : {ActivationOrdering::kGroup, ActivationOrdering::kWeight,
-                     ActivationOrdering::kDynamic, ActivationOrdering::kStatic}) {
-        if (ActivationOrderingName(a) == value) {
-          modifier_actorder = a;
-          found = true;
-        }
-      }
-      if (!found) {
+      if (value != "group" && value != "weight" && value != "dynamic" && value != "static") {
         return ValueError(absl::StrCat(
             "GPTQModifier.actorder: '", gptq.actorder(),
-            "' is not an activation ordering; use one of 'static', 'weight', 'group', "
-            "'dynamic' or null"));
+            "' is not an activation ordering; use one of 'weight', 'static' or null"));
       }
+      modifier_actorder = value;
     }
   }
-  auto same = [](const absl::optional<ActivationOrdering>& a,
-                 const absl::optional<ActivationOrdering>& b) {
-    if (!a || !b) return !a && !b;
-    return IsGroupActorder(*a) == IsGroupActorder(*b);
-  };
-  // llm-compressor 0.14 formats both values as their strings: "(group, weight)".
-  auto enum_repr = [](const absl::optional<ActivationOrdering>& a) {
-    return a ? std::string(ActivationOrderingName(*a)) : std::string("None");
+  auto parse = [](const std::string& value) {
+    for (auto a : {ActivationOrdering::kGroup, ActivationOrdering::kWeight,
+                   ActivationOrdering::kDynamic, ActivationOrdering::kStatic}) {
+      if (ActivationOrderingName(a) == value) return a;
+    }
+    return ActivationOrdering::kStatic;
   };
 
   for (auto& group : config.config_groups) {
     absl::optional<QuantizationArgs>& weights = group.scheme.weights;
     if (!weights) continue;
     QuantizationStrategy strategy = weights->strategy;
-    bool grouped = strategy == QuantizationStrategy::kGroup ||
-                   strategy == QuantizationStrategy::kTensorGroup;
-    if (!grouped && strategy != QuantizationStrategy::kChannel &&
-        strategy != QuantizationStrategy::kTensor && strategy != QuantizationStrategy::kBlock) {
+    if (strategy != QuantizationStrategy::kGroup && strategy != QuantizationStrategy::kTensorGroup &&
+        strategy != QuantizationStrategy::kChannel && strategy != QuantizationStrategy::kTensor &&
+        strategy != QuantizationStrategy::kBlock) {
       continue;
     }
     const absl::optional<ActivationOrdering> existing = weights->actorder;
     if (sentinel) {
       if (!existing) weights->actorder = ActivationOrdering::kStatic;
-    } else if (!existing || same(modifier_actorder, existing)) {
-      weights->actorder = modifier_actorder;
+      continue;
+    }
+    const std::string existing_name =
+        existing ? std::string(ActivationOrderingName(*existing)) : std::string();
+    if (!existing || (modifier_actorder && *modifier_actorder == existing_name)) {
+      weights->actorder =
+          modifier_actorder ? absl::make_optional(parse(*modifier_actorder)) : absl::nullopt;
     } else {
       return ValueError(absl::StrCat(
           "Cannot resolve activation ordering when both `GPTQModifier.actorder` and "
           "`QuantizationScheme.actorder` are provided and differ (",
-          enum_repr(modifier_actorder), ", ", ActivationOrderingName(*existing),
+          modifier_actorder.value_or("None"), ", ", existing_name,
           "). Either unset `GPTQModifier.actorder` or remove `actorder` from config groups."));
     }
-    // llm-compressor 0.14 accepts a modifier-level 'group' / 'dynamic' here
-    // and refuses it only when GPTQ quantizes (the check reports that).
   }
   return config;
 }

@@ -22,6 +22,11 @@ namespace mapping {
 // targets when it has a kv_cache_scheme.
 inline constexpr char kKvCacheTarget[] = "re:.*(self_attn|attention)$";
 
+// The observers QuantizationMixin gives args that name none (static or
+// `dynamic: local` ones; fully dynamic args get none).
+inline constexpr char kDefaultWeightObserver[] = "memoryless_minmax";
+inline constexpr char kDefaultActivationObserver[] = "minmax";
+
 struct NamedQuantizationScheme {
   std::string name;  // "group_0", or the recipe's config_groups key
   QuantizationScheme scheme;
@@ -61,7 +66,7 @@ absl::StatusOr<ResolvedQuantizationConfig> ResolveQuantizationMixin(
 
 // GPTQModifier.resolve_quantization_config: the mixin resolution plus the
 // modifier-level `actorder` (default "static") applied to every weight
-// scheme, with its conflict error and group-ordering fallbacks.
+// scheme, with its conflict error.
 absl::StatusOr<ResolvedQuantizationConfig> ResolveGptqModifier(
     const wring::recipe::GptqModifier& gptq);
 

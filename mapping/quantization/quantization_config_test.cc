@@ -36,7 +36,9 @@ TEST(ResolveQuantizationMixinTest, PresetSchemeUsesModifierTargets) {
   ASSERT_TRUE(config.ok()) << config.status();
   ASSERT_EQ(config->config_groups.size(), 1u);
   EXPECT_EQ(config->config_groups[0].name, "group_0");
-  EXPECT_EQ(config->config_groups[0].scheme, *PresetScheme("W4A16", {"Linear"}));
+  QuantizationScheme w4a16 = *PresetScheme("W4A16", {"Linear"});
+  w4a16.weights->observer = "memoryless_minmax";  // the modifier's default
+  EXPECT_EQ(config->config_groups[0].scheme, w4a16);
   EXPECT_EQ(config->ignore, std::vector<std::string>{"lm_head"});
   EXPECT_TRUE(config->has_config);
   EXPECT_FALSE(config->requires_calibration_data);  // weight-only: data-free
@@ -136,22 +138,48 @@ TEST(ResolveQuantizationMixinTest, ObserverOverrides) {
   auto dynamic = ResolveQuantizationMixin(dict);
   ASSERT_TRUE(dynamic.ok());
   EXPECT_EQ(dynamic->config_groups[0].scheme.weights->observer, std::string("memoryless_mse"));
-  // Dynamic inputs take no observer: the override is dropped with a warning.
-  EXPECT_FALSE(dynamic->config_groups[0].scheme.input_activations->observer.has_value());
-  EXPECT_THAT(dynamic->warnings,
-              ElementsAre("No observer is used for dynamic quant., setting to None"));
+  // llm-compressor 0.14 assigns an override even to dynamic args.
+  EXPECT_EQ(dynamic->config_groups[0].scheme.input_activations->observer, std::string("mse"));
+  EXPECT_TRUE(dynamic->warnings.empty());
 }
 
-TEST(ResolveQuantizationMixinTest, ObserverOverrideRevalidatesLikeModelDump) {
-  // MXFP4 sets zp_dtype=uint8 on symmetric args; model_dump drops it, so the
-  // re-validated args fall back to the fp4 default.
+// Without an override: static args the recipe left without an observer get
+// memoryless_minmax (weights) or minmax (activations); fully dynamic ones
+// none; written observers stay.
+TEST(ResolveQuantizationMixinTest, ObserverDefaults) {
+  Mixin fp8;
+  fp8.set_preset("FP8");  // the preset names static_minmax for its inputs
+  auto config = ResolveQuantizationMixin(fp8);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->config_groups[0].scheme.weights->observer, std::string("memoryless_minmax"));
+  EXPECT_EQ(config->config_groups[0].scheme.input_activations->observer,
+            std::string("static_minmax"));
+
+  Mixin groups;
+  groups.set_has_config_groups(true);
+  auto* scheme = groups.add_config_groups();
+  scheme->set_name("group_0");
+  scheme->mutable_scheme()->add_targets("Linear");
+  scheme->mutable_scheme()->mutable_input_activations()->set_num_bits(8);
+  scheme->mutable_scheme()->mutable_output_activations()->set_strategy("token");
+  scheme->mutable_scheme()->mutable_output_activations()->set_dynamic("true");
+  config = ResolveQuantizationMixin(groups);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->config_groups[0].scheme.input_activations->observer, std::string("minmax"));
+  EXPECT_FALSE(config->config_groups[0].scheme.output_activations->observer.has_value());
+}
+
+TEST(ResolveQuantizationMixinTest, ObserverOverrideOnlyAssignsTheField) {
+  // MXFP4 sets zp_dtype=uint8 on symmetric args; upstream assigns the
+  // observer without validating again, so it stays.
   Mixin mixin;
   mixin.set_preset("MXFP4A16");
   EXPECT_EQ(ResolveQuantizationMixin(mixin)->config_groups[0].scheme.weights->zp_dtype, "uint8");
   mixin.set_weight_observer("minmax");
   auto config = ResolveQuantizationMixin(mixin);
   ASSERT_TRUE(config.ok());
-  EXPECT_EQ(config->config_groups[0].scheme.weights->zp_dtype, "float8_e4m3fn");
+  EXPECT_EQ(config->config_groups[0].scheme.weights->zp_dtype, "uint8");
+  EXPECT_EQ(config->config_groups[0].scheme.weights->observer, std::string("minmax"));
 }
 
 TEST(ResolveQuantizationMixinTest, ObserverErrors) {
@@ -185,7 +213,8 @@ TEST(ResolveQuantizationMixinTest, KvCacheScheme) {
   EXPECT_TRUE(config->has_config);
   EXPECT_TRUE(config->requires_calibration_data);
   ASSERT_TRUE(config->kv_cache_scheme.has_value());
-  EXPECT_EQ(config->kv_cache_scheme->observer, std::string("memoryless_minmax"));
+  // The modifier leaves the KV-cache observer unset; calibration uses minmax.
+  EXPECT_FALSE(config->kv_cache_scheme->observer.has_value());
   EXPECT_THAT(config->warnings,
               ElementsAre("vLLM does not support asymmetric kv cache quantization"));
   EXPECT_EQ(config->ResolvedTargets(),
@@ -244,20 +273,23 @@ TEST(ResolveGptqModifierTest, ConflictingActorder) {
   group->mutable_scheme()->add_targets("Linear");
   group->mutable_scheme()->mutable_weights()->set_group_size(128);
   group->mutable_scheme()->mutable_weights()->set_actorder("weight");
-  gptq.set_actorder("group");
+  gptq.set_actorder("static");
   auto config = ResolveGptqModifier(gptq);
   ASSERT_FALSE(config.ok());
+  // Upstream compares the plain strings: static and weight differ here.
   EXPECT_EQ(config.status().message(),
             "Cannot resolve activation ordering when both `GPTQModifier.actorder` and "
-            "`QuantizationScheme.actorder` are provided and differ (group, weight). Either "
+            "`QuantizationScheme.actorder` are provided and differ (static, weight). Either "
             "unset `GPTQModifier.actorder` or remove `actorder` from config groups.");
-  gptq.set_actorder("weight");  // the same ordering: no conflict
+  gptq.set_actorder("weight");
   auto same = ResolveGptqModifier(gptq);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->config_groups[0].scheme.weights->actorder, ActivationOrdering::kWeight);
 }
 
-TEST(ResolveGptqModifierTest, ModifierGroupActorderIsKeptForTheRunToRefuse) {
+// The modifier-level field is not validated by compressed-tensors again, so
+// group ordering still passes through it, with any strategy.
+TEST(ResolveGptqModifierTest, ModifierLevelGroupActorderPassesThrough) {
   wring::recipe::GptqModifier gptq;
   gptq.mutable_quantization()->set_preset("W8A8");  // channel weights
   gptq.set_actorder("group");

@@ -1,5 +1,7 @@
 #include "mapping/quantization/quantization_scheme.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -8,6 +10,7 @@
 #include "mapping/base/python_repr.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/match/matchers.h"
+#include "mapping/quantization/preset_schemes_json.h"
 
 namespace wring {
 namespace mapping {
@@ -15,92 +18,55 @@ namespace {
 
 using WrittenArgs = wring::recipe::QuantizationArgs;
 
-struct ArgsSpec {
-  int num_bits;
-  const char* type;
-  const char* strategy;
-  const char* dynamic;  // "false", "true", "local"
-  absl::optional<int> group_size;
-  bool symmetric = true;
-  const char* observer = nullptr;
-  const char* scale_and_zp_dtype = nullptr;
-  std::vector<int> block_structure = {};
-};
-
-WrittenArgs Written(const ArgsSpec& spec) {
-  WrittenArgs w;
-  w.set_num_bits(spec.num_bits);
-  w.set_type(spec.type);
-  w.set_strategy(spec.strategy);
-  w.set_dynamic(spec.dynamic);
-  w.set_symmetric(spec.symmetric);
-  if (spec.group_size) w.set_group_size(*spec.group_size);
-  if (spec.observer != nullptr) w.set_observer(spec.observer);
-  if (spec.scale_and_zp_dtype != nullptr) {
-    w.set_scale_dtype(spec.scale_and_zp_dtype);
-    w.set_zp_dtype(spec.scale_and_zp_dtype);
-  }
-  for (int v : spec.block_structure) w.add_block_structure(v);
-  return w;
-}
-
+// One PRESET_SCHEMES entry: its args as compressed-tensors constructs them
+// (the fields it passes; the validators fill in the rest, as upstream's do).
 struct PresetSpec {
   std::string name;
-  absl::optional<ArgsSpec> weights;
-  absl::optional<ArgsSpec> input_activations;
+  absl::optional<WrittenArgs> weights;
+  absl::optional<WrittenArgs> input_activations;
+  absl::optional<WrittenArgs> output_activations;
+  absl::optional<std::string> format;
 };
 
-// _int_wnam(weight_bits, act_bits): int group-128 weights, dynamic per-token
-// int inputs below 16 bits.
-PresetSpec IntWnAm(int weight_bits, int act_bits) {
-  PresetSpec preset;
-  preset.name = absl::StrCat("W", weight_bits, "A", act_bits);
-  preset.weights = ArgsSpec{weight_bits, "int", "group", "false", 128};
-  if (act_bits < 16) preset.input_activations = ArgsSpec{act_bits, "int", "token", "true", {}};
-  return preset;
+// The data is compiled in and checked by quantization_scheme_test; a
+// malformed copy is a broken build, not an input error.
+[[noreturn]] void BrokenData(absl::string_view what) {
+  std::fprintf(stderr, "mapping/quantization/data/preset_schemes.json: %s\n",
+               std::string(what).c_str());
+  std::abort();
+}
+
+absl::optional<WrittenArgs> PresetArgs(const Json& preset, const char* key) {
+  const Json* fields = JsonMember(preset, key);
+  if (fields == nullptr) BrokenData(absl::StrCat("a preset has no \"", key, "\""));
+  if (fields->is_null()) return absl::nullopt;
+  absl::StatusOr<WrittenArgs> written = WrittenArgsFromJson(*fields);
+  if (!written.ok()) BrokenData(written.status().message());
+  return *std::move(written);
+}
+
+std::vector<PresetSpec>* LoadPresets() {
+  absl::StatusOr<Json> json = ParseJson(embedded::PresetSchemesJson(), "preset_schemes.json");
+  if (!json.ok()) BrokenData(json.status().message());
+  const Json* presets = JsonMember(*json, "presets");
+  if (presets == nullptr || !presets->is_array()) BrokenData("no \"presets\" list");
+  auto* specs = new std::vector<PresetSpec>;
+  for (const Json& preset : *presets) {
+    PresetSpec spec;
+    absl::optional<std::string> name = JsonString(preset, "name");
+    if (!name) BrokenData("a preset has no name");
+    spec.name = *name;
+    spec.weights = PresetArgs(preset, "weights");
+    spec.input_activations = PresetArgs(preset, "input_activations");
+    spec.output_activations = PresetArgs(preset, "output_activations");
+    spec.format = JsonString(preset, "format");
+    specs->push_back(std::move(spec));
+  }
+  return specs;
 }
 
 const std::vector<PresetSpec>& PresetSpecs() {
-  static const auto* presets = [] {
-    auto* p = new std::vector<PresetSpec>;
-    const ArgsSpec nvfp4_weights{4, "float", "tensor_group", "false", 16, true, nullptr,
-                                 "float8_e4m3fn"};
-    const ArgsSpec nvfp4_inputs{4, "float", "tensor_group", "local", 16, true, "static_minmax",
-                                "float8_e4m3fn"};
-    const ArgsSpec mxfp4_weights{4, "float", "group", "false", 32, true, nullptr, "uint8"};
-    const ArgsSpec mxfp4_inputs{4, "float", "group", "true", 32, true, nullptr, "uint8"};
-    const ArgsSpec mxfp8_weights{8, "float", "group", "false", 32, true, nullptr, "uint8"};
-    const ArgsSpec mxfp8_inputs{8, "float", "group", "true", 32, true, nullptr, "uint8"};
-    const ArgsSpec int8_w8a8_weights{8, "int", "channel", "false", {}};
-    const ArgsSpec int8_w8a8_inputs{8, "int", "token", "true", {}};
-    const ArgsSpec int4_group_weights{4, "int", "group", "false", 128};
-    const ArgsSpec fp8_token_inputs{8, "float", "token", "true", {}};
-
-    p->push_back({"UNQUANTIZED", absl::nullopt, absl::nullopt});
-    p->push_back({"W4A16_ASYM", ArgsSpec{4, "int", "group", "false", 128, false}, absl::nullopt});
-    p->push_back({"W8A8", int8_w8a8_weights, int8_w8a8_inputs});
-    p->push_back({"INT8", int8_w8a8_weights, int8_w8a8_inputs});
-    p->push_back({"W4AFP8", int4_group_weights, fp8_token_inputs});
-    p->push_back({"FP8", ArgsSpec{8, "float", "tensor", "false", {}},
-                  ArgsSpec{8, "float", "tensor", "false", {}, true, "static_minmax"}});
-    p->push_back({"FP8_DYNAMIC", ArgsSpec{8, "float", "channel", "false", {}}, fp8_token_inputs});
-    p->push_back(
-        {"FP8_BLOCK",
-         ArgsSpec{8, "float", "block", "false", {}, true, nullptr, nullptr, {128, 128}},
-         ArgsSpec{8, "float", "group", "true", 128}});
-    p->push_back({"NVFP4A16", nvfp4_weights, absl::nullopt});
-    p->push_back({"NVFP4", nvfp4_weights, nvfp4_inputs});
-    p->push_back({"MXFP4A16", mxfp4_weights, absl::nullopt});
-    p->push_back({"MXFP4", mxfp4_weights, mxfp4_inputs});
-    p->push_back({"MXFP8A16", mxfp8_weights, absl::nullopt});
-    p->push_back({"MXFP8", mxfp8_weights, mxfp8_inputs});
-    const std::pair<int, int> int_schemes[] = {{2, 4}, {2, 8}, {2, 16}, {3, 4},  {3, 8},
-                                               {3, 16}, {4, 4}, {4, 8},  {4, 16}, {5, 8},
-                                               {5, 16}, {6, 8}, {6, 16}, {7, 8},  {7, 16},
-                                               {8, 16}};
-    for (const auto& bits : int_schemes) p->push_back(IntWnAm(bits.first, bits.second));
-    return p;
-  }();
+  static const std::vector<PresetSpec>* presets = LoadPresets();
   return *presets;
 }
 
@@ -221,11 +187,18 @@ absl::StatusOr<QuantizationScheme> PresetScheme(absl::string_view name,
   QuantizationScheme scheme;
   scheme.targets = std::move(targets);
   if (preset->weights) {
-    WRING_ASSIGN_OR_RETURN(scheme.weights, ValidateQuantizationArgs(Written(*preset->weights)));
+    WRING_ASSIGN_OR_RETURN(scheme.weights, ValidateQuantizationArgs(*preset->weights));
   }
   if (preset->input_activations) {
     WRING_ASSIGN_OR_RETURN(scheme.input_activations,
-                           ValidateQuantizationArgs(Written(*preset->input_activations)));
+                           ValidateQuantizationArgs(*preset->input_activations));
+  }
+  if (preset->output_activations) {
+    WRING_ASSIGN_OR_RETURN(scheme.output_activations,
+                           ValidateQuantizationArgs(*preset->output_activations));
+  }
+  if (preset->format) {
+    WRING_ASSIGN_OR_RETURN(scheme.format, ParseCompressionFormat(*preset->format));
   }
   WRING_RETURN_IF_ERROR(CheckQuantizationScheme(scheme));
   return scheme;

@@ -1,6 +1,8 @@
-// compressed-tensors 0.18 QuantizationScheme (one config group: the targets
-// and how their weights / inputs / outputs are quantized) and the preset
-// schemes a recipe can name (`scheme: W4A16`).
+// compressed-tensors QuantizationScheme (one config group: the targets and
+// how their weights / inputs / outputs are quantized) and the preset schemes
+// a recipe can name (`scheme: W4A16`). The presets are data generated from
+// the pinned release (mapping/quantization/data/preset_schemes.json,
+// tools/reference/generate.py) and compiled in.
 #ifndef WRING_MAPPING_QUANTIZATION_QUANTIZATION_SCHEME_H_
 #define WRING_MAPPING_QUANTIZATION_QUANTIZATION_SCHEME_H_
 

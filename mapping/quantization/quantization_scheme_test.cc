@@ -17,67 +17,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 
-Json LoadPresetsJson() {
-  std::ifstream in("mapping/quantization/testdata/ct_presets_0.18.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto json = ParseJson(text.str(), "ct_presets_0.18.json");
-  EXPECT_TRUE(json.ok()) << json.status();
-  return json.ok() ? *json : Json::object();
-}
-
-// The extracted table records zp_dtype both as validation leaves it and as
-// it is serialized; compare against our args JSON plus the effective dtype.
-void ExpectArgsMatch(const std::string& where, const Json& expected,
-                     const absl::optional<QuantizationArgs>& actual) {
-  ASSERT_TRUE(actual.has_value()) << where;
-  Json ours = QuantizationArgsToJson(*actual);
-  for (auto it = expected.begin(); it != expected.end(); ++it) {
-    if (it.key() == "zp_dtype_effective") {
-      EXPECT_EQ(Json(absl::StrCat("torch.", actual->zp_dtype)), it.value())
-          << where;
-    } else if (it.key() == "zp_dtype_serialized") {
-      EXPECT_EQ(ours["zp_dtype"], it.value()) << where;
-    } else {
-      ASSERT_TRUE(ours.contains(it.key())) << where << " " << it.key();
-      EXPECT_EQ(ours[it.key()], it.value()) << where << " field " << it.key();
-    }
-  }
-}
-
-TEST(PresetSchemeTest, EveryPresetMatchesCompressedTensors018) {
-  Json table = LoadPresetsJson();
-  const Json* presets = JsonMember(table, "presets");
-  ASSERT_NE(presets, nullptr);
-  std::vector<std::string> names;
-  for (auto it = presets->begin(); it != presets->end(); ++it) names.push_back(it.key());
-  EXPECT_THAT(ListPresetNames(), UnorderedElementsAreArray(names));
-
-  for (auto it = presets->begin(); it != presets->end(); ++it) {
-    SCOPED_TRACE(it.key());
-    auto scheme = PresetScheme(it.key(), {"Linear"});
-    ASSERT_TRUE(scheme.ok()) << scheme.status();
-    EXPECT_EQ(scheme->targets, std::vector<std::string>{"Linear"});
-    EXPECT_FALSE(scheme->format.has_value());
-    if (it.value().is_string()) {  // "alias of W8A8"
-      EXPECT_EQ(*scheme, *PresetScheme("W8A8", {"Linear"}));
-      continue;
-    }
-    const Json& expected = it.value();
-    for (const char* field : {"weights", "input_activations", "output_activations"}) {
-      const Json* args_json = JsonMember(expected, field);
-      const auto& args = std::string(field) == "weights"             ? scheme->weights
-                         : std::string(field) == "input_activations" ? scheme->input_activations
-                                                                     : scheme->output_activations;
-      if (args_json == nullptr) {
-        EXPECT_FALSE(args.has_value()) << field;
-      } else {
-        ExpectArgsMatch(absl::StrCat(it.key(), ".", field), *args_json, args);
-      }
-    }
-  }
-}
-
 TEST(PresetSchemeTest, NamesAreCaseInsensitive) {
   EXPECT_TRUE(IsPresetScheme("w4a16"));
   EXPECT_TRUE(IsPresetScheme("Fp8_Dynamic"));

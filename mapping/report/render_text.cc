@@ -227,6 +227,10 @@ std::string RenderReportText(const report::CheckReport& report, const RenderOpti
                   : v.exit_code() == 1 ? "WOULD FAIL"
                                        : "UNUSABLE INPUT",
                   v.summary().empty() ? "" : absl::StrCat(" - ", v.summary()), "\n");
+  if (report.has_reference()) {
+    absl::StrAppend(&out, "Follows: llm-compressor ", report.reference().llmcompressor(),
+                    ", compressed-tensors ", report.reference().compressed_tensors(), "\n");
+  }
   const report::ModelSummary& m = report.model();
   absl::StrAppend(&out, "Model: ", m.architecture(), " (", m.source_kind(), ", ", m.num_modules(),
                   " modules, ", m.num_linear(), " Linear)\n");

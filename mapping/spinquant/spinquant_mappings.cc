@@ -1,29 +1,125 @@
 #include "mapping/spinquant/spinquant_mappings.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "mapping/base/json.h"
+#include "mapping/spinquant/spinquant_mappings_json.h"
 
 namespace wring {
 namespace mapping {
 namespace spinquant {
 namespace {
 
-// Both upstream mapping sets differ only in mlp_in/mlp_out.
-SpinQuantMapping StandardDecoderMapping(std::vector<std::string> mlp_in,
-                                        std::vector<std::string> mlp_out) {
-  SpinQuantMapping m;
-  m.embedding = "re:.*embed_tokens$";
-  m.attn = "re:.*self_attn$";
-  m.attn_q = "re:.*q_proj$";
-  m.attn_k = "re:.*k_proj$";
-  m.attn_v = "re:.*v_proj$";
-  m.attn_o = "re:.*o_proj$";
-  m.mlp_in = std::move(mlp_in);
-  m.mlp_out = std::move(mlp_out);
-  m.lm_head = "lm_head";
-  return m;
+struct SpinQuantRegistryData {
+  // Named values by their mappings.py / norm_mappings.py global names; the
+  // registries point into them.
+  std::map<std::string, SpinQuantMapping> mappings;
+  std::map<std::string, std::vector<NormMapping>> norm_lists;
+  const SpinQuantMapping* default_mapping = nullptr;
+  const std::vector<NormMapping>* default_norms = nullptr;
+  std::vector<std::pair<std::string, const SpinQuantMapping*>> registry;
+  std::vector<std::pair<std::string, const std::vector<NormMapping>*>> norm_registry;
+};
+
+// The data is compiled in and checked by spinquant_mappings_test; a
+// malformed copy is a broken build, not an input error.
+[[noreturn]] void BrokenData(absl::string_view what) {
+  std::fprintf(stderr, "mapping/spinquant/data/spinquant_mappings.json: %s\n",
+               std::string(what).c_str());
+  std::abort();
 }
 
-// Upstream's registries are dicts; a linear scan over two entries is what a
+const Json& Member(const Json& object, const char* key) {
+  const Json* value = JsonMember(object, key);
+  if (value == nullptr) BrokenData(absl::StrCat("missing \"", key, "\""));
+  return *value;
+}
+
+std::string String(const Json& object, const char* key) {
+  const Json& value = Member(object, key);
+  if (!value.is_string()) BrokenData(absl::StrCat("\"", key, "\" is not a string"));
+  return value.get<std::string>();
+}
+
+// mlp_in / mlp_out accept a string or a list upstream; the generator writes
+// the validated (list) form.
+std::vector<std::string> Strings(const Json& object, const char* key) {
+  const Json& value = Member(object, key);
+  if (value.is_string()) return {value.get<std::string>()};
+  if (!value.is_array()) BrokenData(absl::StrCat("\"", key, "\" is not a list"));
+  std::vector<std::string> out;
+  for (const Json& item : value) {
+    if (!item.is_string()) BrokenData(absl::StrCat("\"", key, "\" holds a non-string"));
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+const Json& Array(const Json& object, const char* key) {
+  const Json& value = Member(object, key);
+  if (!value.is_array()) BrokenData(absl::StrCat("\"", key, "\" is not a list"));
+  return value;
+}
+
+SpinQuantRegistryData* LoadData() {
+  absl::StatusOr<Json> json =
+      ParseJson(embedded::SpinQuantMappingsJson(), "spinquant_mappings.json");
+  if (!json.ok()) BrokenData(json.status().message());
+  auto* data = new SpinQuantRegistryData;
+  for (const Json& m : Array(*json, "mappings")) {
+    SpinQuantMapping mapping;
+    mapping.embedding = String(m, "embedding");
+    mapping.attn = String(m, "attn");
+    mapping.attn_q = String(m, "attn_q");
+    mapping.attn_k = String(m, "attn_k");
+    mapping.attn_v = String(m, "attn_v");
+    mapping.attn_o = String(m, "attn_o");
+    const Json& head_dim = Member(m, "attn_head_dim");
+    if (head_dim.is_number_integer()) mapping.attn_head_dim = head_dim.get<int64_t>();
+    mapping.mlp_in = Strings(m, "mlp_in");
+    mapping.mlp_out = Strings(m, "mlp_out");
+    mapping.lm_head = String(m, "lm_head");
+    data->mappings.emplace(String(m, "name"), std::move(mapping));
+  }
+  for (const Json& list : Array(*json, "norm_lists")) {
+    std::vector<NormMapping> norms;
+    for (const Json& n : Array(list, "mappings")) {
+      norms.push_back(NormMapping{String(n, "norm"), Strings(n, "linears")});
+    }
+    data->norm_lists.emplace(String(list, "name"), std::move(norms));
+  }
+  auto mapping_named = [&](const std::string& name) -> const SpinQuantMapping* {
+    auto it = data->mappings.find(name);
+    if (it == data->mappings.end()) BrokenData(absl::StrCat("no mapping named ", name));
+    return &it->second;
+  };
+  auto norms_named = [&](const std::string& name) -> const std::vector<NormMapping>* {
+    auto it = data->norm_lists.find(name);
+    if (it == data->norm_lists.end()) BrokenData(absl::StrCat("no norm list named ", name));
+    return &it->second;
+  };
+  data->default_mapping = mapping_named(String(*json, "default_mapping"));
+  data->default_norms = norms_named(String(*json, "default_norm_list"));
+  for (const Json& entry : Array(*json, "registry")) {
+    data->registry.emplace_back(String(entry, "architecture"),
+                                mapping_named(String(entry, "mapping")));
+  }
+  for (const Json& entry : Array(*json, "norm_registry")) {
+    data->norm_registry.emplace_back(String(entry, "architecture"),
+                                     norms_named(String(entry, "list")));
+  }
+  return data;
+}
+
+const SpinQuantRegistryData& Data() {
+  static const SpinQuantRegistryData* data = LoadData();
+  return *data;
+}
+
+// Upstream's registries are dicts of a few entries; a linear scan is what a
 // lookup costs here.
 template <typename Value>
 const Value* FindEntry(const std::vector<std::pair<std::string, const Value*>>& registry,
@@ -51,56 +147,16 @@ std::vector<SpinQuantMappingField> MappingFields(const SpinQuantMapping& m) {
   };
 }
 
-const SpinQuantMapping& DefaultSpinQuantMapping() {
-  static const SpinQuantMapping* const kMapping = new SpinQuantMapping(
-      StandardDecoderMapping({"re:.*up_proj$", "re:.*gate_proj$"}, {"re:.*down_proj$"}));
-  return *kMapping;
-}
+const SpinQuantMapping& DefaultSpinQuantMapping() { return *Data().default_mapping; }
 
-const SpinQuantMapping& Cohere2MoeSpinQuantMapping() {
-  // The router (mlp.gate.linear, an nn.Linear after
-  // prepare_cohere2_moe_for_spinquant) takes R1 so routing is unchanged.
-  static const SpinQuantMapping* const kMapping = new SpinQuantMapping(StandardDecoderMapping(
-      {"re:.*gate_proj$", "re:.*up_proj$", "re:.*mlp\\.gate\\.linear$"}, {"re:.*down_proj$"}));
-  return *kMapping;
-}
-
-const std::vector<NormMapping>& DefaultNormMappings() {
-  static const std::vector<NormMapping>* const kMappings = new std::vector<NormMapping>{
-      {"re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}},
-      {"re:.*post_attention_layernorm$", {"re:.*up_proj$", "re:.*gate_proj$"}},
-      // An exact module name, not a regex: models whose final norm lives
-      // elsewhere get "final incomplete set" here.
-      {"model.norm", {"lm_head"}},
-  };
-  return *kMappings;
-}
-
-const std::vector<NormMapping>& Cohere2MoeNormMappings() {
-  // Cohere2MoE's parallel block feeds attention, MLP and router from one
-  // norm across parents; prepare_cohere2_moe_for_spinquant fuses those per
-  // layer, leaving only the final norm here.
-  static const std::vector<NormMapping>* const kMappings =
-      new std::vector<NormMapping>{{"model.norm", {"lm_head"}}};
-  return *kMappings;
-}
+const std::vector<NormMapping>& DefaultNormMappings() { return *Data().default_norms; }
 
 const std::vector<std::pair<std::string, const SpinQuantMapping*>>& SpinQuantMappingRegistry() {
-  static const auto* const kRegistry =
-      new std::vector<std::pair<std::string, const SpinQuantMapping*>>{
-          {"LlamaForCausalLM", &DefaultSpinQuantMapping()},
-          {"Cohere2MoeForCausalLM", &Cohere2MoeSpinQuantMapping()},
-      };
-  return *kRegistry;
+  return Data().registry;
 }
 
 const std::vector<std::pair<std::string, const std::vector<NormMapping>*>>& NormMappingRegistry() {
-  static const auto* const kRegistry =
-      new std::vector<std::pair<std::string, const std::vector<NormMapping>*>>{
-          {"LlamaForCausalLM", &DefaultNormMappings()},
-          {"Cohere2MoeForCausalLM", &Cohere2MoeNormMappings()},
-      };
-  return *kRegistry;
+  return Data().norm_registry;
 }
 
 std::string UnrecognizedArchitectureMessage(absl::string_view architecture) {

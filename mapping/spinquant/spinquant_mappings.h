@@ -61,12 +61,14 @@ struct SpinQuantMappingField {
 // embedding, attn, attn_q, attn_k, attn_v, attn_o, mlp_in, mlp_out, lm_head.
 std::vector<SpinQuantMappingField> MappingFields(const SpinQuantMapping& mapping);
 
-// mappings.py `_default_mappings` / `_cohere2_moe_mappings`.
+// The registries are data generated from the pinned llm-compressor release
+// (mapping/spinquant/data/spinquant_mappings.json,
+// tools/reference/generate.py) and compiled in.
+
+// mappings.py / norm_mappings.py `_default_mappings`: what an unregistered
+// architecture gets.
 const SpinQuantMapping& DefaultSpinQuantMapping();
-const SpinQuantMapping& Cohere2MoeSpinQuantMapping();
-// norm_mappings.py `_default_mappings` / `_cohere2_moe_mappings`.
 const std::vector<NormMapping>& DefaultNormMappings();
-const std::vector<NormMapping>& Cohere2MoeNormMappings();
 
 // SPINQUANT_MAPPING_REGISTRY / NORM_MAPPING_REGISTRY, in upstream's order.
 const std::vector<std::pair<std::string, const SpinQuantMapping*>>& SpinQuantMappingRegistry();

@@ -30,7 +30,7 @@ TEST(SpinQuantMappingsTest, DefaultMappingTargetsLlamaStyleNames) {
 }
 
 TEST(SpinQuantMappingsTest, Cohere2MoeAddsTheRouterToMlpIn) {
-  const SpinQuantMapping& m = Cohere2MoeSpinQuantMapping();
+  const SpinQuantMapping& m = *InferSpinQuantMapping("Cohere2MoeForCausalLM").mapping;
   EXPECT_THAT(m.mlp_in,
               ElementsAre("re:.*gate_proj$", "re:.*up_proj$", "re:.*mlp\\.gate\\.linear$"));
   EXPECT_THAT(m.mlp_out, ElementsAre("re:.*down_proj$"));
@@ -57,26 +57,30 @@ TEST(SpinQuantMappingsTest, DefaultNormMappings) {
           NormMapping{"re:.*input_layernorm$", {"re:.*q_proj$", "re:.*k_proj$", "re:.*v_proj$"}},
           NormMapping{"re:.*post_attention_layernorm$", {"re:.*up_proj$", "re:.*gate_proj$"}},
           NormMapping{"model.norm", {"lm_head"}}));
-  EXPECT_THAT(Cohere2MoeNormMappings(), ElementsAre(NormMapping{"model.norm", {"lm_head"}}));
+  // Cohere2MoE's parallel block fuses its input norms per layer elsewhere.
+  EXPECT_THAT(*InferNormMappings("Cohere2MoeForCausalLM").mappings,
+              ElementsAre(NormMapping{"model.norm", {"lm_head"}}));
 }
 
 TEST(SpinQuantMappingsTest, RegistriesHoldLlamaAndCohere2Moe) {
-  EXPECT_THAT(SpinQuantMappingRegistry(),
-              ElementsAre(Pair("LlamaForCausalLM", &DefaultSpinQuantMapping()),
-                          Pair("Cohere2MoeForCausalLM", &Cohere2MoeSpinQuantMapping())));
-  EXPECT_THAT(NormMappingRegistry(),
-              ElementsAre(Pair("LlamaForCausalLM", &DefaultNormMappings()),
-                          Pair("Cohere2MoeForCausalLM", &Cohere2MoeNormMappings())));
+  std::vector<std::string> architectures, norm_architectures;
+  for (const auto& entry : SpinQuantMappingRegistry()) architectures.push_back(entry.first);
+  for (const auto& entry : NormMappingRegistry()) norm_architectures.push_back(entry.first);
+  EXPECT_THAT(architectures, ElementsAre("LlamaForCausalLM", "Cohere2MoeForCausalLM"));
+  EXPECT_THAT(norm_architectures, ElementsAre("LlamaForCausalLM", "Cohere2MoeForCausalLM"));
+  // Llama is registered with the very default mappings (same object).
+  EXPECT_EQ(SpinQuantMappingRegistry()[0].second, &DefaultSpinQuantMapping());
+  EXPECT_EQ(NormMappingRegistry()[0].second, &DefaultNormMappings());
 }
 
 TEST(SpinQuantMappingsTest, RegisteredArchitectureDoesNotFallBack) {
   InferredSpinQuantMapping cohere = InferSpinQuantMapping("Cohere2MoeForCausalLM");
-  EXPECT_EQ(cohere.mapping, &Cohere2MoeSpinQuantMapping());
+  EXPECT_NE(cohere.mapping, &DefaultSpinQuantMapping());
   EXPECT_FALSE(cohere.fell_back);
   EXPECT_FALSE(cohere.info_message.has_value());
 
   InferredNormMappings norms = InferNormMappings("Cohere2MoeForCausalLM");
-  EXPECT_EQ(norms.mappings, &Cohere2MoeNormMappings());
+  EXPECT_NE(norms.mappings, &DefaultNormMappings());
   EXPECT_FALSE(norms.fell_back);
 }
 

@@ -15,7 +15,7 @@ namespace testing {
 
 // Runfiles path of tests/fixtures/mapping/<name>.json.
 std::string FixturePath(const std::string& name);
-// The fixture names (without .json), as listed in tests/fixtures/mapping/BUILD.
+// The fixture names (without .json): every fixture in the runfiles, sorted.
 std::vector<std::string> FixtureNames();
 // The text of tests/fixtures/mapping/<name>.json.
 absl::StatusOr<std::string> ReadFixture(const std::string& name);

@@ -1,8 +1,7 @@
 """Reference checkpoints for //backend/job:compress_job_test, written by
 llm-compressor's own oneshot + save_pretrained (compressed-tensors).
 
-Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
-compressed-tensors from PyPI):
+Rerun (CPU is enough; the pinned env of tools/reference/requirements.txt):
     python make_oneshot_reference.py OUT_DIR
 and copy OUT_DIR's contents here (tiny_llama/, calibration.jsonl,
 recipes/, reference/<scheme>/, versions.json).
@@ -25,8 +24,9 @@ OUT = sys.argv[1]
 NUM_SAMPLES = 8
 SEQ_LEN = 32
 
-# Observers are named explicitly for static activations: compressed-tensors
-# 0.18 (wring's reference) and 0.19 default them differently.
+# fp8_static_kv names its observers; fp8_static_kv_defaults leaves them to
+# llm-compressor 0.14 (minmax, a moving average, for the static inputs and
+# the kv cache, whose config keeps observer null).
 RECIPES = {
     "w4a16": "scheme: W4A16",
     "w4a16_asym": "scheme: W4A16_ASYM",
@@ -40,6 +40,12 @@ RECIPES = {
           weights: {num_bits: 8, type: float, strategy: channel, symmetric: true, dynamic: false, observer: memoryless_minmax}
           input_activations: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false, observer: static_minmax}
       kv_cache_scheme: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false, observer: static_minmax}""",
+    "fp8_static_kv_defaults": """config_groups:
+        group_0:
+          targets: [Linear]
+          weights: {num_bits: 8, type: float, strategy: channel, symmetric: true, dynamic: false}
+          input_activations: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false}
+      kv_cache_scheme: {num_bits: 8, type: float, strategy: tensor, symmetric: true, dynamic: false}""",
 }
 
 

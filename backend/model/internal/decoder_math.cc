@@ -52,13 +52,65 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
   return weight * normalized.to(x.scalar_type());
 }
 
+torch::Tensor OffsetRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  const torch::Tensor x32 = x.to(torch::kFloat);
+  const torch::Tensor normalized = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return (normalized * (weight.to(torch::kFloat) + 1.0)).to(x.scalar_type());
+}
+
+torch::Tensor Norm(NormStyle style, const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  switch (style) {
+    case NormStyle::kOffsetWeight:
+      return OffsetRmsNorm(x, weight, eps);
+    case NormStyle::kFloat32Weight: {
+      const torch::Tensor x32 = x.to(torch::kFloat);
+      const torch::Tensor normalized = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+      return (normalized * weight.to(torch::kFloat)).to(x.scalar_type());
+    }
+    case NormStyle::kWeight:
+      break;
+  }
+  return RmsNorm(x, weight, eps);
+}
+
+torch::Tensor GatedRmsNorm(const torch::Tensor& x, const torch::Tensor& gate, const torch::Tensor& weight,
+                           double eps) {
+  const torch::Tensor normed = RmsNorm(x, weight, eps);
+  return (normed * torch::silu(gate.to(torch::kFloat))).to(x.scalar_type());
+}
+
+torch::Tensor Activate(Activation activation, const torch::Tensor& x) {
+  const torch::Tensor x32 = x.to(torch::kFloat);
+  switch (activation) {
+    case Activation::kGelu:
+      return torch::gelu(x32).to(x.scalar_type());
+    case Activation::kGeluTanh:
+      return torch::gelu(x32, "tanh").to(x.scalar_type());
+    case Activation::kSilu:
+      break;
+  }
+  return torch::silu(x32).to(x.scalar_type());
+}
+
 torch::Tensor RopeInverseFrequencies(const ModelConfig& config) {
-  const int64_t dim = config.head_dim;
+  return RopeInverseFrequencies(Rope{config.rope_theta, config.rope_scaling, config.rotary_dim}, 1);
+}
+
+torch::Tensor RopeInverseFrequencies(const Rope& rope, int64_t length) {
+  const int64_t dim = rope.rotary_dim;
   const torch::Tensor exponents = torch::arange(0, dim, 2, torch::kLong).to(torch::kFloat) / dim;
+  const RopeScaling& scaling = rope.scaling;
+  if (scaling.rope_type == "longrope") {
+    // 1.0 / (ext_factors * base ** exponents), the long factors beyond the
+    // pretraining length (longrope_frequency_update).
+    const std::vector<double>& factors =
+        length > scaling.original_max_position_embeddings ? scaling.long_factor : scaling.short_factor;
+    const torch::Tensor ext = torch::tensor(factors, torch::kDouble).to(torch::kFloat);
+    return torch::reciprocal(ext * torch::pow(rope.theta, exponents));
+  }
   // 1.0 / (base ** exponents): Python evaluates scalar / tensor as
   // reciprocal(tensor) * scalar, and the same holds for the divisions below.
-  torch::Tensor inverse = torch::reciprocal(torch::pow(config.rope_theta, exponents));
-  const RopeScaling& scaling = config.rope_scaling;
+  torch::Tensor inverse = torch::reciprocal(torch::pow(rope.theta, exponents));
   if (scaling.rope_type == "linear") return inverse / scaling.factor;
   if (scaling.rope_type != "llama3") return inverse;
 
@@ -77,22 +129,28 @@ torch::Tensor RopeInverseFrequencies(const ModelConfig& config) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> RopeTables(const torch::Tensor& inverse_frequencies, int64_t length,
-                                                   torch::Dtype dtype, torch::Device device) {
+                                                   torch::Dtype dtype, torch::Device device, double attention_factor) {
   const torch::Tensor positions = torch::arange(length, torch::TensorOptions().dtype(torch::kLong).device(device))
                                       .to(torch::kFloat);
   const torch::Tensor inverse = inverse_frequencies.to(device, torch::kFloat);
   // The outer product transformers computes as a matmul with inner size 1.
   const torch::Tensor freqs = positions.unsqueeze(1) * inverse.unsqueeze(0);  // [T, D/2]
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+  if (attention_factor == 1.0) return {emb.cos().to(dtype), emb.sin().to(dtype)};
+  const float factor = static_cast<float>(attention_factor);
+  return {(emb.cos() * factor).to(dtype), (emb.sin() * factor).to(dtype)};
 }
 
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  return x * cos + RotateHalf(x) * sin;
+  const int64_t rotary_dim = cos.size(-1);
+  if (rotary_dim == x.size(-1)) return x * cos + RotateHalf(x) * sin;
+  const torch::Tensor rotated = x.slice(-1, 0, rotary_dim);
+  return torch::cat({rotated * cos + RotateHalf(rotated) * sin, x.slice(-1, rotary_dim)}, -1);
 }
 
 torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
-                              double scaling, std::optional<int64_t> sliding_window, int64_t max_score_bytes) {
+                              double scaling, std::optional<int64_t> sliding_window, int64_t max_score_bytes,
+                              std::optional<double> softcap) {
   const int64_t batch = query.size(0), heads = query.size(1), length = query.size(2), dim = query.size(3);
   const int64_t kv_heads = key.size(1);
   const int64_t n_rep = heads / kv_heads;
@@ -120,6 +178,13 @@ torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& k
     // of bf16/fp16 too) by the float32-rounded scalar; spelt out so that
     // every LibTorch version does the same.
     scores = (scores.to(torch::kFloat) * static_cast<float>(scaling)).to(dtype);
+    if (softcap.has_value()) {
+      // Three ops, each rounded to the dtype, as transformers writes them.
+      const float cap = static_cast<float>(*softcap);
+      scores = (scores.to(torch::kFloat) / cap).to(dtype);
+      scores = torch::tanh(scores.to(torch::kFloat)).to(dtype);
+      scores = (scores.to(torch::kFloat) * cap).to(dtype);
+    }
     // transformers adds finfo.min where masked; after the float32 softmax
     // that is exactly 0, as -inf is.
     scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());

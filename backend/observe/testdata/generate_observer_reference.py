@@ -1,8 +1,8 @@
 """Reference data for backend/observe: llm-compressor observers and
 compressed-tensors qparam math run on fixed random tensors (CPU).
 
-Rerun (needs the reference env with torch, compressed-tensors, llmcompressor):
-    /work/refenv/venv/bin/python backend/observe/testdata/generate_observer_reference.py
+Rerun (the pinned env of tools/reference/requirements.txt):
+    VENV/bin/python backend/observe/testdata/generate_observer_reference.py
 It rewrites observer_reference.safetensors and observer_reference.json here.
 
 Each case in the JSON names its inputs and expected outputs (tensor names in

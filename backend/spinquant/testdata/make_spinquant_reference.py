@@ -2,8 +2,7 @@
 written by llm-compressor's SpinQuantModifier (oneshot) and compressed-tensors'
 Hadamard constructors.
 
-Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
-compressed-tensors from PyPI; wring's references: /work/refenv/venv):
+Rerun (CPU is enough; the pinned env of tools/reference/requirements.txt):
     python make_spinquant_reference.py backend/spinquant/testdata [RECIPE...]
 Naming recipes rewrites only their references (the model, data and
 matrices are rewritten too; they are deterministic).

@@ -60,6 +60,21 @@ constexpr ModuleSpec kGatedDeltaNet[] = {
     {"linear_attn.out_proj", "Linear", K::kLinear, S::kLinearValueDim, S::kHidden},
 };
 
+// Qwen3.5 names the projections apart and registers them last.
+constexpr ModuleSpec kSeparateGatedDeltaNet[] = {
+    {"linear_attn", "{P}GatedDeltaNet", K::kModule, S::kNone, S::kNone, B::kNever,
+     {{"dt_bias", {S::kLinearValueHeads}}, {"A_log", {S::kLinearValueHeads}}}},
+    {"linear_attn.conv1d", "Conv1d,_ConvNd", K::kModule, S::kNone, S::kNone, B::kNever,
+     {{"weight", {S::kLinearConvDim, S::kOne, S::kLinearConvKernel}}}},
+    {"linear_attn.norm", "{P}RMSNormGated", K::kModule, S::kNone, S::kNone, B::kNever,
+     {{"weight", {S::kLinearValueHeadDim}}}},
+    {"linear_attn.out_proj", "Linear", K::kLinear, S::kLinearValueDim, S::kHidden},
+    {"linear_attn.in_proj_qkv", "Linear", K::kLinear, S::kHidden, S::kLinearConvDim},
+    {"linear_attn.in_proj_z", "Linear", K::kLinear, S::kHidden, S::kLinearValueDim},
+    {"linear_attn.in_proj_b", "Linear", K::kLinear, S::kHidden, S::kLinearValueHeads},
+    {"linear_attn.in_proj_a", "Linear", K::kLinear, S::kHidden, S::kLinearValueHeads},
+};
+
 // --- MLPs ---
 
 #define WRING_GATED_MLP(path, width, bias)                                        \
@@ -130,6 +145,8 @@ constexpr ModuleSpec kGemma3Tail[] = {
 #undef WRING_NORM
 
 constexpr char kModel[] = "{P}Model,{P}PreTrainedModel,PreTrainedModel";
+constexpr char kTextModel[] = "{P}TextModel,{P}PreTrainedModel,PreTrainedModel";
+constexpr char kTextRotary[] = "{P}TextRotaryEmbedding";
 constexpr Block kNoBlock;
 
 // Defaults are the transformers 5.17 config-class defaults for fields a
@@ -163,6 +180,23 @@ const FamilySpec kFamilies[] = {
      "hidden_act", "silu", 256, 2, false, "num_experts", nullptr, "moe_intermediate_size",
      MoePlacement::kSparseStep, kGatedQkNormAttention, kGatedDeltaNet, kGatedMlp,
      kSharedExpertSparseMlp, kStandardTail},
+    // Qwen3.5: the text model alone, or inside the vision-language wrapper.
+    {"Qwen3_5ForCausalLM", "Qwen3_5", "Qwen3_5TextConfig", kTextModel, "Embedding", "hidden_act",
+     "silu", 256, 4, false, nullptr, nullptr, nullptr, MoePlacement::kNone, kGatedQkNormAttention,
+     kSeparateGatedDeltaNet, kGatedMlp, kNoBlock, kStandardTail, kTextRotary},
+    {"Qwen3_5ForConditionalGeneration", "Qwen3_5", "Qwen3_5TextConfig", kTextModel, "Embedding",
+     "hidden_act", "silu", 256, 4, false, nullptr, nullptr, nullptr, MoePlacement::kNone,
+     kGatedQkNormAttention, kSeparateGatedDeltaNet, kGatedMlp, kNoBlock, kStandardTail, kTextRotary,
+     VisionTower::kQwen3_5},
+    {"Qwen3_5MoeForCausalLM", "Qwen3_5Moe", "Qwen3_5MoeTextConfig", kTextModel, "Embedding",
+     "hidden_act", "silu", 256, 2, false, "num_experts", nullptr, "moe_intermediate_size",
+     MoePlacement::kEveryLayer, kGatedQkNormAttention, kSeparateGatedDeltaNet, kNoBlock,
+     kSharedExpertSparseMlp, kStandardTail, kTextRotary},
+    {"Qwen3_5MoeForConditionalGeneration", "Qwen3_5Moe", "Qwen3_5MoeTextConfig", kTextModel,
+     "Embedding", "hidden_act", "silu", 256, 2, false, "num_experts", nullptr,
+     "moe_intermediate_size", MoePlacement::kEveryLayer, kGatedQkNormAttention,
+     kSeparateGatedDeltaNet, kNoBlock, kSharedExpertSparseMlp, kStandardTail, kTextRotary,
+     VisionTower::kQwen3_5},
     {"Phi3ForCausalLM", "Phi3", "Phi3Config", kModel, "Embedding", "hidden_act", "silu", 0, 0,
      false, nullptr, nullptr, nullptr, MoePlacement::kNone, kPhi3Attention, kNoBlock,
      kPhi3Mlp, kNoBlock, kPhi3Tail},

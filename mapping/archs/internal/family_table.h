@@ -92,6 +92,13 @@ enum class MoePlacement : uint8_t {
   kSparseStep,
 };
 
+// The vision tower of a vision-language wrapper (*ForConditionalGeneration).
+enum class VisionTower : uint8_t {
+  kNone,    // a *ForCausalLM: the text model is `model`
+  kQwen3_5, // model.visual as Qwen3_5VisionModel builds it from vision_config,
+            // the text model at model.language_model, sizes from text_config
+};
+
 struct FamilySpec {
   const char* architecture;  // config.architectures[0]
   const char* prefix;        // class-name prefix, "{P}" in MROs
@@ -118,6 +125,9 @@ struct FamilySpec {
   Block dense_mlp;
   Block sparse_mlp;
   Block layer_tail;
+  // The text model's rotary embedding; nullptr: "{P}RotaryEmbedding".
+  const char* rotary_mro = nullptr;
+  VisionTower vision = VisionTower::kNone;
 };
 
 absl::Span<const FamilySpec> Families();

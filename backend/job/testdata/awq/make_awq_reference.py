@@ -2,8 +2,7 @@
 with AWQModifier + QuantizationModifier on a tiny Llama with outlier
 channels, the checkpoint it saves, and the scales and losses AWQ chose.
 
-Rerun (CPU is enough; a PyTorch env with transformers, llmcompressor and
-compressed-tensors from PyPI; reference: llmcompressor 0.14.0.1):
+Rerun (CPU is enough; the pinned env of tools/reference/requirements.txt):
     python make_awq_reference.py OUT_DIR
 and copy OUT_DIR's contents here (tiny_llama/, calibration.jsonl, recipes/,
 reference/<name>/{model.safetensors,config.json,awq_scales.safetensors,
