@@ -1,5 +1,6 @@
 #include "cli/compress_command.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "backend/interrupt/interrupt.h"
 #include "backend/job/compress_job.h"
 #include "backend/job/demo.h"
 #include "cli/launch_command.h"
@@ -55,6 +57,8 @@ int ExitStatus(CompressFailure failure) {
       return 3;
     case CompressFailure::kPeerFailed:
       return backend::distributed::kExitPeerFailed;
+    case CompressFailure::kInterrupted:
+      return 128 + backend::interrupt::StopSignal();
   }
   return 3;
 }
@@ -70,6 +74,10 @@ struct Worker {
 };
 
 int Report(const backend::job::CompressSummary& summary, const Worker& worker) {
+  if (summary.failure == CompressFailure::kInterrupted) {
+    std::fprintf(stderr, "%s%s\n", worker.prefix.c_str(), summary.message.c_str());
+    return ExitStatus(summary.failure);
+  }
   if (summary.failure != CompressFailure::kNone) {
     std::fprintf(stderr, "%serror: %s\n", worker.prefix.c_str(), summary.message.c_str());
     return ExitStatus(summary.failure);
@@ -146,6 +154,9 @@ const std::vector<std::string>& CompressFlagNames() {
 int RunCompress(int argc, char** argv) {
   const std::string demo = absl::GetFlag(FLAGS_demo);
   const std::string output = demo.empty() ? absl::GetFlag(FLAGS_output) : demo;
+  // With --nproc this process only launches and watches the workers (it
+  // stops them on SIGINT/SIGTERM itself); each worker installs its own
+  // stop handlers below.
   if (std::optional<int> launched =
           MaybeLaunchWorkers(argc, argv, output, absl::GetFlag(FLAGS_quiet))) {
     return *launched;
@@ -165,8 +176,23 @@ int RunCompress(int argc, char** argv) {
   worker.reports = setup->collectives->rank() == 0;
   worker.collectives = setup->collectives.get();
   worker.device = setup->device;
-  if (!demo.empty()) return RunDemo(demo, worker);
-  return Report(backend::job::RunCompressJob(OptionsFromFlags(worker)), worker);
+  if (absl::Status installed = backend::interrupt::InstallStopHandlers(); !installed.ok()) {
+    std::fprintf(stderr, "%serror: %s\n", worker.prefix.c_str(),
+                 std::string(installed.message()).c_str());
+    return 3;
+  }
+  const int status = demo.empty()
+                         ? Report(backend::job::RunCompressJob(OptionsFromFlags(worker)), worker)
+                         : RunDemo(demo, worker);
+  // Interrupted and cleaned up: end by the same signal, as a shell or a
+  // scheduler expects of a program it stopped.
+  const int signal = backend::interrupt::StopSignal();
+  if (signal != 0 && status == 128 + signal) {
+    std::fflush(nullptr);
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+  return status;
 }
 
 }  // namespace cli

@@ -274,10 +274,7 @@ absl::StatusOr<LaunchOutcome> LaunchLocalWorkers(const LaunchOptions& options) {
     if (!std::any_of(outcome.workers.begin(), outcome.workers.end(), Failed)) return outcome;
     stop_reason = "failed";
   }
-  std::error_code ignored;
-  for (const std::string& path : options.remove_on_failure) {
-    std::filesystem::remove_all(path, ignored);
-  }
+  if (options.clean_up_after_failure) options.clean_up_after_failure();
   std::vector<std::string> stopped;
   for (const WorkerOutcome& w : outcome.workers) {
     if (w.stopped_by_launcher) stopped.push_back(absl::StrCat(w.rank));

@@ -21,6 +21,7 @@
 #include "backend/distributed/local_launcher.h"
 #include "backend/distributed/worker_environment.h"
 #include "backend/job/compress_job.h"
+#include "backend/output/output_directory.h"
 #include "backend/testing/checkpoint_compare.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -194,7 +195,9 @@ distributed::LaunchOptions Workers(int nproc, const std::string& case_name,
   options.env = {{kCaseVar, case_name}, {kOutputVar, output_dir}};
   options.grace = absl::Seconds(2);
   options.deadline = absl::Seconds(240);  // a hung run fails the test here
-  options.remove_on_failure = {output_dir + ".wring-partial"};
+  options.clean_up_after_failure = [output_dir] {
+    (void)output::OutputDirectory::RemoveAbandonedStaging(output_dir);
+  };
   return options;
 }
 
@@ -290,7 +293,7 @@ TEST_P(KilledWorker, StopsEveryWorkerAndLeavesNothing) {
   // Off: the survivors must notice on their own (as under torchrun), and
   // rank 0 must remove its staging directory itself.
   options.stop_on_failure = launcher_stops;
-  if (!launcher_stops) options.remove_on_failure.clear();
+  if (!launcher_stops) options.clean_up_after_failure = nullptr;
   const absl::Time start = absl::Now();
   absl::StatusOr<distributed::LaunchOutcome> run = distributed::LaunchLocalWorkers(options);
   ASSERT_TRUE(run.ok()) << run.status();

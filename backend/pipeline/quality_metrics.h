@@ -22,8 +22,9 @@ namespace pipeline {
 class RelativeError {
  public:
   void Add(const torch::Tensor& value, const torch::Tensor& reference);
-  // 0 when the reference was all zeros.
-  double Value() const { return reference_ > 0 ? diff_ / reference_ : 0; }
+  // 0 when the reference was all zeros; NaN when either sum is NaN (a NaN
+  // must not read as "no error").
+  double Value() const;
   // Every rank ends with the sums over all ranks' samples.
   absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
