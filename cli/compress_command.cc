@@ -1,5 +1,6 @@
 #include "cli/compress_command.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
+#include "backend/interrupt/interrupt.h"
 #include "backend/job/demo.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
@@ -51,11 +53,17 @@ int ExitStatus(CompressFailure failure) {
       return 2;
     case CompressFailure::kRuntime:
       return 3;
+    case CompressFailure::kInterrupted:
+      return 128 + backend::interrupt::StopSignal();
   }
   return 3;
 }
 
 int Report(const backend::job::CompressSummary& summary) {
+  if (summary.failure == CompressFailure::kInterrupted) {
+    std::fprintf(stderr, "wring: %s\n", summary.message.c_str());
+    return ExitStatus(summary.failure);
+  }
   if (summary.failure != CompressFailure::kNone) {
     std::fprintf(stderr, "wring: error: %s\n", summary.message.c_str());
     return ExitStatus(summary.failure);
@@ -123,9 +131,21 @@ const std::vector<std::string>& CompressFlagNames() {
 }
 
 int RunCompress() {
+  if (absl::Status installed = backend::interrupt::InstallStopHandlers(); !installed.ok()) {
+    std::fprintf(stderr, "wring: error: %s\n", std::string(installed.message()).c_str());
+    return 3;
+  }
   const std::string demo = absl::GetFlag(FLAGS_demo);
-  if (!demo.empty()) return RunDemo(demo);
-  return Report(backend::job::RunCompressJob(OptionsFromFlags()));
+  const int status = demo.empty() ? Report(backend::job::RunCompressJob(OptionsFromFlags())) : RunDemo(demo);
+  // Interrupted and cleaned up: end by the same signal, as a shell or a
+  // scheduler expects of a program it stopped.
+  const int signal = backend::interrupt::StopSignal();
+  if (signal != 0 && status == 128 + signal) {
+    std::fflush(nullptr);
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+  return status;
 }
 
 }  // namespace cli

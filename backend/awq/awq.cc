@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
+#include "backend/interrupt/interrupt.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
@@ -99,6 +100,7 @@ absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping
   std::vector<torch::Tensor> outputs;
   outputs.reserve(inputs.size());
   for (const torch::Tensor& input : inputs) {
+    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, input));
     outputs.push_back(std::move(out));
   }
@@ -190,6 +192,7 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
   double best_error = std::numeric_limits<double>::infinity();
   bool found = false;
   for (const GridPoint& point : grid) {
+    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     const torch::Tensor scales = GridScales(x_mean, w_mean, point);
     const torch::Tensor row = scales.view({1, -1});
     for (const BalanceLayer& b : mapping.balance) {

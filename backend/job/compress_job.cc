@@ -73,6 +73,9 @@ CompressSummary Fail(CompressFailure failure, const absl::Status& status) {
   CompressSummary summary;
   summary.failure = failure;
   summary.message = std::string(status.message());
+  if (failure == CompressFailure::kInterrupted) {
+    absl::StrAppend(&summary.message, "; stopped cleanly: nothing was written");
+  }
   return summary;
 }
 
@@ -81,11 +84,36 @@ CompressFailure FailureOf(const absl::Status& status) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kDataLoss:  // non-finite values (backend/finite)
     case absl::StatusCode::kUnknown:
       return CompressFailure::kRuntime;
+    case absl::StatusCode::kCancelled:
+      return CompressFailure::kInterrupted;
     default:
       return CompressFailure::kUnusableInput;
   }
+}
+
+// A lower bound of the checkpoint's size: every Linear's weight at its
+// planned bit width and the embedding in the model dtype (scales and norms
+// left out). A disk that cannot hold even this is refused in seconds, not
+// after the calibration.
+uint64_t MinimumCheckpointBytes(const pipeline::CompressionPlan& plan, const model::ModelConfig& config,
+                                bool untie_embeddings) {
+  const double dtype_bits = 8.0 * c10::elementSize(config.dtype);
+  double bits = dtype_bits * config.vocab_size * config.hidden_size;
+  const mapping::ModuleTree& tree = plan.model.tree;
+  for (int i = 0; i < tree.size(); ++i) {
+    const mapping::Module& module = tree.module(i);
+    if (!tree.IsLinear(i) || module.in_features <= 0 || module.out_features <= 0) continue;
+    if (module.name == "lm_head" && config.tie_word_embeddings && !untie_embeddings) continue;
+    const pipeline::PlannedModule* planned = plan.FindLinear(module.name);
+    const double weight_bits = planned != nullptr && planned->scheme.weights.has_value()
+                                   ? planned->scheme.weights->num_bits
+                                   : dtype_bits;
+    bits += weight_bits * static_cast<double>(module.in_features) * static_cast<double>(module.out_features);
+  }
+  return static_cast<uint64_t>(bits / 8);
 }
 
 // SpinQuantModifier's rotations (backend/spinquant), refused before any
@@ -173,6 +201,8 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
 
   // Claim the output path before hours of calibration, not after.
   WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
+  WRING_RETURN_IF_ERROR(job.output->CheckFreeSpace(
+      MinimumCheckpointBytes(job.plan, job.model_config, job.spinquant != nullptr)));
 
   // Pre-tokenized data needs no tokenizer, so a tokenizer wring cannot read
   // only matters when the dataset has text.

@@ -49,7 +49,10 @@ enum class CompressFailure {
   kNone,
   kUnusableInput,     // exit 2: a file or flag is wrong (message says which)
   kRecipeWouldFail,   // exit 1: `wring check` found what llm-compressor would raise
-  kRuntime,           // exit 3: the run itself failed (device, disk, ...)
+  kRuntime,           // exit 3: the run itself failed (device, disk, NaN, ...)
+  // SIGINT or SIGTERM (backend/interrupt) stopped the run; the staging
+  // directory is gone. The CLI ends by the same signal (exit 128 + signal).
+  kInterrupted,
 };
 
 struct CompressSummary {

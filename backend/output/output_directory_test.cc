@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
 #include "gtest/gtest.h"
 #include "mapping/testing/runfiles.h"
 
@@ -84,6 +88,61 @@ TEST(OutputDirectory, CopiesOnlyFilesThatExist) {
   ASSERT_TRUE((*dir)->Commit().ok());
   EXPECT_EQ(mapping::testing::ReadFileOrFail((root / "out" / "tokenizer.json").string()), "tok");
   EXPECT_FALSE(fs::exists(root / "out" / "generation_config.json"));
+}
+
+TEST(OutputDirectory, ASecondRunOnTheSameOutputIsRefused) {
+  const fs::path root = TestDir("concurrent");
+  const fs::path out = root / "ckpt";
+  auto first = OutputDirectory::Create(out.string());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->WriteFile("config.json", "{}").ok());
+
+  auto second = OutputDirectory::Create(out.string());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(second.status().message().find(
+                absl::StrCat("another wring compress (process ", getpid(), ") is writing")),
+            std::string::npos)
+      << second.status();
+  // The refused run touched nothing of the first one's.
+  EXPECT_EQ(mapping::testing::ReadFileOrFail((fs::path((*first)->staging_path()) / "config.json").string()), "{}");
+  ASSERT_TRUE((*first)->Commit().ok());
+  first->reset();
+  EXPECT_FALSE(fs::exists(root / "ckpt.wring-lock"));
+
+  // Once the first has finished, the output exists and is refused as such.
+  auto third = OutputDirectory::Create(out.string());
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.status().message().find("never overwrites"), std::string::npos) << third.status();
+}
+
+TEST(OutputDirectory, TheOutputIsFreeAgainAfterAFailedRun) {
+  const fs::path root = TestDir("released");
+  const fs::path out = root / "ckpt";
+  { ASSERT_TRUE(OutputDirectory::Create(out.string()).ok()); }
+  EXPECT_FALSE(fs::exists(root / "ckpt.wring-lock"));
+  EXPECT_FALSE(fs::exists(root / "ckpt.wring-partial"));
+  EXPECT_TRUE(OutputDirectory::Create(out.string()).ok());
+}
+
+TEST(OutputDirectory, ReplacesWhatAKilledRunLeft) {
+  const fs::path root = TestDir("killed");
+  fs::create_directories(root / "ckpt.wring-partial");
+  std::ofstream(root / "ckpt.wring-partial" / "model.safetensors") << "half";
+  std::ofstream(root / "ckpt.wring-lock") << "999999\n";  // nobody holds it
+  auto dir = OutputDirectory::Create((root / "ckpt").string());
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_FALSE(fs::exists(root / "ckpt.wring-partial" / "model.safetensors"));
+}
+
+TEST(OutputDirectory, FreeSpaceCheckNamesTheShortfall) {
+  const fs::path root = TestDir("space");
+  auto dir = OutputDirectory::Create((root / "ckpt").string());
+  ASSERT_TRUE(dir.ok());
+  EXPECT_TRUE((*dir)->CheckFreeSpace(1).ok());
+  const absl::Status status = (*dir)->CheckFreeSpace(uint64_t{1} << 62);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("GiB free"), std::string::npos) << status;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "backend/finite/layer_checks.h"
+#include "backend/interrupt/interrupt.h"
 #include "backend/pipeline/end_calibration.h"
 #include "backend/pipeline/quality_metrics.h"
 #include "mapping/base/status_macros.h"
@@ -29,13 +31,23 @@ absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(
   RelativeError own, accumulated;
   const int total = static_cast<int>(original_.size());
   for (size_t i = 0; i < original_.size(); ++i) {
+    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
+    const int sample = static_cast<int>(i);
     WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
                            model.DecoderLayerForward(layer, original_weights, original_[i]));
+    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, original_weights, original_[i], reference, {},
+                                                   {"evaluation", sample, false}));
     WRING_ASSIGN_OR_RETURN(torch::Tensor local, model.DecoderLayerForward(
                                                     layer, quantized_weights, original_[i], quantized));
-    WRING_ASSIGN_OR_RETURN(compressed_[i], model.DecoderLayerForward(layer, quantized_weights,
-                                                                     compressed_[i], quantized));
     WRING_RETURN_IF_ERROR(quantizers.hook_error);
+    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, quantized_weights, original_[i], local,
+                                                   quantized, {"evaluation", sample, true}));
+    WRING_ASSIGN_OR_RETURN(torch::Tensor compressed, model.DecoderLayerForward(layer, quantized_weights,
+                                                                               compressed_[i], quantized));
+    WRING_RETURN_IF_ERROR(quantizers.hook_error);
+    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, quantized_weights, compressed_[i], compressed,
+                                                   quantized, {"evaluation", sample, true}));
+    compressed_[i] = std::move(compressed);
     own.Add(local, reference);
     accumulated.Add(compressed_[i], reference);
     original_[i] = std::move(reference);

@@ -12,6 +12,11 @@ void RelativeError::Add(const torch::Tensor& value, const torch::Tensor& referen
   reference_ += r.pow(2).sum().item<double>();
 }
 
+double RelativeError::Value() const {
+  if (std::isnan(diff_) || std::isnan(reference_)) return std::nan("");
+  return reference_ > 0 ? diff_ / reference_ : 0;
+}
+
 void Perplexity::Add(const torch::Tensor& logits, const torch::Tensor& ids) {
   const int64_t length = ids.size(1);
   if (length < 2) return;

@@ -16,8 +16,9 @@ namespace pipeline {
 class RelativeError {
  public:
   void Add(const torch::Tensor& value, const torch::Tensor& reference);
-  // 0 when the reference was all zeros.
-  double Value() const { return reference_ > 0 ? diff_ / reference_ : 0; }
+  // 0 when the reference was all zeros; NaN when either sum is NaN (a NaN
+  // must not read as "no error").
+  double Value() const;
 
  private:
   double diff_ = 0;

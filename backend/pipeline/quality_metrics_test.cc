@@ -25,6 +25,16 @@ TEST(RelativeErrorTest, AllZeroReferenceIsZero) {
   EXPECT_EQ(error.Value(), 0);
 }
 
+TEST(RelativeErrorTest, NaNIsNaNNotZero) {
+  // A NaN reference once made every later layer report 0 error.
+  RelativeError error;
+  error.Add(torch::ones({2}), torch::tensor({1.0f, std::nanf("")}));
+  EXPECT_TRUE(std::isnan(error.Value()));
+  RelativeError value_nan;
+  value_nan.Add(torch::tensor({std::nanf(""), 1.0f}), torch::ones({2}));
+  EXPECT_TRUE(std::isnan(value_nan.Value()));
+}
+
 TEST(PerplexityTest, UniformLogitsGiveTheVocabularySize) {
   Perplexity perplexity;
   perplexity.Add(torch::zeros({1, 5, 37}, torch::kBFloat16), torch::zeros({1, 5}, torch::kInt64));

@@ -5,8 +5,12 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
+#include "backend/finite/finite.h"
+#include "backend/finite/layer_checks.h"
+#include "backend/interrupt/interrupt.h"
 #include "backend/pipeline/compress_layer.h"
 #include "backend/pipeline/end_calibration.h"
 #include "backend/pipeline/initialize_quantization.h"
@@ -33,6 +37,12 @@ class SequentialPipeline {
 
   absl::StatusOr<CalibrationResult> Run(const TokenSequences& calibration,
                                         const TokenSequences& evaluation) {
+    // The embedding, final norm and lm_head: a NaN there is found in
+    // seconds, not after every layer.
+    for (const std::string& name : model_.NonLayerTensorNames()) {
+      WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, model_.GetTensor(name));
+      WRING_RETURN_IF_ERROR(finite::CheckWeight(name, tensor));
+    }
     for (const std::vector<int64_t>& sample : calibration) {
       const torch::Tensor ids =
           torch::tensor(sample, torch::kInt64).reshape({1, -1}).to(model_.device());
@@ -46,7 +56,13 @@ class SequentialPipeline {
 
     const int num_layers = static_cast<int>(model_.config().num_hidden_layers);
     for (int layer = 0; layer < num_layers; ++layer) {
-      WRING_RETURN_IF_ERROR(RunLayer(layer));
+      absl::Status status = interrupt::CheckNotInterrupted();
+      if (status.ok()) status = RunLayer(layer);
+      if (status.code() == absl::StatusCode::kCancelled) {
+        return absl::CancelledError(absl::StrCat(status.message(), " in decoder layer ", layer, " (",
+                                                 layer, " of ", num_layers, " layers done)"));
+      }
+      WRING_RETURN_IF_ERROR(status);
       progress_.LayerDone(layer);
     }
     WRING_RETURN_IF_ERROR(AddNonLayerTensors());
@@ -63,6 +79,7 @@ class SequentialPipeline {
   absl::Status RunLayer(int layer) {
     const auto start = std::chrono::steady_clock::now();
     WRING_ASSIGN_OR_RETURN(model::Weights weights, model_.LoadLayerWeights(layer));
+    for (const auto& [name, tensor] : weights) WRING_RETURN_IF_ERROR(finite::CheckWeight(name, tensor));
     const model::Weights original_weights = weights;
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
                            InitializeQuantization(plan_, model_.config(), layer, weights));
@@ -74,6 +91,7 @@ class SequentialPipeline {
 
     WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights));
     WRING_ASSIGN_OR_RETURN(CompressedLayer compressed, CompressLayer(quantizers, weights));
+    WRING_RETURN_IF_ERROR(CheckQuantizationParameters(compressed));
     for (auto& t : compressed.tensors) result_.tensors.push_back(std::move(t));
 
     WRING_ASSIGN_OR_RETURN(LayerQuality quality,
@@ -110,9 +128,12 @@ class SequentialPipeline {
     hooks.moe_calibrate_all_experts = true;
     const int total = static_cast<int>(hidden_.size());
     for (size_t i = 0; i < hidden_.size(); ++i) {
+      WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
       WRING_ASSIGN_OR_RETURN(torch::Tensor output,
                              model_.DecoderLayerForward(layer, weights, hidden_[i], hooks));
       WRING_RETURN_IF_ERROR(quantizers.hook_error);
+      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, layer, weights, hidden_[i], output, hooks,
+                                                     {"calibration", static_cast<int>(i), false}));
       if (!modifiers.changes_weights) hidden_[i] = std::move(output);
       progress_.Sample(layer, "calibrating", static_cast<int>(i) + 1, total);
     }
@@ -127,11 +148,29 @@ class SequentialPipeline {
     const bool propagate = modifiers.changes_weights;
     modifiers = LayerModifiers();  // what they cached for the layer
     if (!propagate) return absl::OkStatus();
+    for (const auto& [name, tensor] : weights) {
+      WRING_RETURN_IF_ERROR(
+          finite::CheckModifiedWeight(name, tensor, "the sequential epoch's modifiers (AWQ smoothing)"));
+    }
     const int total = static_cast<int>(hidden_.size());
     for (size_t i = 0; i < hidden_.size(); ++i) {
-      WRING_ASSIGN_OR_RETURN(hidden_[i],
+      WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
+      WRING_ASSIGN_OR_RETURN(torch::Tensor output,
                              model_.DecoderLayerForward(context.layer, weights, hidden_[i]));
+      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden_[i], output, {},
+                                                     {"propagation", static_cast<int>(i), true}));
+      hidden_[i] = std::move(output);
       progress_.Sample(context.layer, "propagating", static_cast<int>(i) + 1, total);
+    }
+    return absl::OkStatus();
+  }
+
+  // Scales and zero points before they reach the checkpoint.
+  static absl::Status CheckQuantizationParameters(const CompressedLayer& compressed) {
+    for (const safetensors::TensorToWrite& t : compressed.tensors) {
+      if (absl::EndsWith(t.name, "_scale") || absl::EndsWith(t.name, "_zero_point")) {
+        WRING_RETURN_IF_ERROR(finite::CheckQuantizationParameter(t.name, t.tensor));
+      }
     }
     return absl::OkStatus();
   }

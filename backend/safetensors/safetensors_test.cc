@@ -1,4 +1,6 @@
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "backend/compat/torch_compat.h"
+#include "backend/interrupt/interrupt.h"
 #include "backend/safetensors/reader.h"
 #include "backend/safetensors/writer.h"
 #include "gtest/gtest.h"
@@ -224,6 +227,43 @@ TEST(Safetensors, FailedWritesLeaveNothingBehind) {
   EXPECT_EQ(unsupported.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(ListDir(dir).empty());
   EXPECT_FALSE(WriteSafetensorsFile(dir + "/no/such/dir/x.safetensors", {{"x", torch::ones({1})}}).ok());
+}
+
+// Exits 0 when writing past a 64 KiB file-size limit failed cleanly (the
+// first shard holds three 32 KiB tensors).
+void WriteBeyondFileSizeLimit(const std::string& dir) {
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit limit;
+  limit.rlim_cur = limit.rlim_max = 64 << 10;
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
+  std::vector<TensorToWrite> tensors;
+  for (int i = 0; i < 4; ++i) tensors.push_back({"t" + std::to_string(i), torch::ones({8192})});
+  absl::StatusOr<std::vector<std::string>> files = WriteSafetensorsCheckpoint(dir, tensors, {}, 100000);
+  if (files.ok()) _exit(11);
+  if (files.status().code() != absl::StatusCode::kResourceExhausted) _exit(12);
+  if (files.status().message().find("safetensors.tmp.") == absl::string_view::npos) _exit(13);
+  if (!ListDir(dir).empty()) _exit(14);
+  fprintf(stderr, "%s\n", std::string(files.status().message()).c_str());
+  _exit(0);
+}
+
+// A full disk, as far as the writer can tell: the file-size limit makes
+// write() fail once a file would pass 64 KiB (EFBIG, like ENOSPC a write
+// error on a half-written file). In a child process, so the limit and the
+// ignored SIGXFSZ stay there.
+TEST(Safetensors, FullDiskIsAClearErrorAndLeavesNothing) {
+  const std::string dir = MakeTempDir();
+  EXPECT_EXIT(WriteBeyondFileSizeLimit(dir), ::testing::ExitedWithCode(0), "cannot write: File too large");
+}
+
+TEST(Safetensors, StopRequestEndsTheWriteAndLeavesNothing) {
+  const std::string dir = MakeTempDir();
+  interrupt::RequestStop(SIGTERM);
+  absl::StatusOr<std::vector<std::string>> files =
+      WriteSafetensorsCheckpoint(dir, {{"a", torch::ones({300})}, {"b", torch::ones({300})}}, {}, 1000);
+  interrupt::ClearStopRequest();
+  EXPECT_EQ(files.status().code(), absl::StatusCode::kCancelled) << files.status();
+  EXPECT_TRUE(ListDir(dir).empty());
 }
 
 }  // namespace

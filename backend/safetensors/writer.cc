@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,8 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "backend/base/file_errors.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/interrupt/interrupt.h"
 #include "mapping/base/json.h"
 
 namespace wring {
@@ -24,8 +25,8 @@ namespace backend {
 namespace safetensors {
 namespace {
 
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
+absl::Status ErrnoStatus(absl::string_view action, const std::string& path) {
+  return FileError(path, action, errno);
 }
 
 // The bytes a tensor is stored as: contiguous, on the CPU, little-endian
@@ -50,7 +51,7 @@ absl::Status WriteAll(int fd, const void* data, size_t size, const std::string& 
     const ssize_t written = ::write(fd, cursor, size);
     if (written < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("write failed", path);
+      return ErrnoStatus("write", path);
     }
     cursor += written;
     size -= static_cast<size_t>(written);
@@ -92,7 +93,7 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
 
   std::string temporary = absl::StrCat(path, ".tmp.XXXXXX");
   const int fd = mkstemp(temporary.data());
-  if (fd < 0) return ErrnoStatus("cannot create a temporary file", temporary);
+  if (fd < 0) return ErrnoStatus("create a temporary file", temporary);
   auto fail = [&](absl::Status status) {
     ::close(fd);
     ::unlink(temporary.c_str());
@@ -104,16 +105,20 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
   if (absl::Status s = WriteAll(fd, length, 8, temporary); !s.ok()) return fail(s);
   if (absl::Status s = WriteAll(fd, header_text.data(), header_text.size(), temporary); !s.ok()) return fail(s);
   for (const torch::Tensor& payload : payloads) {
+    // A shard is gigabytes: a stop request is honoured between tensors.
+    if (absl::Status s = interrupt::CheckNotInterrupted(); !s.ok()) return fail(s);
     if (absl::Status s = WriteAll(fd, payload.data_ptr(), payload.numel(), temporary); !s.ok()) return fail(s);
   }
-  if (::fsync(fd) != 0) return fail(ErrnoStatus("fsync failed", temporary));
+  if (::fsync(fd) != 0) return fail(ErrnoStatus("flush to disk", temporary));
   if (::close(fd) != 0) {
+    absl::Status status = ErrnoStatus("close", temporary);
     ::unlink(temporary.c_str());
-    return ErrnoStatus("close failed", temporary);
+    return status;
   }
   if (::chmod(temporary.c_str(), 0644) != 0) {
+    absl::Status status = ErrnoStatus("set permissions of", temporary);
     ::unlink(temporary.c_str());
-    return ErrnoStatus("chmod failed", temporary);
+    return status;
   }
   return temporary;
 }
@@ -122,7 +127,7 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
 absl::Status Commit(const std::vector<std::pair<std::string, std::string>>& files) {
   for (const auto& [temporary, final_path] : files) {
     if (std::rename(temporary.c_str(), final_path.c_str()) != 0) {
-      absl::Status status = ErrnoStatus("cannot rename into place", final_path);
+      absl::Status status = ErrnoStatus("rename into place", final_path);
       for (const auto& pair : files) ::unlink(pair.first.c_str());
       return status;
     }
@@ -233,11 +238,11 @@ absl::StatusOr<std::vector<std::string>> WriteSafetensorsCheckpoint(const std::s
       const int fd = mkstemp(temporary.data());
       if (fd < 0) {
         Discard(written);
-        return ErrnoStatus("cannot create a temporary file", temporary);
+        return ErrnoStatus("create a temporary file", temporary);
       }
       absl::Status status = WriteAll(fd, text.data(), text.size(), temporary);
-      if (::close(fd) != 0 && status.ok()) status = ErrnoStatus("close failed", temporary);
-      if (status.ok() && ::chmod(temporary.c_str(), 0644) != 0) status = ErrnoStatus("chmod failed", temporary);
+      if (::close(fd) != 0 && status.ok()) status = ErrnoStatus("close", temporary);
+      if (status.ok() && ::chmod(temporary.c_str(), 0644) != 0) status = ErrnoStatus("set permissions of", temporary);
       written.emplace_back(temporary, index_path);
       if (!status.ok()) {
         Discard(written);
