@@ -24,8 +24,16 @@ model it writes <model>/:
                             mapping in smoothing order: smooth, parent,
                             balance, grid, loss of every grid point) for AWQ
                             recipes, perplexity.json (transformers on the
-                            written checkpoint, rows 8-15)
+                            written checkpoint, rows 8-15; null where
+                            transformers leaves weights of it randomly
+                            initialised, as for Mixtral's experts, with the
+                            perplexity of the dense dequantized weights
+                            instead for weight-only recipes)
   perplexity.json           the same for the input model
+
+Models: qwen3_moe, qwen3_next, qwen3_5_text, qwen2_moe (shared expert with
+its sigmoid gate, q/k/v biases, norm_topk_prob False) and mixtral (three
+experts, top-2; its checkpoint uses block_sparse_moe.experts.N.w1/w2/w3).
 
 How the models are loaded and run mirrors llm-compressor's own examples
 (examples/awq/qwen3_moe_example.py, examples/quantization_w4a16/
@@ -51,7 +59,7 @@ import sys
 
 import torch
 import transformers
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../..", "testing"))
 import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
@@ -133,6 +141,21 @@ def cases():
         transformers.Qwen3_5ForConditionalGeneration, {
         "awq_w4a16": recipe(AWQ_BOTH, quantization(W4A16_QWEN3_5_IGNORE, "scheme: W4A16")),
     }
+    # q/k/v biases, shared expert with its sigmoid gate, norm_topk_prob False.
+    yield "qwen2_moe", lambda: transformers.Qwen2MoeForCausalLM(transformers.Qwen2MoeConfig(
+        **{k: v for k, v in ATTENTION.items() if k != "head_dim"}, **MOE, num_hidden_layers=2,
+        intermediate_size=256, shared_expert_intermediate_size=128, norm_topk_prob=False,
+        rope_parameters=dict(rope_type="default", rope_theta=1000000.0))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_NEXT_IGNORE, "scheme: W4A16")),
+    }
+    # Three experts (top-2) keep the directory small with two recipes; the
+    # checkpoint is written with Mixtral's block_sparse_moe.experts.N.w1/w2/w3.
+    yield "mixtral", lambda: transformers.MixtralForCausalLM(transformers.MixtralConfig(
+        **ATTENTION, num_hidden_layers=2, intermediate_size=128, num_local_experts=3, num_experts_per_tok=2,
+        rope_parameters=dict(rope_type="default", rope_theta=1000000.0))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_MOE_IGNORE, "scheme: W4A16")),
+        "w8a8": recipe(quantization(W4A16_MOE_IGNORE, "scheme: W8A8")),
+    }
 
 
 OFFSET_NORMS = ("Qwen3NextRMSNorm", "Qwen3_5RMSNorm", "Qwen3_5MoeRMSNorm")
@@ -162,6 +185,8 @@ def add_outliers(model, seed):
                 p[..., rows, :] *= 10
             elif name.endswith("mlp.gate.weight"):
                 p.copy_(3.0 * torch.randn(p.shape, generator=g) / hidden ** 0.5)
+            elif "visual" not in name and name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+                p.copy_(0.5 * torch.randn(p.shape, generator=g))
             elif name == "lm_head.weight":
                 # Logits of a few units: perplexity then depends on every weight.
                 p.copy_(0.5 * torch.randn(p.shape, generator=g) / hidden ** 0.5)
@@ -223,14 +248,15 @@ class AwqRecorder:
         self.mappings.clear()
 
 
-def perplexity(model_dir, cls, rows):
-    """transformers' perplexity on `rows`, loading as llm-compressor's
-    load_context does: a plain from_pretrained does not load compressed
-    per-expert tensors into transformers' fused experts (it leaves them
-    randomly initialised), so the number of keys it misses is recorded too."""
-    _, info = cls.from_pretrained(model_dir, dtype="auto", output_loading_info=True)
+def loaded(model_dir, cls, seed):
+    """The model as llm-compressor's load_context loads it, with `seed` for
+    whatever transformers initialises instead of loading."""
+    torch.manual_seed(seed)
     with load_context(cls):
-        model = cls.from_pretrained(model_dir, dtype="auto").eval()
+        return cls.from_pretrained(model_dir, dtype="auto").eval()
+
+
+def nll_of(model, rows):
     nll, tokens = 0.0, 0
     with torch.no_grad():
         for row in rows:
@@ -238,9 +264,70 @@ def perplexity(model_dir, cls, rows):
             log_probs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits.float()[0, :-1], -1)
             nll -= float(log_probs.gather(-1, ids[0, 1:, None]).sum())
             tokens += len(row) - 1
-    return {"perplexity": math.exp(nll / tokens), "tokens": tokens,
-            "rows": f"{NUM_SAMPLES}-{NUM_SAMPLES + len(rows) - 1}", "loaded_with": "llmcompressor.utils.load_context",
-            "plain_from_pretrained_missing_keys": sorted(info["missing_keys"])}
+    return nll, tokens
+
+
+def dense_dequantized(model_dir, input_dir, out_dir):
+    """A pack-quantized weight-only checkpoint (W4A16, symmetric groups)
+    dequantized into the input model's names and layout (Mixtral's
+    block_sparse_moe.experts.N.w1/w3/w2 included), which transformers loads."""
+    from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+    packed = load_file(os.path.join(model_dir, "model.safetensors"))
+    legacy = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2"}
+    input_names = set(load_file(os.path.join(input_dir, "model.safetensors")))
+    dense = {}
+    for name, value in packed.items():
+        if name.endswith((".weight_scale", ".weight_shape")):
+            continue
+        if not name.endswith(".weight_packed"):
+            dense[name] = value
+            continue
+        module = name[:-len(".weight_packed")]
+        shape = packed[module + ".weight_shape"].tolist()
+        scale = packed[module + ".weight_scale"].float()
+        q = unpack_from_int32(value, 4, torch.Size(shape)).float()
+        weight = (q.reshape(shape[0], scale.shape[1], -1) * scale[:, :, None]).reshape(shape)
+        if module + ".weight" not in input_names:
+            parent, projection = module.rsplit(".", 1)
+            module = f"{parent}.{legacy[projection]}"
+        dense[module + ".weight"] = weight.to(torch.bfloat16)
+    if set(dense) != input_names:
+        raise ValueError(f"dequantized names differ from the input's: {sorted(set(dense) ^ input_names)}")
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(dense, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(input_dir, "config.json")) as f:
+        write_json(os.path.join(out_dir, "config.json"), json.load(f))
+
+
+def perplexity(model_dir, cls, rows, input_dir=None):
+    """transformers' perplexity on `rows`, loading as llm-compressor's
+    load_context does: a plain from_pretrained does not load compressed
+    per-expert tensors into transformers' fused experts (it leaves them
+    randomly initialised), so the number of keys it misses is recorded too.
+    Loaded twice with different seeds: parameters that differ were not loaded
+    from the checkpoint (transformers 5.17 reads none of the
+    block_sparse_moe.experts.N.{gate,up,down}_proj tensors oneshot writes for
+    Mixtral). Then the perplexity is null, and for a weight-only checkpoint
+    the perplexity of its dense dequantized weights is recorded instead."""
+    _, info = cls.from_pretrained(model_dir, dtype="auto", output_loading_info=True)
+    model = loaded(model_dir, cls, 0)
+    again = loaded(model_dir, cls, 1).state_dict()
+    not_loaded = sorted(k for k, v in model.state_dict().items() if not torch.equal(v, again[k]))
+    result = {"rows": f"{NUM_SAMPLES}-{NUM_SAMPLES + len(rows) - 1}", "loaded_with": "llmcompressor.utils.load_context",
+              "plain_from_pretrained_missing_keys": sorted(info["missing_keys"]),
+              "load_context_not_loaded": not_loaded}
+    if not_loaded:
+        result["perplexity"] = None
+        if input_dir is not None and os.path.exists(os.path.join(model_dir, "model.safetensors")):
+            dense_dir = os.path.join("/tmp", "wring_dense_dequantized", os.path.basename(model_dir))
+            dense_dequantized(model_dir, input_dir, dense_dir)
+            nll, tokens = nll_of(cls.from_pretrained(dense_dir, dtype="auto").eval(), rows)
+            result["dense_dequantized_perplexity"] = math.exp(nll / tokens)
+    else:
+        nll, tokens = nll_of(model, rows)
+        result["perplexity"] = math.exp(nll / tokens)
+    result["tokens"] = sum(len(row) - 1 for row in rows)
+    return result
 
 
 def keep_attention_causal(model):
@@ -321,7 +408,8 @@ def main():
             run_oneshot(model_dir, cls, tokenizer, ids, recipe_path, out_dir)
             recorder.write(out_dir)
             try:
-                result = perplexity(out_dir, cls, held_out)
+                weight_only = "W4A16" in text
+                result = perplexity(out_dir, cls, held_out, model_dir if weight_only else None)
             except Exception as error:  # recorded: whether transformers loads it is part of the reference
                 result = {"error": f"{type(error).__name__}: {error}"}
             write_json(os.path.join(out_dir, "perplexity.json"), result)
