@@ -89,6 +89,13 @@ LINEAR = dict(linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_
 MOE = dict(moe_intermediate_size=128, num_experts=4, num_experts_per_tok=2)
 HYBRID_LAYERS = ["linear_attention", "full_attention"]
 
+# Qwen3.5 and Qwen3.5-MoE: interleaved M-RoPE, a one-block vision tower.
+QWEN3_5_ROPE = dict(rope_type="default", rope_theta=10000000.0, partial_rotary_factor=0.25, mrope_interleaved=True,
+                    mrope_section=[2, 1, 1])
+TINY_VISION = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4, out_hidden_size=128,
+                   num_position_embeddings=16, temporal_patch_size=2, spatial_merge_size=2)
+QWEN3_5_TOKENS = dict(image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)
+
 W4A16_MOE_IGNORE = "[lm_head, 're:.*mlp.gate$']"
 # As examples/awq/qwen3_next_example.py (router and shared-expert gate stay bf16).
 W4A16_NEXT_IGNORE = "[lm_head, 're:.*mlp.gate$', 're:.*mlp.shared_expert_gate$']"
@@ -135,13 +142,8 @@ def cases():
     }
     yield "qwen3_5_text", lambda: transformers.Qwen3_5ForConditionalGeneration(transformers.Qwen3_5Config(
         text_config=dict(ATTENTION, **LINEAR, num_hidden_layers=2, layer_types=HYBRID_LAYERS, intermediate_size=256,
-                         rope_parameters=dict(rope_type="default", rope_theta=10000000.0,
-                                              partial_rotary_factor=0.25, mrope_interleaved=True,
-                                              mrope_section=[2, 1, 1])),
-        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4,
-                           out_hidden_size=128, num_position_embeddings=16, temporal_patch_size=2,
-                           spatial_merge_size=2),
-        image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)), \
+                         rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
         transformers.Qwen3_5ForConditionalGeneration, {
         "awq_w4a16": recipe(AWQ_BOTH, quantization(W4A16_QWEN3_5_IGNORE, "scheme: W4A16")),
     }
@@ -189,14 +191,8 @@ def cases():
     # gate_up_proj / down_proj), as hub checkpoints are (FUSED_INPUT).
     yield "qwen3_5_moe_text", lambda: transformers.Qwen3_5MoeForConditionalGeneration(transformers.Qwen3_5MoeConfig(
         text_config=dict(ATTENTION, **LINEAR, **MOE, num_hidden_layers=2, layer_types=HYBRID_LAYERS,
-                         shared_expert_intermediate_size=128,
-                         rope_parameters=dict(rope_type="default", rope_theta=10000000.0,
-                                              partial_rotary_factor=0.25, mrope_interleaved=True,
-                                              mrope_section=[2, 1, 1])),
-        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4,
-                           out_hidden_size=128, num_position_embeddings=16, temporal_patch_size=2,
-                           spatial_merge_size=2),
-        image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)), \
+                         shared_expert_intermediate_size=128, rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
         transformers.Qwen3_5MoeForConditionalGeneration, {
         "awq_w4a16": recipe(AWQ, quantization(W4A16_QWEN3_5_IGNORE[:-1] + ", 're:.*mlp.gate$', "
                                               "'re:.*shared_expert_gate$']", "scheme: W4A16")),
