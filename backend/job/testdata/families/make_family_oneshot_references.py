@@ -32,8 +32,11 @@ model it writes <model>/:
   perplexity.json           the same for the input model
 
 Models: qwen3_moe, qwen3_next, qwen3_5_text, qwen2_moe (shared expert with
-its sigmoid gate, q/k/v biases, norm_topk_prob False) and mixtral (three
-experts, top-2; its checkpoint uses block_sparse_moe.experts.N.w1/w2/w3).
+its sigmoid gate, q/k/v biases, norm_topk_prob False), mixtral (three
+experts, top-2; its checkpoint uses block_sparse_moe.experts.N.w1/w2/w3),
+phi3 (fused qkv_proj / gate_up_proj, as many kv heads as heads, sliding
+window 8), gemma3_text (sliding then global layer, tied embeddings) and
+qwen3_5_moe_text (Qwen3_5MoeForConditionalGeneration, experts saved fused).
 
 How the models are loaded and run mirrors llm-compressor's own examples
 (examples/awq/qwen3_moe_example.py, examples/quantization_w4a16/
@@ -41,11 +44,12 @@ qwen3_8_gptq_awq_example.py): inside llmcompressor.utils.load_context(cls),
 Qwen3.5 as Qwen3_5ForConditionalGeneration with its vision tower ignored;
 oneshot unshuffled, one sample per batch, the sequential pipeline, the
 default moe_calibrate_all_experts=True, and the causal mask kept on every
-self_attn (keep_attention_causal: upstream drops it on Qwen3-MoE; added after
-the first run, so only qwen3_moe/reference/awq_w4a16 was regenerated with it:
-the W8A8 weights are round-to-nearest, independent of activations, and the
-other families' attention already received the mask, as their matching
-losses show).
+self_attn (keep_attention_causal: upstream drops it on Qwen3-MoE and Phi3,
+and the hook applies a layer's sliding window too; added after the first
+run, so of the models before Phi3 only qwen3_moe/reference/awq_w4a16 was
+regenerated with it: the W8A8 weights are round-to-nearest, independent of
+activations, and the other families' attention already received the mask,
+as their matching losses show).
 
 All sizes are multiples of 128 where a weight's input dimension is grouped
 (group-128 W4A16), and routing has no near-ties on the calibration data
@@ -84,6 +88,13 @@ LINEAR = dict(linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_
               linear_conv_kernel_dim=4)
 MOE = dict(moe_intermediate_size=128, num_experts=4, num_experts_per_tok=2)
 HYBRID_LAYERS = ["linear_attention", "full_attention"]
+
+# Qwen3.5 and Qwen3.5-MoE: interleaved M-RoPE, a one-block vision tower.
+QWEN3_5_ROPE = dict(rope_type="default", rope_theta=10000000.0, partial_rotary_factor=0.25, mrope_interleaved=True,
+                    mrope_section=[2, 1, 1])
+TINY_VISION = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4, out_hidden_size=128,
+                   num_position_embeddings=16, temporal_patch_size=2, spatial_merge_size=2)
+QWEN3_5_TOKENS = dict(image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)
 
 W4A16_MOE_IGNORE = "[lm_head, 're:.*mlp.gate$']"
 # As examples/awq/qwen3_next_example.py (router and shared-expert gate stay bf16).
@@ -131,13 +142,8 @@ def cases():
     }
     yield "qwen3_5_text", lambda: transformers.Qwen3_5ForConditionalGeneration(transformers.Qwen3_5Config(
         text_config=dict(ATTENTION, **LINEAR, num_hidden_layers=2, layer_types=HYBRID_LAYERS, intermediate_size=256,
-                         rope_parameters=dict(rope_type="default", rope_theta=10000000.0,
-                                              partial_rotary_factor=0.25, mrope_interleaved=True,
-                                              mrope_section=[2, 1, 1])),
-        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4,
-                           out_hidden_size=128, num_position_embeddings=16, temporal_patch_size=2,
-                           spatial_merge_size=2),
-        image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)), \
+                         rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
         transformers.Qwen3_5ForConditionalGeneration, {
         "awq_w4a16": recipe(AWQ_BOTH, quantization(W4A16_QWEN3_5_IGNORE, "scheme: W4A16")),
     }
@@ -156,9 +162,46 @@ def cases():
         "awq_w4a16": recipe(AWQ, quantization(W4A16_MOE_IGNORE, "scheme: W4A16")),
         "w8a8": recipe(quantization(W4A16_MOE_IGNORE, "scheme: W8A8")),
     }
+    # Fused qkv_proj and gate_up_proj (the registry's _phi_mappings), partial
+    # rotary (Phi-4-mini has 0.75), a sliding window shorter than the rows.
+    # As many kv heads as heads (Phi-3-mini): qkv_proj's output is then 3x
+    # o_proj's input, so the qkv_proj -> o_proj mapping applies and AWQ
+    # divides only qkv_proj's last (v) rows.
+    yield "phi3", lambda: transformers.Phi3ForCausalLM(transformers.Phi3Config(
+        **{k: v for k, v in ATTENTION.items() if k != "head_dim"} | {"num_key_value_heads": 4},
+        pad_token_id=None, num_hidden_layers=2, intermediate_size=256,
+        sliding_window=8, rope_parameters=dict(rope_type="default", rope_theta=10000.0,
+                                               partial_rotary_factor=0.75))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization("[lm_head]", "scheme: W4A16")),
+    }
+    # (1 + w) norms, sqrt(hidden) embedding scaling, pre/post feed-forward
+    # norms, a sliding layer (window 8) then a global one with linear RoPE
+    # scaling, query_pre_attn_scalar != head_dim, tied embeddings (Gemma's
+    # default); the registry's _gemma3_mappings leave input_layernorm alone.
+    yield "gemma3_text", lambda: transformers.Gemma3ForCausalLM(transformers.Gemma3TextConfig(
+        **{**ATTENTION, "tie_word_embeddings": True, "pad_token_id": 0, "bos_token_id": 2}, num_hidden_layers=2,
+        intermediate_size=256, sliding_window=8, query_pre_attn_scalar=48,
+        layer_types=["sliding_attention", "full_attention"],
+        rope_parameters=dict(sliding_attention=dict(rope_type="default", rope_theta=10000.0),
+                             full_attention=dict(rope_type="linear", rope_theta=1000000.0, factor=8.0)))), \
+        transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization("[lm_head]", "scheme: W4A16")),
+    }
+    # The language model of Qwen3.5-MoE, its experts stored fused (3-D
+    # gate_up_proj / down_proj), as hub checkpoints are (FUSED_INPUT).
+    yield "qwen3_5_moe_text", lambda: transformers.Qwen3_5MoeForConditionalGeneration(transformers.Qwen3_5MoeConfig(
+        text_config=dict(ATTENTION, **LINEAR, **MOE, num_hidden_layers=2, layer_types=HYBRID_LAYERS,
+                         shared_expert_intermediate_size=128, rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
+        transformers.Qwen3_5MoeForConditionalGeneration, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_QWEN3_5_IGNORE[:-1] + ", 're:.*mlp.gate$', "
+                                              "'re:.*shared_expert_gate$']", "scheme: W4A16")),
+    }
 
 
-OFFSET_NORMS = ("Qwen3NextRMSNorm", "Qwen3_5RMSNorm", "Qwen3_5MoeRMSNorm")
+# Saved with the experts fused (save_pretrained's save_original_format=False).
+FUSED_INPUT = ("qwen3_5_moe_text",)
+OFFSET_NORMS = ("Qwen3NextRMSNorm", "Qwen3_5RMSNorm", "Qwen3_5MoeRMSNorm", "Gemma3RMSNorm")
 
 
 def add_outliers(model, seed):
@@ -331,21 +374,31 @@ def perplexity(model_dir, cls, rows, input_dir=None):
 
 
 def keep_attention_causal(model):
-    """On Qwen3-MoE, oneshot's sequential pipeline calls every self_attn with
+    """On Qwen3-MoE and Phi3, oneshot's sequential pipeline calls every self_attn with
     attention_mask=None while calibration_forward_context forces eager
     attention, and eager attention without a mask is bidirectional: every
     calibration statistic after the first attention then comes from a model
     that sees future tokens (observed: layer 0's attention output differs
     from transformers' own eager or sdpa forward on the same ids by ~20%).
     The references are about the compression algorithms, not that defect:
-    this supplies the causal mask where the pipeline passed none (a no-op
-    where a mask arrives, as on Qwen3-Next's and Qwen3.5's full attention)."""
+    this supplies the causal mask (with the layer's sliding window, if any)
+    where the pipeline passed none (a no-op where a mask arrives, as on
+    Qwen3-Next's, Qwen3.5's and Gemma3's attention)."""
+    supplied = set()
+
     def causal(module, args, kwargs):
         if kwargs.get("attention_mask") is not None or module.config._attn_implementation != "eager":
             return None
         hidden = args[0] if args else kwargs["hidden_states"]
         length = hidden.shape[1]
         blocked = torch.ones(length, length, dtype=torch.bool, device=hidden.device).triu(1)
+        # Gemma3 keeps its window per layer, Phi3 in its config.
+        window = getattr(module, "sliding_window", getattr(module.config, "sliding_window", None))
+        if window is not None:
+            blocked |= torch.ones(length, length, dtype=torch.bool, device=hidden.device).tril(-window)
+        if type(module).__name__ not in supplied:
+            supplied.add(type(module).__name__)
+            print("keep_attention_causal: supplied the mask of", type(module).__name__, "window", window)
         mask = torch.zeros(length, length, dtype=hidden.dtype, device=hidden.device)
         mask = mask.masked_fill(blocked, torch.finfo(hidden.dtype).min)
         return args, kwargs | {"attention_mask": mask[None, None].expand(hidden.shape[0], 1, length, length)}
@@ -398,7 +451,7 @@ def main():
                 break
         print(name, "seed", index * 1000 + attempt, "router margin", margin)
         model_dir = os.path.join(out, "model")
-        model.save_pretrained(model_dir)
+        model.save_pretrained(model_dir, save_original_format=name not in FUSED_INPUT)
         tokenizer = ref.save_word_level_tokenizer(model_dir, VOCAB)
         write_json(os.path.join(out, "perplexity.json"), perplexity(model_dir, cls, held_out)
                    | {"seed": index * 1000 + attempt, "router_logit_margin_bf16": margin})
