@@ -22,6 +22,27 @@ absl::Status LinearGram::Add(const torch::Tensor& input) {
   });
 }
 
+absl::Status LinearGram::SumOverRanks(distributed::Collectives& collectives,
+                                      absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  // A rank that saw no input has no matrix yet: agree on the width first.
+  torch::Tensor width = torch::tensor({gram_.defined() ? gram_.size(0) : int64_t{0}}, torch::kInt64);
+  absl::Status status = collectives.AllReduce({width}, distributed::ReduceOp::kMax, what);
+  if (!status.ok()) return status;
+  const int64_t in = width.item<int64_t>();
+  if (in == 0) return absl::OkStatus();
+  if (!gram_.defined()) gram_ = torch::zeros({in, in}, torch::kFloat32);
+  if (gram_.size(0) != in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": Gram matrices of different widths on different ranks"));
+  }
+  torch::Tensor rows = torch::tensor({rows_}, torch::kInt64);
+  status = collectives.AllReduce({gram_, rows}, distributed::ReduceOp::kSum, what);
+  if (!status.ok()) return status;
+  rows_ = rows.item<int64_t>();
+  return absl::OkStatus();
+}
+
 bool LinearGram::finite() const {
   return !gram_.defined() || torch::isfinite(gram_).all().item<bool>();
 }

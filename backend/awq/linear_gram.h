@@ -21,6 +21,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 
 namespace wring {
 namespace backend {
@@ -37,6 +39,10 @@ class LinearGram {
   // Whether every input was finite (a non-finite one makes upstream's
   // reference output non-finite, and it skips the mapping).
   bool finite() const;
+  // Data-parallel workers: every rank ends with the Gram matrix and row
+  // count of all ranks' inputs (a non-finite input anywhere stays visible
+  // in the sum).
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
   // for weights [out, in].

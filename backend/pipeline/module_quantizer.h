@@ -13,13 +13,16 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/observe/observer.h"
 #include "backend/pipeline/compression_plan.h"
+#include "backend/quantize/quantize.h"
 #include "backend/safetensors/writer.h"
 #include "mapping/quantization/quantization_args.h"
 
@@ -39,9 +42,19 @@ class LinearQuantizer {
 
   // calibrate_input_hook: a static input scheme's observer sees `input`.
   virtual absl::Status ObserveInput(const torch::Tensor& input) = 0;
+  // The static input scheme's observer (empty otherwise), whose statistics
+  // data-parallel workers combine before Freeze.
+  virtual std::vector<observe::Observer*> ActivationObservers() const = 0;
   // Sequential epoch end + freeze: weight qparams from `weight`, activation
   // qparams from what was observed.
-  virtual absl::Status Freeze(const torch::Tensor& weight) = 0;
+  absl::Status Freeze(const torch::Tensor& weight);
+  // The two halves of Freeze, for module-parallel workers: the weight
+  // qparams (nullopt without a weight scheme), computed by one rank ...
+  virtual absl::StatusOr<std::optional<quantize::QParams>> ComputeWeightQParams(
+      const torch::Tensor& weight) const = 0;
+  // ... and the freeze every rank does with them.
+  virtual absl::Status FreezeWith(const torch::Tensor& weight,
+                                  std::optional<quantize::QParams> weight_qparams) = 0;
   // After Freeze: what the quantized module computes with.
   virtual absl::StatusOr<torch::Tensor> FakeQuantizedWeight() const = 0;
   virtual absl::StatusOr<torch::Tensor> FakeQuantizeInput(const torch::Tensor& input) const = 0;
@@ -66,6 +79,8 @@ class KvCacheQuantizer {
   virtual ~KvCacheQuantizer() = default;
 
   virtual absl::Status Observe(const torch::Tensor& key, const torch::Tensor& value) = 0;
+  // The key and value observers of a static scheme (empty otherwise).
+  virtual std::vector<observe::Observer*> Observers() const = 0;
   virtual absl::Status Freeze() = 0;
   virtual absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> FakeQuantize(
       const torch::Tensor& key, const torch::Tensor& value) const = 0;
