@@ -12,9 +12,11 @@ namespace cli {
 // Flag names `wring compress` adds (for the unknown-flag check).
 const std::vector<std::string>& CompressFlagNames();
 
-// Runs the command; returns the exit status: 0 written, 1 the recipe would
-// fail (nothing written), 2 unusable input, 3 the run failed.
-int RunCompress();
+// Runs the command (`argv` is the whole command line, for --nproc's
+// workers); returns the exit status: 0 written, 1 the recipe would fail
+// (nothing written), 2 unusable input, 3 the run failed, 4 (distributed
+// runs) another worker failed or stopped answering.
+int RunCompress(int argc, char** argv);
 
 }  // namespace cli
 }  // namespace wring

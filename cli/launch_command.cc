@@ -88,7 +88,11 @@ std::optional<int> MaybeLaunchWorkers(int argc, char** argv, const std::string& 
   options.nproc = nproc;
   options.store_timeout = DistTimeout();
   if (!output_dir.empty()) {
-    options.remove_on_failure.push_back(backend::output::OutputDirectory::StagingPathFor(output_dir));
+    // Not another run's: a launch refused because that run holds the output
+    // must leave its files alone.
+    options.clean_up_after_failure = [output_dir] {
+      (void)backend::output::OutputDirectory::RemoveAbandonedStaging(output_dir);
+    };
   }
   if (!quiet) {
     std::fprintf(stderr,

@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
   }
   if (command == "check") return RunCheck();
   if (command == "mappings") return RunMappings();
-  if (command == "compress") return wring::cli::RunCompress();
+  if (command == "compress") return wring::cli::RunCompress(argc, argv);
   std::string hint = wring::mapping::DidYouMean(command, {"check", "mappings", "compress"});
   return UsageError(absl::StrCat("unknown command '", command, "'",
                                  hint.empty() ? "" : absl::StrCat("; ", hint)));

@@ -202,6 +202,21 @@ expect 2 "never overwrites" -- compress --demo "$TMP/demo-out" --quiet
 expect 0 "perplexity: original [0-9.]+, compressed" -- compress --model "$TINY_LLAMA" \
   --recipe "$ONESHOT/recipes/w8a8.yaml" --dataset "$ONESHOT/calibration.jsonl" \
   --output "$TMP/w8a8" --num-samples 4 --eval-samples 2 --seq-len 16 --quiet
+# Data-parallel: two workers (Gloo over 127.0.0.1) write what one process
+# wrote above, and say so on rank 0 only; errors name the rank.
+expect 0 "perplexity: original [0-9.]+, compressed" -- compress --nproc 2 --model "$TINY_LLAMA" \
+  --recipe "$ONESHOT/recipes/w8a8.yaml" --dataset "$ONESHOT/calibration.jsonl" \
+  --output "$TMP/w8a8-nproc2" --num-samples 4 --eval-samples 2 --seq-len 16 --quiet
+cases=$((cases + 1))
+if ! cmp -s "$TMP/w8a8/model.safetensors" "$TMP/w8a8-nproc2/model.safetensors" ||
+   ! cmp -s "$TMP/w8a8/config.json" "$TMP/w8a8-nproc2/config.json"; then
+  echo "FAIL: --nproc 2 wrote another checkpoint than one process"
+  failures=$((failures + 1))
+fi
+expect 2 "rank [01]: error: --num-samples: 1 calibration samples for 2 workers" -- compress \
+  --nproc 2 --model "$TINY_LLAMA" --recipe "$ONESHOT/recipes/w8a8.yaml" \
+  --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --num-samples 1 --quiet
+expect 2 "--nproc -2: give the number of workers" -- compress --nproc=-2 --demo "$TMP/never"
 r=$(recipe group96.yaml 'quant_stage:
   quant_modifiers:
     QuantizationModifier:

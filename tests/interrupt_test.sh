@@ -37,9 +37,12 @@ fail() {  # fail NAME WHY
   junit_cases+="<testcase name=\"$1\"><failure message=\"$2\"/></testcase>"
 }
 
-start_run() {  # start_run OUTPUT LOG: starts wring compress in the background, sets pid
+start_run() {  # start_run OUTPUT LOG [FLAG...]: starts wring compress in the background, sets pid
+  local output="$1" log="$2"
+  shift 2
   "$WRING" compress --model "$TINY_LLAMA" --recipe "$recipe" --dataset "$dataset" \
-    --output "$1" --num-samples 4000 --eval-samples 0 --seq-len 64 --noshuffle 2> "$2" > /dev/null &
+    --output "$output" --num-samples 4000 --eval-samples 0 --seq-len 64 --noshuffle "$@" \
+    2> "$log" > /dev/null &
   pid=$!
 }
 
@@ -115,6 +118,62 @@ else
 fi
 kill -s TERM "$first" 2>/dev/null
 wait "$first"
+
+# --nproc 2: SIGTERM to the launcher (a scheduler's limit) stops both
+# workers; nothing is left behind.
+cases=$((cases + 1))
+name="wring compress --nproc 2 stopped by SIGTERM"
+output="$TMP/out-nproc"
+start_run "$output" "$TMP/log-nproc" --nproc 2
+if wait_for_calibration "$TMP/log-nproc"; then
+  sent=$(date +%s%N)
+  kill -s TERM "$pid"
+  wait "$pid"
+  status=$?
+  elapsed_ms=$((($(date +%s%N) - sent) / 1000000))
+  echo "--nproc 2, SIGTERM: exit $status after ${elapsed_ms} ms"
+  if [ "$status" = 0 ]; then
+    fail "$name" "exit 0"
+  elif [ "$elapsed_ms" -gt 15000 ]; then
+    fail "$name" "took ${elapsed_ms} ms to stop"
+  elif [ -e "$output" ] || [ -e "$output.wring-partial" ] || [ -e "$output.wring-lock" ]; then
+    fail "$name" "left $(ls -d "$output"* | tr '\n' ' ')"
+  elif pgrep -f -- "--output $output" > /dev/null; then
+    fail "$name" "a worker is still running"
+  else
+    junit_cases+="<testcase name=\"$name\"/>"
+  fi
+else
+  fail "$name" "the run never reached calibration"
+  cat "$TMP/log-nproc"
+  kill -s TERM "$pid" 2>/dev/null
+  wait "$pid"
+fi
+
+# A --nproc launch refused because another run holds the output must not
+# clean up that run's staging directory as if it were its own.
+cases=$((cases + 1))
+name="a refused --nproc run leaves the holder's files alone"
+output="$TMP/held-out"
+start_run "$output" "$TMP/log-holder"
+holder=$pid
+if wait_for_calibration "$TMP/log-holder"; then
+  "$WRING" compress --nproc 2 --model "$TINY_LLAMA" --recipe "$recipe" --dataset "$dataset" \
+    --output "$output" --num-samples 4 --eval-samples 0 --seq-len 64 --quiet > "$TMP/log-refused" 2>&1
+  status=$?
+  if [ "$status" = 0 ] || ! grep -q "process $holder" "$TMP/log-refused"; then
+    fail "$name" "refused run: exit $status"
+    cat "$TMP/log-refused"
+  elif [ ! -d "$output.wring-partial" ] || [ ! -e "$output.wring-lock" ]; then
+    fail "$name" "the refused run removed the holder's staging directory or lock"
+  else
+    junit_cases+="<testcase name=\"$name\"/>"
+  fi
+else
+  fail "$name" "the holder never reached calibration"
+fi
+kill -s TERM "$holder" 2>/dev/null
+wait "$holder"
 
 echo "interrupt_test: $((cases - failures)) passed, $failures failed"
 if [ -n "${XML_OUTPUT_FILE:-}" ]; then

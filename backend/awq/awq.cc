@@ -82,15 +82,25 @@ torch::Tensor MseLossSum(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 // Upstream's loss: per batch the mse_loss sum (model dtype), accumulated in
-// float32, divided by the element count; returned as Python's float.
-double Loss(const std::vector<torch::Tensor>& reference, const std::vector<torch::Tensor>& output) {
-  torch::Tensor total = torch::zeros({}, torch::kFloat32);
+// float32, divided by the element count; returned as Python's float. Data-
+// parallel workers sum the float32 partial sums and the counts over the
+// ranks first (upstream's _allreduce_data_sum).
+absl::StatusOr<double> Loss(const std::vector<torch::Tensor>& reference,
+                            const std::vector<torch::Tensor>& output,
+                            distributed::Collectives* collectives, const std::string& mapping) {
+  torch::Tensor total = torch::zeros({1}, torch::kFloat32);
   int64_t elements = 0;
   for (size_t i = 0; i < reference.size(); ++i) {
     total += MseLossSum(reference[i], output[i]).cpu();
     elements += reference[i].numel();
   }
-  return (total / torch::scalar_tensor(elements, torch::kInt64)).item<double>();
+  torch::Tensor count = torch::tensor({elements}, torch::kInt64);
+  if (collectives != nullptr && collectives->is_distributed()) {
+    WRING_RETURN_IF_ERROR(collectives->AllReduce(
+        {total, count}, distributed::ReduceOp::kSum,
+        absl::StrCat("the AWQ grid-search loss of ", mapping)));
+  }
+  return (total[0] / count[0]).item<double>();
 }
 
 absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping,
@@ -308,6 +318,25 @@ absl::Status ActivationStats::Add(const torch::Tensor& input) {
   });
 }
 
+absl::Status ActivationStats::SumOverRanks(distributed::Collectives& collectives,
+                                           absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  // A rank whose hook never fired has no sum yet: agree on the width first.
+  torch::Tensor width = torch::tensor({sum_.defined() ? sum_.size(0) : int64_t{0}}, torch::kInt64);
+  WRING_RETURN_IF_ERROR(collectives.AllReduce({width}, distributed::ReduceOp::kMax, what));
+  const int64_t channels = width.item<int64_t>();
+  if (channels == 0) return absl::OkStatus();
+  if (!sum_.defined()) sum_ = torch::zeros({channels}, torch::kFloat32);
+  if (sum_.size(0) != channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": activation statistics of different widths on different ranks"));
+  }
+  torch::Tensor count = torch::tensor({count_}, torch::kInt64);
+  WRING_RETURN_IF_ERROR(collectives.AllReduce({sum_, count}, distributed::ReduceOp::kSum, what));
+  count_ = count.item<int64_t>();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<torch::Tensor> ActivationStats::Mean() const {
   if (count_ == 0) return absl::FailedPreconditionError("AWQ: no activations were observed");
   return CatchTorchErrors("AWQ activation mean", [&]() -> absl::StatusOr<torch::Tensor> {
@@ -363,7 +392,8 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
                                             const ActivationStats& stats,
                                             const std::vector<torch::Tensor>& parent_inputs,
                                             const ParentForward& parent_forward,
-                                            model::Weights& weights) {
+                                            model::Weights& weights,
+                                            distributed::Collectives* collectives) {
   WRING_RETURN_IF_ERROR(ValidateMapping(mapping, options));
   return CatchTorchErrors(
       absl::StrCat("AWQ smoothing ", mapping.smooth), [&]() -> absl::StatusOr<MappingResult> {
@@ -372,11 +402,20 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
         result.parent = mapping.parent;
         WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> reference,
                                RunParent(mapping, parent_inputs, parent_forward, weights));
-        bool any_elements = false, finite = true;
+        int64_t elements = 0, non_finite = 0;
         for (const torch::Tensor& r : reference) {
-          any_elements = any_elements || r.numel() > 0;
-          finite = finite && torch::isfinite(r).all().item<bool>();
+          elements += r.numel();
+          non_finite += torch::isfinite(r).all().item<bool>() ? 0 : 1;
         }
+        if (collectives != nullptr && collectives->is_distributed()) {
+          torch::Tensor checks = torch::tensor({elements, non_finite}, torch::kInt64);
+          WRING_RETURN_IF_ERROR(collectives->AllReduce(
+              {checks}, distributed::ReduceOp::kSum,
+              absl::StrCat("the AWQ parent outputs of ", mapping.smooth)));
+          elements = checks[0].item<int64_t>();
+          non_finite = checks[1].item<int64_t>();
+        }
+        const bool any_elements = elements > 0, finite = non_finite == 0;
         if (!any_elements) {
           result.skipped = "no activations reached the parent module";
           return result;
@@ -388,7 +427,7 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
         const CandidateLoss loss = [&](const model::Weights& trial) -> absl::StatusOr<double> {
           WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> output,
                                  RunParent(mapping, parent_inputs, parent_forward, trial));
-          return Loss(reference, output);
+          return Loss(reference, output, collectives, mapping.smooth);
         };
         WRING_RETURN_IF_ERROR(SearchAndApply(mapping, options, stats, reference.front().device(),
                                              loss, weights, result));

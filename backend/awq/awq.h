@@ -56,7 +56,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "backend/awq/linear_gram.h"
+#include "backend/distributed/collectives.h"
 #include "backend/model/causal_lm.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/proto/recipe.pb.h"
@@ -104,6 +106,9 @@ class ActivationStats {
   absl::Status Add(const torch::Tensor& input);
   bool empty() const { return count_ == 0; }
   int64_t count() const { return count_; }
+  // Data-parallel workers: every rank ends with the sums and counts over all
+  // ranks' samples, as upstream all-reduces them (SUM) before its search.
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
   // x_sum / count, float32 on the CPU.
   absl::StatusOr<torch::Tensor> Mean() const;
 
@@ -144,19 +149,29 @@ struct MappingResult {
 };
 
 // Grid-searches `mapping`'s scales on `parent_inputs` and applies the best
-// ones to `weights` (replacing the smooth and balance tensors).
+// ones to `weights` (replacing the smooth and balance tensors). With
+// data-parallel workers (`collectives`; null in one process) each rank holds
+// its own samples' parent inputs: every candidate's partial loss and element
+// count are summed over the ranks (upstream's all_reduce SUM), and so are
+// the checks that skip a mapping, so all ranks choose the same scales.
+// `stats` must already be summed over the ranks.
 absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const AwqOptions& options,
                                             const ActivationStats& stats,
                                             const std::vector<torch::Tensor>& parent_inputs,
                                             const ParentForward& parent_forward,
-                                            model::Weights& weights);
+                                            model::Weights& weights,
+                                            distributed::Collectives* collectives = nullptr);
 
 // Whether `mapping`'s parent is a Linear that is also its only balance
 // layer, so that SmoothLinearParentMapping can score it from a LinearGram.
 bool HasLinearParentShortcut(const LayerMapping& mapping);
 
 // SmoothMapping for such a mapping, with the loss from the Gram matrix of
-// the parent's inputs instead of a forward per candidate.
+// the parent's inputs instead of a forward per candidate. Data-parallel
+// workers sum their Gram matrices (LinearGram::SumOverRanks) instead of
+// every candidate's partial loss: one reduction of in x in floats per
+// mapping instead of one per candidate, and the search needs no further
+// communication.
 absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapping,
                                                         const AwqOptions& options,
                                                         const ActivationStats& stats,

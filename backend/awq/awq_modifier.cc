@@ -77,6 +77,7 @@ class AwqLayer final : public pipeline::LayerCalibration {
       return context.model.SubmoduleForward(context.layer, w, parent, input);
     };
     WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options_));
+    WRING_RETURN_IF_ERROR(SumOverRanks(context));
     for (size_t i = 0; i < mappings_.size(); ++i) {
       const LayerMapping& mapping = mappings_[i].mapping;
       const bool gram = gram_parent_.at(mapping.parent);
@@ -90,7 +91,7 @@ class AwqLayer final : public pipeline::LayerCalibration {
           gram ? SmoothLinearParentMapping(mapping, options_, stats_[i], grams_[mapping.parent],
                                            weights)
                : SmoothMapping(mapping, options_, stats_[i], parent_inputs_[mapping.parent],
-                               forward, weights));
+                               forward, weights, &context.collectives));
       MappingQuality q;
       q.search_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -110,6 +111,23 @@ class AwqLayer final : public pipeline::LayerCalibration {
   }
 
  private:
+  // Data-parallel workers each saw their own samples: the x statistics and
+  // the Gram matrices become sums over all ranks' samples before any
+  // search (the forward-loss parents sum each candidate's loss instead).
+  absl::Status SumOverRanks(const pipeline::LayerContext& context) {
+    for (size_t i = 0; i < mappings_.size(); ++i) {
+      WRING_RETURN_IF_ERROR(stats_[i].SumOverRanks(
+          context.collectives, absl::StrCat("the AWQ activation statistics of ",
+                                            mappings_[i].mapping.smooth)));
+    }
+    for (const auto& [parent, gram] : gram_parent_) {
+      if (!gram) continue;
+      WRING_RETURN_IF_ERROR(grams_[parent].SumOverRanks(
+          context.collectives, absl::StrCat("the AWQ Gram matrix of ", parent, "'s inputs")));
+    }
+    return absl::OkStatus();
+  }
+
   AwqLayer(const std::vector<PlannedMapping>& mappings, const AwqOptions& options,
            std::vector<MappingQuality>& out)
       : mappings_(mappings), options_(options), out_(out), stats_(mappings.size()) {

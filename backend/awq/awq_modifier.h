@@ -61,6 +61,9 @@ class AwqModifier final : public pipeline::LayerModifier {
   absl::StatusOr<std::unique_ptr<pipeline::LayerCalibration>> StartLayer(
       const pipeline::LayerContext& context, const model::Weights& weights) override;
   pipeline::ModifierReport Report() const override;
+  // Activation sums, Gram matrices and candidate losses are summed over the
+  // workers (awq.h).
+  bool CombinesAcrossWorkers() const override { return true; }
 
   // What upstream would log while choosing and resolving the mappings.
   const std::vector<std::string>& log() const { return plan_.log; }

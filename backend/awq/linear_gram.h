@@ -21,6 +21,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 #include "backend/gram/input_gram.h"
 
 namespace wring {
@@ -38,6 +40,12 @@ class LinearGram {
   // Whether every input was finite (a non-finite one makes upstream's
   // reference output non-finite, and it skips the mapping).
   bool finite() const { return gram_.finite(); }
+  // Data-parallel workers: every rank ends with the Gram matrix and row
+  // count of all ranks' inputs (a non-finite input anywhere stays visible
+  // in the sum).
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what) {
+    return gram_.SumOverRanks(collectives, what);
+  }
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
   // for weights [out, in].

@@ -33,14 +33,6 @@ namespace {
 constexpr char kLoopback[] = "127.0.0.1";
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 
-// The variables the launcher owns; inherited values are replaced.
-const std::vector<std::string>& LauncherVariables() {
-  static const auto* names = new std::vector<std::string>{
-      "RANK",        "WORLD_SIZE",  "LOCAL_RANK", "LOCAL_WORLD_SIZE",
-      "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"};
-  return *names;
-}
-
 // Everything a child needs between fork and exec, built before fork (only
 // async-signal-safe calls may run in the child).
 struct ExecImage {
@@ -282,10 +274,7 @@ absl::StatusOr<LaunchOutcome> LaunchLocalWorkers(const LaunchOptions& options) {
     if (!std::any_of(outcome.workers.begin(), outcome.workers.end(), Failed)) return outcome;
     stop_reason = "failed";
   }
-  std::error_code ignored;
-  for (const std::string& path : options.remove_on_failure) {
-    std::filesystem::remove_all(path, ignored);
-  }
+  if (options.clean_up_after_failure) options.clean_up_after_failure();
   std::vector<std::string> stopped;
   for (const WorkerOutcome& w : outcome.workers) {
     if (w.stopped_by_launcher) stopped.push_back(absl::StrCat(w.rank));

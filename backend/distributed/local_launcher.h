@@ -11,9 +11,9 @@
 //
 // When a worker fails (non-zero exit, or a signal such as the out-of-memory
 // killer's SIGKILL), or the launcher is interrupted or runs past `deadline`,
-// the others get SIGTERM and, after `grace`, SIGKILL; all are reaped, the
-// `remove_on_failure` paths (the checkpoint's staging directory) are
-// deleted, and the outcome names the rank that failed first and why.
+// the others get SIGTERM and, after `grace`, SIGKILL; all are reaped,
+// `clean_up_after_failure` runs (it removes the checkpoint's staging
+// directory), and the outcome names the rank that failed first and why.
 #ifndef WRING_BACKEND_DISTRIBUTED_LOCAL_LAUNCHER_H_
 #define WRING_BACKEND_DISTRIBUTED_LOCAL_LAUNCHER_H_
 
@@ -21,6 +21,7 @@
 
 #include <cstdint>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,7 +47,8 @@ struct LaunchOptions {
   absl::Duration grace = absl::Seconds(10);
   // The whole run; past it every worker is stopped (tests bound themselves).
   absl::Duration deadline = absl::InfiniteDuration();
-  std::vector<std::string> remove_on_failure;
+  // Runs once every worker is gone, when the run failed or was stopped.
+  std::function<void()> clean_up_after_failure;
   // Stop the others when one fails. Tests turn it off to see that workers
   // notice a failed peer by themselves (the launcher then waits for all).
   bool stop_on_failure = true;

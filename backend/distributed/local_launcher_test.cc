@@ -77,7 +77,7 @@ TEST(LocalLauncherTest, AFailingWorkerStopsTheOthersAndNamesItsRank) {
   const fs::path staging = dir / "out.wring-partial";
   fs::create_directories(staging);
   LaunchOptions options = Shell(3, "if [ $RANK = 1 ]; then sleep 0.3; exit 2; fi; exec sleep 60");
-  options.remove_on_failure = {staging.string()};
+  options.clean_up_after_failure = [staging] { fs::remove_all(staging); };
   const absl::Time start = absl::Now();
   absl::StatusOr<LaunchOutcome> outcome = LaunchLocalWorkers(options);
   ASSERT_TRUE(outcome.ok()) << outcome.status();

@@ -42,6 +42,28 @@ bool InputGram::finite() const {
   return !gram_.defined() || torch::isfinite(gram_).all().item<bool>();
 }
 
+absl::Status InputGram::SumOverRanks(distributed::Collectives& collectives,
+                                     absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  // A rank that saw no input has no matrix yet: agree on the width first.
+  torch::Tensor width = torch::tensor({gram_.defined() ? gram_.size(0) : int64_t{0}}, torch::kInt64);
+  absl::Status status = collectives.AllReduce({width}, distributed::ReduceOp::kMax, what);
+  if (!status.ok()) return status;
+  const int64_t in = width.item<int64_t>();
+  if (in == 0) return absl::OkStatus();
+  if (!gram_.defined()) gram_ = torch::zeros({in, in}, torch::kFloat32);
+  if (gram_.size(0) != in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": Gram matrices of different widths on different ranks"));
+  }
+  torch::Tensor counts = torch::tensor({rows_, samples_}, torch::kInt64);
+  status = collectives.AllReduce({gram_, counts}, distributed::ReduceOp::kSum, what);
+  if (!status.ok()) return status;
+  rows_ = counts[0].item<int64_t>();
+  samples_ = counts[1].item<int64_t>();
+  return absl::OkStatus();
+}
+
 }  // namespace gram
 }  // namespace backend
 }  // namespace wring

@@ -17,6 +17,8 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 
 namespace wring {
 namespace backend {
@@ -43,6 +45,11 @@ class InputGram {
   int64_t samples() const { return samples_; }
   // Whether every input was finite.
   bool finite() const;
+
+  // Data-parallel workers: every rank ends with the matrix, row and sample
+  // counts of all ranks' inputs (a non-finite input anywhere stays visible
+  // in the sum).
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
  private:
   double input_scale_;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "backend/compress/quantization_config.h"
 #include "backend/data/calibration_data.h"
 #include "backend/data/tokenizer.h"
+#include "backend/distributed/collectives.h"
+#include "backend/distributed/work_split.h"
 #include "backend/job/model_families.h"
 #include "backend/job/quality_report.h"
 #include "backend/model/causal_lm.h"
@@ -82,6 +85,7 @@ CompressSummary Fail(CompressFailure failure, const absl::Status& status) {
 }
 
 CompressFailure FailureOf(const absl::Status& status) {
+  if (distributed::IsPeerFailure(status)) return CompressFailure::kPeerFailed;
   switch (status.code()) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnavailable:
@@ -176,7 +180,8 @@ absl::Status CheckSmoothQuantRunnable(const pipeline::CompressionPlan& plan,
   return absl::OkStatus();
 }
 
-absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSummary* verdict) {
+absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
+                                     CompressSummary* verdict) {
   PreparedJob job;
   if (options.model_dir.empty()) {
     return absl::InvalidArgumentError("--model: give the Hugging Face checkpoint directory");
@@ -265,10 +270,13 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, CompressSumm
     }
   }
 
-  // Claim the output path before hours of calibration, not after.
-  WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
-  WRING_RETURN_IF_ERROR(job.output->CheckFreeSpace(
-      MinimumCheckpointBytes(job.plan, job.model_config, job.spinquant != nullptr)));
+  // Claim the output path before hours of calibration, not after. Only
+  // rank 0 writes; the others would race it for the staging directory.
+  if (rank == 0) {
+    WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
+    WRING_RETURN_IF_ERROR(job.output->CheckFreeSpace(
+        MinimumCheckpointBytes(job.plan, job.model_config, job.spinquant != nullptr)));
+  }
 
   // Pre-tokenized data needs no tokenizer, so a tokenizer wring cannot read
   // only matters when the dataset has text.
@@ -322,7 +330,18 @@ pipeline::TokenSequences Ids(const std::vector<data::CalibrationSample>& samples
   return ids;
 }
 
-absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job, model::CausalLm& model,
+// This worker's contiguous slice of `samples`, as llm-compressor's
+// distributed oneshot partitions the calibration set.
+std::vector<data::CalibrationSample> RankSamples(const std::vector<data::CalibrationSample>& samples,
+                                                 const distributed::Collectives& collectives) {
+  const distributed::SampleSlice slice = distributed::RankSlice(
+      static_cast<int64_t>(samples.size()), collectives.rank(), collectives.world_size());
+  return std::vector<data::CalibrationSample>(samples.begin() + slice.begin,
+                                              samples.begin() + slice.end);
+}
+
+// The staged checkpoint (rank 0); Commit() renames it into place.
+absl::Status StageCheckpoint(const CompressOptions& options, PreparedJob& job, model::CausalLm& model,
                              const pipeline::CalibrationResult& result,
                              const QualityReport& quality) {
   output::OutputDirectory& out = *job.output;
@@ -355,21 +374,35 @@ absl::Status WriteCheckpoint(const CompressOptions& options, PreparedJob& job, m
   if (job.spinquant != nullptr) {
     for (auto& [name, tensor] : job.spinquant->OnlineTransformTensors()) tensors.push_back({name, tensor});
   }
-  WRING_RETURN_IF_ERROR(safetensors::WriteSafetensorsCheckpoint(out.staging_path(), tensors,
-                                                                {{"format", "pt"}},
-                                                                options.max_shard_bytes)
-                            .status());
-  return out.Commit();
+  return safetensors::WriteSafetensorsCheckpoint(out.staging_path(), tensors, {{"format", "pt"}},
+                                                 options.max_shard_bytes)
+      .status();
 }
 
 }  // namespace
 
 CompressSummary RunCompressJob(const CompressOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  distributed::SingleProcessCollectives one_process;
+  distributed::Collectives& collectives =
+      options.collectives != nullptr ? *options.collectives : one_process;
+  const int rank = collectives.rank(), workers = collectives.world_size();
   CompressSummary verdict;
-  absl::StatusOr<PreparedJob> job = Prepare(options, &verdict);
+  absl::StatusOr<PreparedJob> job = Prepare(options, rank, &verdict);
   if (verdict.failure == CompressFailure::kRecipeWouldFail) return verdict;
   if (!job.ok()) return Fail(FailureOf(job.status()), job.status());
+  const size_t all_samples = job->samples.calibration.size();
+  if (all_samples < static_cast<size_t>(workers)) {
+    return Fail(CompressFailure::kUnusableInput,
+                absl::InvalidArgumentError(absl::StrFormat(
+                    "--num-samples: %d calibration samples for %d workers, but every worker "
+                    "needs at least one; use more samples or fewer workers",
+                    all_samples, workers)));
+  }
+  const std::vector<data::CalibrationSample> calibration =
+      RankSamples(job->samples.calibration, collectives);
+  const std::vector<data::CalibrationSample> evaluation =
+      RankSamples(job->samples.evaluation, collectives);
 
   absl::StatusOr<torch::Device> device = ParseDevice(options.device);
   if (!device.ok()) return Fail(CompressFailure::kUnusableInput, device.status());
@@ -397,14 +430,25 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   progress.Message(absl::StrFormat(
       "wring compress: %s, %d evaluation samples, %d decoder layers, %d "
       "quantized Linear layers, device %s",
-      calibrate ? absl::StrFormat("%d calibration samples", job->samples.calibration.size())
+      calibrate ? absl::StrFormat("%d calibration samples", all_samples)
                 : std::string("no calibration pass (no modifier or scheme needs activations; "
                               "llm-compressor's data-free pipeline)"),
       job->samples.evaluation.size(), (*model)->config().num_hidden_layers,
       job->plan.linears.size(), options.device));
+  if (workers > 1) {
+    int64_t fewest = all_samples, most = 0;
+    for (int r = 0; r < workers; ++r) {
+      const int64_t n = distributed::RankSlice(all_samples, r, workers).size();
+      fewest = std::min(fewest, n);
+      most = std::max(most, n);
+    }
+    progress.Message(absl::StrFormat(
+        "data-parallel: %d workers, each calibrating a contiguous slice of %d to %d samples",
+        workers, fewest, most));
+  }
   auto result = pipeline::RunSequentialCalibration(**model, job->plan, job->layer_modifiers,
-                                                   Ids(job->samples.calibration),
-                                                   Ids(job->samples.evaluation), progress);
+                                                   Ids(calibration), Ids(evaluation), progress,
+                                                   collectives);
   if (!result.ok()) return Fail(FailureOf(result.status()), result.status());
   for (const auto& g : job->gptq) {
     const std::string warning = g->RtnFallbackWarning();
@@ -414,11 +458,21 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   QualityReport quality = BuildQualityReport(*result, job->plan, seconds);
-  absl::Status written = WriteCheckpoint(options, *job, **model, *result, quality);
-  if (!written.ok()) return Fail(FailureOf(written), written);
+  // Rank 0 stages the checkpoint; it appears only once every worker has
+  // finished, so a worker failing at the end leaves no directory behind.
+  if (rank == 0) {
+    absl::Status staged = StageCheckpoint(options, *job, **model, *result, quality);
+    if (!staged.ok()) return Fail(FailureOf(staged), staged);
+  }
+  absl::Status finished = collectives.Barrier("the end of the run (rank 0 staged the checkpoint)");
+  if (!finished.ok()) return Fail(FailureOf(finished), finished);
+  if (rank == 0) {
+    absl::Status committed = job->output->Commit();
+    if (!committed.ok()) return Fail(FailureOf(committed), committed);
+  }
 
   CompressSummary summary;
-  summary.output_dir = job->output->final_path();
+  summary.output_dir = rank == 0 ? job->output->final_path() : options.output_dir;
   summary.quality_text = quality.text;
   return summary;
 }

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "backend/distributed/collectives.h"
 
 namespace wring {
 namespace backend {
@@ -42,6 +43,12 @@ struct CompressOptions {
   bool awq_forward_loss = false;
   // The largest safetensors shard, as save_pretrained's max_shard_size.
   uint64_t max_shard_bytes = uint64_t{5} << 30;
+  // Data-parallel workers (llm-compressor's distributed oneshot), or null
+  // for one process. Every worker runs this job with the same options
+  // (each its own device): it calibrates its contiguous slice of the
+  // samples, and only rank 0 claims and writes the output directory. The
+  // collectives must outlive the call.
+  distributed::Collectives* collectives = nullptr;
 };
 
 // Why a run did not produce a checkpoint, for the exit status.
@@ -50,6 +57,7 @@ enum class CompressFailure {
   kUnusableInput,     // exit 2: a file or flag is wrong (message says which)
   kRecipeWouldFail,   // exit 1: `wring check` found what llm-compressor would raise
   kRuntime,           // exit 3: the run itself failed (device, disk, NaN, ...)
+  kPeerFailed,        // exit 4: another worker failed or stopped answering
   // SIGINT or SIGTERM (backend/interrupt) stopped the run; the staging
   // directory is gone. The CLI ends by the same signal (exit 128 + signal).
   kInterrupted,

@@ -1,9 +1,10 @@
 // End to end on the mixture-of-experts and hybrid-attention families:
 // `wring compress` against the checkpoints llm-compressor's oneshot wrote
-// for the same tiny models, recipes and calibration tokens
+// for the same tiny models (Qwen3-MoE, Qwen3-Next, Qwen3.5, Qwen2-MoE,
+// Mixtral, Phi3, Gemma3, Qwen3.5-MoE), recipes and calibration tokens
 // (testdata/families, make_family_oneshot_references.py), AWQ's grid
-// choices against the losses oneshot recorded, and the refusal of the
-// families whose compressed output is not verified yet.
+// choices against the losses oneshot recorded, and the refusal of a
+// family whose compressed output is not verified.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -11,9 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backend/job/compress_job.h"
+#include "backend/job/model_families.h"
+#include "backend/model/config.h"
 #include "backend/testing/checkpoint_compare.h"
 #include "backend/testing/test_device.h"
 #include "gmock/gmock.h"
@@ -86,15 +90,23 @@ std::set<std::string> CheckAwqChoices(const std::string& reference_dir, const st
       continue;
     }
     // bf16 kernels of LibTorch 1.13 and PyTorch 2.10 round the parent's
-    // forward differently: losses agree to ~0.5% (observed), so the choice
-    // may flip only between points upstream scores within 3%.
+    // forward differently: initial losses agree to ~0.5% (observed), so the
+    // choice may flip only between points upstream scores within 3%.
     EXPECT_NEAR(ours[i]["initial_error"].get<double>(), losses.front(), 1e-2 * losses.front());
+    std::cout << theirs["smooth"].get<std::string>() << ": grid point " << (chosen == best ? "equal" : "differs")
+              << ", initial loss " << ours[i]["initial_error"].get<double>() / losses.front() - 1
+              << ", best loss " << ours[i]["best_error"].get<double>() / losses[best] - 1 << " relative\n";
     if (chosen != best) {
       EXPECT_LE(losses[chosen], 1.03 * losses[best]) << "not a near tie upstream";
       near_ties.insert(theirs["smooth"].get<std::string>());
       for (const mapping::Json& b : theirs["balance"]) near_ties.insert(b.get<std::string>());
     } else {
-      EXPECT_NEAR(ours[i]["best_error"].get<double>(), losses[best], 1e-2 * losses[best]);
+      // A scaled point's loss moves with every int4 value that crosses a
+      // rounding edge. Observed: within 1.2%, except Mixtral's layer 1
+      // post_attention_layernorm (six balance layers, a jagged grid) at
+      // 2.4%; upstream's own losses there move by up to 3.8% (1.2% at the
+      // best point) when layer 1's input is perturbed by one bf16 step.
+      EXPECT_NEAR(ours[i]["best_error"].get<double>(), losses[best], 3e-2 * losses[best]);
     }
   }
   return near_ties;
@@ -105,6 +117,26 @@ bool InAny(const std::string& tensor, const std::set<std::string>& modules) {
     if (absl::StartsWith(tensor, m + ".")) return true;
   }
   return false;
+}
+
+// wring's reported perplexity of its compressed model against transformers'
+// on oneshot's checkpoint (same held-out rows). Where transformers does not
+// load that checkpoint (Mixtral's experts), the generator records null and,
+// for weight-only recipes, the perplexity of the dense dequantized weights.
+void CheckPerplexity(const std::string& reference_dir, const std::string& output_dir) {
+  const mapping::Json theirs = testing::ReadJson(reference_dir + "/perplexity.json");
+  const double ours = testing::ReadJson(output_dir + "/wring_quality.json")["perplexity"]["compressed"].get<double>();
+  double expected = 0;
+  if (theirs.contains("perplexity") && theirs["perplexity"].is_number()) {
+    expected = theirs["perplexity"].get<double>();
+  } else if (theirs.contains("dense_dequantized_perplexity")) {
+    expected = theirs["dense_dequantized_perplexity"].get<double>();
+  } else {
+    return;
+  }
+  std::cout << "perplexity: wring " << ours << ", transformers on oneshot's checkpoint " << expected << "\n";
+  // The tensors differ within the bounds above; observed within 0.1%.
+  EXPECT_NEAR(ours, expected, 5e-3 * expected);
 }
 
 class FamiliesMatchLlmCompressor : public ::testing::TestWithParam<FamilyRun> {};
@@ -152,26 +184,37 @@ TEST_P(FamiliesMatchLlmCompressor, TensorsAndConfig) {
   }
   EXPECT_EQ(testing::ComparableQuantizationConfig(options.output_dir + "/config.json"),
             testing::ComparableQuantizationConfig(reference + "/config.json"));
+  CheckPerplexity(reference, options.output_dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, FamiliesMatchLlmCompressor,
                          ::testing::Values(FamilyRun{"qwen3_moe", "w8a8"}, FamilyRun{"qwen3_moe", "awq_w4a16"},
                                            FamilyRun{"qwen3_next", "fp8_static_kv"},
                                            FamilyRun{"qwen3_next", "awq_w4a16"},
-                                           FamilyRun{"qwen3_5_text", "awq_w4a16"}),
+                                           FamilyRun{"qwen3_5_text", "awq_w4a16"},
+                                           FamilyRun{"qwen2_moe", "awq_w4a16"}, FamilyRun{"mixtral", "w8a8"},
+                                           FamilyRun{"mixtral", "awq_w4a16"},
+                                           FamilyRun{"phi3", "awq_w4a16"}, FamilyRun{"gemma3_text", "awq_w4a16"},
+                                           FamilyRun{"qwen3_5_moe_text", "awq_w4a16"}),
                          [](const ::testing::TestParamInfo<FamilyRun>& info) { return RunName(info.param); });
 
 // A family whose forward runs but whose compressed checkpoint is not
-// verified against oneshot is refused before any weight loads, naming it.
+// verified against oneshot is refused, naming it. Every family the backend
+// runs today is verified, so this uses a model type it does not have.
 TEST(FamiliesJob, RefusesAnUnverifiedFamilyByName) {
-  CompressOptions options = Options(FamilyRun{"qwen3_moe", "w8a8"});
-  options.model_dir = mapping::testing::RunfilePath("backend/model/testdata/families/phi3");
-  const CompressSummary summary = RunCompressJob(options);
-  EXPECT_EQ(summary.failure, CompressFailure::kUnusableInput);
-  EXPECT_THAT(summary.message, ::testing::HasSubstr("Phi3ForCausalLM"));
-  EXPECT_THAT(summary.message, ::testing::HasSubstr("model_type \"phi3\""));
-  EXPECT_THAT(summary.message, ::testing::HasSubstr("qwen3_moe"));
-  EXPECT_FALSE(fs::exists(options.output_dir + "/model.safetensors"));
+  model::ModelConfig config;
+  config.model_type = "gemma4_text";
+  config.architectures = {"Gemma4ForCausalLM"};
+  const absl::Status status = CheckCompressVerified(config, "some/config.json");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("some/config.json"));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("Gemma4ForCausalLM"));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("model_type \"gemma4_text\""));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("qwen3_5_moe_text"));
+  for (const char* verified : {"phi3", "gemma3_text", "qwen3_5_moe_text", "mixtral"}) {
+    config.model_type = verified;
+    EXPECT_TRUE(CheckCompressVerified(config, "some/config.json").ok()) << verified;
+  }
 }
 
 }  // namespace

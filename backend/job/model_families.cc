@@ -34,8 +34,9 @@ absl::Status LinearizeForPlan(mapping::ModelInput& model) {
 absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::string& config_path) {
   // The one list that names families: what families_job_test and the dense
   // job tests verify against oneshot.
-  static constexpr const char* kVerified[] = {"llama", "mistral", "qwen2", "qwen3",
-                                              "qwen3_moe", "qwen3_next", "qwen3_5_text"};
+  static constexpr const char* kVerified[] = {"llama",        "mistral",          "qwen2",   "qwen3",
+                                              "qwen3_moe",    "qwen2_moe",        "mixtral", "qwen3_next",
+                                              "qwen3_5_text", "qwen3_5_moe_text", "phi3",    "gemma3_text"};
   for (const char* type : kVerified) {
     if (config.model_type == type) return absl::OkStatus();
   }

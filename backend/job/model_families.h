@@ -26,11 +26,12 @@ namespace job {
 absl::Status LinearizeForPlan(mapping::ModelInput& model);
 
 // OK for the model types whose compressed checkpoints the job tests compare
-// with llm-compressor's oneshot (the dense families, Qwen3-MoE, Qwen3-Next,
-// Qwen3.5's language model). Any other family the backend can run forward
-// (Qwen2-MoE, Mixtral, Qwen3.5-MoE, Gemma3, Phi3) is Unimplemented, naming
-// its architecture, before any weight loads: unverified output is never
-// written.
+// with llm-compressor's oneshot (the dense families, Qwen3-MoE, Qwen2-MoE,
+// Mixtral, Qwen3-Next, Qwen3.5 and Qwen3.5-MoE's language models, Phi3,
+// Gemma3: today every family the backend runs forward). A family added to
+// the backend's forward later is Unimplemented, naming its architecture,
+// before any weight loads, until it is verified too: unverified output is
+// never written.
 absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::string& config_path);
 
 // llm-compressor's SpinQuant mappings fit the Llama-shaped dense decoder

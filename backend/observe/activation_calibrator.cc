@@ -46,6 +46,11 @@ absl::StatusOr<std::unique_ptr<ActivationCalibrator>> ActivationCalibrator::Crea
 
 absl::Status ActivationCalibrator::Observe(const torch::Tensor& input) { return value_->Observe(input); }
 
+std::vector<Observer*> ActivationCalibrator::Observers() const {
+  if (value_->observer() == nullptr) return {};
+  return {value_->observer()};
+}
+
 absl::Status ActivationCalibrator::UpdateQParams() { return value_->UpdateQParams(); }
 
 absl::StatusOr<quantize::QParams> ActivationCalibrator::Freeze() {

@@ -24,9 +24,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/observe/observer.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/quantization/quantization_args.h"
 
@@ -50,6 +52,9 @@ class ActivationCalibrator {
   bool is_dynamic() const;
   // Empty for dynamic args.
   const std::string& observer_name() const;
+  // The input observer (data-parallel workers combine its statistics);
+  // empty for dynamic args.
+  std::vector<Observer*> Observers() const;
   const quantize::QuantizationArgs& args() const;
 
   // The Linear's input for one forward call ([batch, tokens, in_features]).

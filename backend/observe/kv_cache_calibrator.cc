@@ -62,6 +62,14 @@ absl::Status KvCacheCalibrator::CheckStates(const torch::Tensor& states, const c
   return absl::OkStatus();
 }
 
+std::vector<Observer*> KvCacheCalibrator::Observers() const {
+  std::vector<Observer*> observers;
+  for (const auto* value : {key_.get(), value_.get()}) {
+    if (value->observer() != nullptr) observers.push_back(value->observer());
+  }
+  return observers;
+}
+
 absl::Status KvCacheCalibrator::ObserveKey(const torch::Tensor& key_states) {
   WRING_RETURN_IF_ERROR(CheckStates(key_states, "key states"));
   return key_->Observe(key_states);

@@ -19,9 +19,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/observe/observer.h"
 #include "backend/quantize/quantize.h"
 #include "mapping/quantization/quantization_args.h"
 
@@ -48,6 +50,9 @@ class KvCacheCalibrator {
 
   bool is_dynamic() const;
   const std::string& observer_name() const;
+  // The key and value observers (data-parallel workers combine their
+  // statistics); empty for dynamic args.
+  std::vector<Observer*> Observers() const;
   const quantize::QuantizationArgs& args() const;
 
   absl::Status ObserveKey(const torch::Tensor& key_states);

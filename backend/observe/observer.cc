@@ -93,6 +93,25 @@ absl::StatusOr<std::unique_ptr<Observer>> Observer::Create(ObservedValue value,
   return std::unique_ptr<Observer>(new Observer(value, args, options));
 }
 
+Observer::Sync Observer::sync() const {
+  switch (options_.kind) {
+    case ObserverKind::kStaticMinMax:
+      return Sync::kMinMax;
+    case ObserverKind::kMinMax:
+    case ObserverKind::kMse:
+      return Sync::kAverage;
+    case ObserverKind::kMemorylessMinMax:
+    case ObserverKind::kMemorylessMse:
+      return Sync::kNone;
+  }
+  return Sync::kNone;
+}
+
+std::vector<torch::Tensor> Observer::statistics() const {
+  if (!has_statistics()) return {};
+  return {min_vals_, max_vals_};
+}
+
 absl::Status Observer::Observe(const torch::Tensor& value) {
   if (!value.defined() || !value.is_floating_point()) {
     return absl::InvalidArgumentError("Observer: the observed value must be a floating-point tensor");

@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -82,6 +83,17 @@ class Observer {
   absl::Status Observe(const torch::Tensor& value);
 
   bool has_statistics() const { return min_vals_.defined(); }
+
+  // How data-parallel workers combine this observer's statistics at each
+  // layer boundary (llm-compressor's _act_sync_dict): static_minmax takes
+  // the MIN of the mins and the MAX of the maxes, the running averages
+  // (minmax, mse) AVG both; the memoryless observers are combined by
+  // nothing upstream (each worker keeps its own last observation).
+  enum class Sync { kNone, kMinMax, kAverage };
+  Sync sync() const;
+  // The statistics, {min_vals, max_vals}, sharing storage with the
+  // observer: the workers reduce them in place. Empty without statistics.
+  std::vector<torch::Tensor> statistics() const;
   // Shaped like the qparams; undefined before the first observation.
   const torch::Tensor& min_vals() const { return min_vals_; }
   const torch::Tensor& max_vals() const { return max_vals_; }

@@ -139,6 +139,20 @@ absl::StatusOr<std::unique_ptr<OutputDirectory>> OutputDirectory::Create(const s
       new OutputDirectory(final_path.string(), staging.string(), lock_path, *lock_fd));
 }
 
+absl::Status OutputDirectory::RemoveAbandonedStaging(const std::string& path) {
+  const fs::path final_path = FinalPath(path);
+  const std::string lock_path = final_path.string() + ".wring-lock";
+  absl::StatusOr<int> lock_fd = LockOutput(lock_path, final_path.string());
+  if (!lock_fd.ok()) return lock_fd.status();
+  const std::string staging = StagingPathFor(path);
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  unlink(lock_path.c_str());
+  close(*lock_fd);
+  if (ec) return IoError(staging, "remove the staging directory", ec);
+  return absl::OkStatus();
+}
+
 OutputDirectory::~OutputDirectory() {
   if (!committed_) {
     std::error_code ec;

@@ -36,9 +36,13 @@ class OutputDirectory {
   // writable (PERMISSION_DENIED), or if another run holds the output
   // (ALREADY_EXISTS, naming its process id).
   static absl::StatusOr<std::unique_ptr<OutputDirectory>> Create(const std::string& path);
-  // Where Create(path) stages the files (for a launcher that must remove
-  // them after a worker was killed mid-write).
+  // Where Create(path) stages the files.
   static std::string StagingPathFor(const std::string& path);
+  // For a launcher whose workers were killed mid-write: removes the staging
+  // directory and lock file of `path` if no live run holds its lock. Another
+  // run's (ALREADY_EXISTS: e.g. this launch was the refused second run on
+  // that output) are left alone.
+  static absl::Status RemoveAbandonedStaging(const std::string& path);
   ~OutputDirectory();
 
   OutputDirectory(const OutputDirectory&) = delete;

@@ -116,6 +116,30 @@ TEST(OutputDirectory, ASecondRunOnTheSameOutputIsRefused) {
   EXPECT_NE(third.status().message().find("never overwrites"), std::string::npos) << third.status();
 }
 
+TEST(OutputDirectory, ALauncherRemovesOnlyAnAbandonedStagingDirectory) {
+  const fs::path root = TestDir("abandoned");
+  const fs::path out = root / "ckpt";
+  auto first = OutputDirectory::Create(out.string());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->WriteFile("config.json", "{}").ok());
+  // A second launch on the same output failed: the first run's files stay.
+  const absl::Status held = OutputDirectory::RemoveAbandonedStaging(out.string());
+  EXPECT_EQ(held.code(), absl::StatusCode::kAlreadyExists) << held;
+  EXPECT_TRUE(fs::exists(fs::path((*first)->staging_path()) / "config.json"));
+  EXPECT_TRUE(fs::exists(root / "ckpt.wring-lock"));
+
+  // The first run's process died without cleaning up (its lock went with it).
+  const fs::path left = (*first)->staging_path();
+  first->reset();
+  fs::create_directories(left);
+  std::ofstream(left / "model.safetensors") << "partial";
+  std::ofstream(root / "ckpt.wring-lock") << "12345\n";
+  EXPECT_TRUE(OutputDirectory::RemoveAbandonedStaging(out.string()).ok());
+  EXPECT_FALSE(fs::exists(left));
+  EXPECT_FALSE(fs::exists(root / "ckpt.wring-lock"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(OutputDirectory, TheOutputIsFreeAgainAfterAFailedRun) {
   const fs::path root = TestDir("released");
   const fs::path out = root / "ckpt";

@@ -1,7 +1,9 @@
 #include "backend/pipeline/layer_evaluation.h"
 
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "backend/finite/layer_checks.h"
 #include "backend/interrupt/interrupt.h"
 #include "backend/pipeline/end_calibration.h"
@@ -13,8 +15,10 @@ namespace backend {
 namespace pipeline {
 
 absl::StatusOr<EvaluationStreams> EvaluationStreams::Start(model::CausalLm& model,
-                                                           const TokenSequences& evaluation) {
+                                                           const TokenSequences& evaluation,
+                                                           distributed::Collectives& collectives) {
   EvaluationStreams streams;
+  streams.collectives_ = &collectives;
   for (const std::vector<int64_t>& sample : evaluation) {
     streams.ids_.push_back(torch::tensor(sample, torch::kInt64).reshape({1, -1}).to(model.device()));
     WRING_ASSIGN_OR_RETURN(torch::Tensor hidden, model.Embed(streams.ids_.back()));
@@ -53,6 +57,9 @@ absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(
     original_[i] = std::move(reference);
     progress.Sample(layer, "evaluating", static_cast<int>(i) + 1, total);
   }
+  const std::string what = absl::StrCat("layer ", layer, " evaluation errors");
+  WRING_RETURN_IF_ERROR(own.SumOverRanks(*collectives_, what));
+  WRING_RETURN_IF_ERROR(accumulated.SumOverRanks(*collectives_, what));
   LayerQuality quality;
   quality.layer = layer;
   quality.output_relative_error = own.Value();
@@ -68,6 +75,8 @@ absl::Status EvaluationStreams::Finish(model::CausalLm& model, CalibrationResult
     original.Add(reference, ids_[i]);
     compressed.Add(quantized, ids_[i]);
   }
+  WRING_RETURN_IF_ERROR(original.SumOverRanks(*collectives_, "perplexity"));
+  WRING_RETURN_IF_ERROR(compressed.SumOverRanks(*collectives_, "perplexity"));
   result.original_perplexity = original.Value();
   result.compressed_perplexity = compressed.Value();
   result.evaluation_tokens = original.tokens();

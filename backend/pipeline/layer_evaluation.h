@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/distributed/collectives.h"
 #include "backend/model/causal_lm.h"
 #include "backend/pipeline/calibration_result.h"
 #include "backend/pipeline/initialize_quantization.h"
@@ -24,9 +25,13 @@ using TokenSequences = std::vector<std::vector<int64_t>>;
 
 class EvaluationStreams {
  public:
-  // Embeds `evaluation` (may be empty: then nothing is measured).
+  // Embeds `evaluation` (may be empty: then nothing is measured). With
+  // data-parallel workers, `evaluation` is this rank's share and every
+  // measurement is summed over the ranks (`collectives` must outlive the
+  // streams).
   static absl::StatusOr<EvaluationStreams> Start(model::CausalLm& model,
-                                                 const TokenSequences& evaluation);
+                                                 const TokenSequences& evaluation,
+                                                 distributed::Collectives& collectives);
 
   // Layer `layer` on both streams: the original stream through
   // `original_weights`, the compressed one through `quantized_weights` with
@@ -41,6 +46,7 @@ class EvaluationStreams {
   absl::Status Finish(model::CausalLm& model, CalibrationResult& result);
 
  private:
+  distributed::Collectives* collectives_ = nullptr;
   std::vector<torch::Tensor> ids_;
   std::vector<torch::Tensor> original_, compressed_;
 };

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backend/distributed/collectives.h"
 #include "backend/model/causal_lm.h"
 #include "backend/pipeline/initialize_quantization.h"
 #include "mapping/base/json.h"
@@ -34,8 +35,14 @@ struct LayerContext {
   model::CausalLm& model;
   int layer = 0;
   // Tokens of each calibration sample, in pipeline order (each sample
-  // passes every module of the layer once).
+  // passes every module of the layer once): every worker's samples, the
+  // same on all ranks, so decisions made from them agree.
   const std::vector<int64_t>& calibration_tokens;
+  // The data-parallel workers (SingleProcessCollectives in one process).
+  // Each calibrated only its own slice of the samples: a modifier combines
+  // what it collected before using it (AWQ: activation sums, Gram matrices,
+  // per-candidate losses; GPTQ: Hessians), in the same calls on every rank.
+  distributed::Collectives& collectives;
 };
 
 // One modifier's state for one decoder layer, from the start of its
@@ -85,6 +92,12 @@ class LayerModifier {
 
   // After the last layer.
   virtual ModifierReport Report() const = 0;
+
+  // Whether the modifier combines what its LayerCalibration collected over
+  // the data-parallel workers (LayerContext::collectives) before using it.
+  // A distributed run refuses any modifier that does not: its result would
+  // depend on each worker's share of the samples.
+  virtual bool CombinesAcrossWorkers() const { return false; }
 };
 
 }  // namespace pipeline

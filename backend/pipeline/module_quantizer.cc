@@ -49,15 +49,35 @@ class ObservedLinear final : public LinearQuantizer {
     return *weight_qparams_;
   }
 
-  absl::Status Freeze(const torch::Tensor& weight) override {
+  std::vector<observe::Observer*> ActivationObservers() const override {
+    if (inputs_ == nullptr) return {};
+    return inputs_->Observers();
+  }
+
+  absl::StatusOr<std::optional<quantize::QParams>> ComputeWeightQParams(
+      const torch::Tensor& weight) const override {
+    if (!weight_args_.has_value()) return std::optional<quantize::QParams>();
+    // Fixed before GPTQ changed the weight.
+    if (weight_observed_) return weight_qparams_;
+    WRING_ASSIGN_OR_RETURN(quantize::QParams qparams,
+                           observe::ComputeWeightQParams(weight, weight_args_->quantize,
+                                                         weight_args_->observer,
+                                                         weight_args_->observer_kwargs));
+    return std::optional<quantize::QParams>(std::move(qparams));
+  }
+
+  absl::Status FreezeWith(const torch::Tensor& weight,
+                          std::optional<quantize::QParams> weight_qparams) override {
     weight_ = weight;
+    if (weight_args_.has_value() != weight_qparams.has_value()) {
+      return absl::InternalError(absl::StrCat(name(), ": weight qparams ",
+                                              weight_qparams.has_value() ? "given to" : "missing for",
+                                              " a module ",
+                                              weight_args_.has_value() ? "with" : "without",
+                                              " a weight scheme"));
+    }
+    weight_qparams_ = std::move(weight_qparams);
     if (weight_args_.has_value()) {
-      if (!weight_observed_) {
-        WRING_ASSIGN_OR_RETURN(weight_qparams_,
-                               observe::ComputeWeightQParams(weight, weight_args_->quantize,
-                                                             weight_args_->observer,
-                                                             weight_args_->observer_kwargs));
-      }
       WRING_ASSIGN_OR_RETURN(fake_weight_,
                              quantize::FakeQuantize(weight, *weight_qparams_, weight_args_->quantize));
     } else {
@@ -122,6 +142,8 @@ class ObservedKvCache final : public KvCacheQuantizer {
     return calibrator_->ObserveValue(value);
   }
 
+  std::vector<observe::Observer*> Observers() const override { return calibrator_->Observers(); }
+
   absl::Status Freeze() override {
     if (!calibrator_->is_dynamic()) {
       WRING_ASSIGN_OR_RETURN(qparams_, calibrator_->Freeze());
@@ -159,6 +181,12 @@ class ObservedKvCache final : public KvCacheQuantizer {
 };
 
 }  // namespace
+
+absl::Status LinearQuantizer::Freeze(const torch::Tensor& weight) {
+  WRING_ASSIGN_OR_RETURN(std::optional<quantize::QParams> weight_qparams,
+                         ComputeWeightQParams(weight));
+  return FreezeWith(weight, std::move(weight_qparams));
+}
 
 absl::StatusOr<std::unique_ptr<LinearQuantizer>> LinearQuantizer::Create(const PlannedModule& module,
                                                                           const torch::Tensor& weight) {

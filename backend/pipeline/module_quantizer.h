@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backend/observe/args.h"
+#include "backend/observe/observer.h"
 #include "backend/pipeline/compression_plan.h"
 #include "backend/quantize/quantize.h"
 #include "backend/safetensors/writer.h"
@@ -41,9 +43,20 @@ class LinearQuantizer {
 
   // calibrate_input_hook: a static input scheme's observer sees `input`.
   virtual absl::Status ObserveInput(const torch::Tensor& input) = 0;
+  // The static input scheme's observer (empty otherwise), whose statistics
+  // data-parallel workers combine before Freeze.
+  virtual std::vector<observe::Observer*> ActivationObservers() const = 0;
   // Sequential epoch end + freeze: weight qparams from `weight` (unless
   // ObserveWeight fixed them), activation qparams from what was observed.
-  virtual absl::Status Freeze(const torch::Tensor& weight) = 0;
+  absl::Status Freeze(const torch::Tensor& weight);
+  // The two halves of Freeze, for module-parallel workers: the weight
+  // qparams (nullopt without a weight scheme; the fixed ones after
+  // ObserveWeight), computed by one rank ...
+  virtual absl::StatusOr<std::optional<quantize::QParams>> ComputeWeightQParams(
+      const torch::Tensor& weight) const = 0;
+  // ... and the freeze every rank does with them.
+  virtual absl::Status FreezeWith(const torch::Tensor& weight,
+                                  std::optional<quantize::QParams> weight_qparams) = 0;
   // The weight arguments; nullopt when the scheme leaves the weight alone.
   virtual const std::optional<observe::ObservedArgs>& weight_args() const = 0;
   // A modifier that quantizes the weight itself (GPTQ): the weight
@@ -75,6 +88,8 @@ class KvCacheQuantizer {
   virtual ~KvCacheQuantizer() = default;
 
   virtual absl::Status Observe(const torch::Tensor& key, const torch::Tensor& value) = 0;
+  // The key and value observers of a static scheme (empty otherwise).
+  virtual std::vector<observe::Observer*> Observers() const = 0;
   virtual absl::Status Freeze() = 0;
   virtual absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> FakeQuantize(
       const torch::Tensor& key, const torch::Tensor& value) const = 0;

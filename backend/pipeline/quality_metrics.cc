@@ -27,6 +27,29 @@ void Perplexity::Add(const torch::Tensor& logits, const torch::Tensor& ids) {
   tokens_ += length - 1;
 }
 
+absl::Status RelativeError::SumOverRanks(distributed::Collectives& collectives,
+                                         absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  torch::Tensor sums = torch::tensor({diff_, reference_}, torch::kFloat64);
+  absl::Status status = collectives.AllReduce({sums}, distributed::ReduceOp::kSum, what);
+  if (!status.ok()) return status;
+  diff_ = sums[0].item<double>();
+  reference_ = sums[1].item<double>();
+  return absl::OkStatus();
+}
+
+absl::Status Perplexity::SumOverRanks(distributed::Collectives& collectives,
+                                      absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  torch::Tensor nll = torch::tensor({nll_}, torch::kFloat64);
+  torch::Tensor tokens = torch::tensor({tokens_}, torch::kInt64);
+  absl::Status status = collectives.AllReduce({nll, tokens}, distributed::ReduceOp::kSum, what);
+  if (!status.ok()) return status;
+  nll_ = nll.item<double>();
+  tokens_ = tokens.item<int64_t>();
+  return absl::OkStatus();
+}
+
 double Perplexity::Value() const { return tokens_ > 0 ? std::exp(nll_ / tokens_) : 0; }
 
 }  // namespace pipeline

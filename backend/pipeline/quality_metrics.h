@@ -1,12 +1,18 @@
 // The two numbers the quality report is made of: how far a tensor moved
 // (relative squared error) and the perplexity of next-token prediction.
-// Both accumulate over many samples in float64.
+// Both accumulate over many samples in float64; data-parallel workers each
+// measure their own samples and then sum over the ranks (the sums reorder,
+// so the values agree with one worker's to float64 rounding).
 #ifndef WRING_BACKEND_PIPELINE_QUALITY_METRICS_H_
 #define WRING_BACKEND_PIPELINE_QUALITY_METRICS_H_
 
 #include <torch/torch.h>
 
 #include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 
 namespace wring {
 namespace backend {
@@ -19,6 +25,8 @@ class RelativeError {
   // 0 when the reference was all zeros; NaN when either sum is NaN (a NaN
   // must not read as "no error").
   double Value() const;
+  // Every rank ends with the sums over all ranks' samples.
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
  private:
   double diff_ = 0;
@@ -33,6 +41,8 @@ class Perplexity {
   // 0 when no token was scored.
   double Value() const;
   int64_t tokens() const { return tokens_; }
+  // Every rank ends with the sums over all ranks' samples.
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
  private:
   double nll_ = 0;

@@ -1,6 +1,7 @@
 #include "backend/pipeline/sequential_calibration.h"
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "backend/pipeline/end_calibration.h"
 #include "backend/pipeline/initialize_quantization.h"
 #include "backend/pipeline/start_calibration.h"
+#include "backend/pipeline/sync_activation_statistics.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
@@ -32,8 +34,14 @@ struct LayerModifiers {
 class SequentialPipeline {
  public:
   SequentialPipeline(model::CausalLm& model, const CompressionPlan& plan,
-                     const std::vector<LayerModifier*>& modifiers, Progress& progress)
-      : model_(model), plan_(plan), modifiers_(modifiers), progress_(progress) {}
+                     const std::vector<LayerModifier*>& modifiers, Progress& progress,
+                     distributed::Collectives& collectives)
+      : model_(model),
+        plan_(plan),
+        modifiers_(modifiers),
+        progress_(progress),
+        collectives_(collectives),
+        keeps_checkpoint_(collectives.rank() == 0) {}
 
   absl::StatusOr<CalibrationResult> Run(const TokenSequences& calibration,
                                         const TokenSequences& evaluation) {
@@ -50,8 +58,9 @@ class SequentialPipeline {
       hidden_.push_back(std::move(hidden));
       calibration_tokens_.push_back(static_cast<int64_t>(sample.size()));
     }
+    WRING_ASSIGN_OR_RETURN(calibration_tokens_, EverySampleTokens(calibration_tokens_));
     WRING_ASSIGN_OR_RETURN(EvaluationStreams evaluation_streams,
-                           EvaluationStreams::Start(model_, evaluation));
+                           EvaluationStreams::Start(model_, evaluation, collectives_));
     evaluation_ = std::make_unique<EvaluationStreams>(std::move(evaluation_streams));
 
     const int num_layers = static_cast<int>(model_.config().num_hidden_layers);
@@ -83,16 +92,19 @@ class SequentialPipeline {
     const model::Weights original_weights = weights;
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
                            InitializeQuantization(plan_, model_.config(), layer, weights));
-    const LayerContext context{model_, layer, calibration_tokens_};
+    const LayerContext context{model_, layer, calibration_tokens_, collectives_};
     WRING_ASSIGN_OR_RETURN(LayerModifiers modifiers, StartModifiers(context, weights));
 
     WRING_RETURN_IF_ERROR(Calibrate(layer, weights, quantizers, modifiers));
     WRING_RETURN_IF_ERROR(EndSequentialEpoch(context, weights, quantizers, modifiers));
 
-    WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights));
+    WRING_RETURN_IF_ERROR(SyncActivationStatistics(quantizers, collectives_, layer));
+    WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights, collectives_, layer));
     WRING_ASSIGN_OR_RETURN(CompressedLayer compressed, CompressLayer(quantizers, weights));
     WRING_RETURN_IF_ERROR(CheckQuantizationParameters(compressed));
-    for (auto& t : compressed.tensors) result_.tensors.push_back(std::move(t));
+    if (keeps_checkpoint_) {
+      for (auto& t : compressed.tensors) result_.tensors.push_back(std::move(t));
+    }
 
     WRING_ASSIGN_OR_RETURN(LayerQuality quality,
                            evaluation_->EvaluateLayer(model_, layer, original_weights,
@@ -166,6 +178,24 @@ class SequentialPipeline {
     return absl::OkStatus();
   }
 
+  // The token counts of every worker's samples, in rank order: the whole
+  // calibration set in one process's order (the slices are contiguous).
+  absl::StatusOr<std::vector<int64_t>> EverySampleTokens(const std::vector<int64_t>& mine) {
+    if (!collectives_.is_distributed()) return mine;
+    const std::string bytes(reinterpret_cast<const char*>(mine.data()),
+                            mine.size() * sizeof(int64_t));
+    WRING_ASSIGN_OR_RETURN(const std::vector<std::string> all,
+                           collectives_.AllGather(bytes, "calibration sample lengths"));
+    std::vector<int64_t> tokens;
+    for (const std::string& rank_bytes : all) {
+      const size_t n = rank_bytes.size() / sizeof(int64_t);
+      const size_t at = tokens.size();
+      tokens.resize(at + n);
+      std::memcpy(tokens.data() + at, rank_bytes.data(), n * sizeof(int64_t));
+    }
+    return tokens;
+  }
+
   // Scales and zero points before they reach the checkpoint.
   static absl::Status CheckQuantizationParameters(const CompressedLayer& compressed) {
     for (const safetensors::TensorToWrite& t : compressed.tensors) {
@@ -185,6 +215,7 @@ class SequentialPipeline {
             "' is targeted for quantization, but `wring compress` quantizes decoder-layer "
             "Linear layers only; add \"", module, "\" to the modifier's ignore list"));
       }
+      if (!keeps_checkpoint_) continue;
       WRING_ASSIGN_OR_RETURN(torch::Tensor tensor, model_.GetTensor(name));
       result_.tensors.push_back({name, tensor});
     }
@@ -195,6 +226,8 @@ class SequentialPipeline {
   const CompressionPlan& plan_;
   const std::vector<LayerModifier*>& modifiers_;
   Progress& progress_;
+  distributed::Collectives& collectives_;
+  const bool keeps_checkpoint_;              // rank 0 writes the checkpoint
   std::vector<torch::Tensor> hidden_;        // calibration samples' inputs to the next layer
   std::vector<int64_t> calibration_tokens_;  // per calibration sample
   std::unique_ptr<EvaluationStreams> evaluation_;
@@ -212,14 +245,33 @@ absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
     const TokenSequences& evaluation, Progress& progress) {
+  distributed::SingleProcessCollectives one_process;
+  return RunSequentialCalibration(model, plan, modifiers, calibration, evaluation, progress,
+                                  one_process);
+}
+
+absl::StatusOr<CalibrationResult> RunSequentialCalibration(
+    model::CausalLm& model, const CompressionPlan& plan,
+    const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
+    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives) {
   const bool calibrate = NeedsCalibrationPass(plan, modifiers);
   if (calibrate && calibration.empty()) {
     return absl::InvalidArgumentError(
         "no calibration samples: the dataset gave none (check --dataset and --num-samples)");
   }
+  if (collectives.is_distributed()) {
+    for (const LayerModifier* modifier : modifiers) {
+      if (!modifier->CombinesAcrossWorkers()) {
+        return absl::UnimplementedError(absl::StrCat(
+            modifier->name(), " does not combine its statistics across data-parallel workers "
+            "yet, so each worker would compute it from its own samples: run this recipe with "
+            "one worker (leave out --nproc)"));
+      }
+    }
+  }
   return CatchTorchErrors("sequential calibration", [&]() -> absl::StatusOr<CalibrationResult> {
     torch::NoGradGuard no_grad;
-    SequentialPipeline pipeline(model, plan, modifiers, progress);
+    SequentialPipeline pipeline(model, plan, modifiers, progress, collectives);
     // Without a calibration pass no sample is embedded, so every per-layer
     // calibration and propagation loop runs over nothing.
     return pipeline.Run(calibrate ? calibration : TokenSequences(), evaluation);

@@ -19,12 +19,24 @@
 //      final weights, produce the checkpoint tensors.
 //   5. Evaluate: the held-out samples through the original and the
 //      compressed layer (layer_evaluation.h).
+//
+// Data-parallel (llm-compressor's distributed oneshot): every worker runs
+// this same pipeline on its contiguous slice of the calibration and
+// evaluation samples, holding one layer and its share of the activations.
+// The workers meet through `collectives` at each layer boundary: the
+// modifiers combine what they collected at their epoch end (LayerContext),
+// the observers' statistics are combined (sync_activation_statistics.h),
+// the weight qparams are computed module-parallel (end_calibration.h), and
+// the quality measurements are summed; so every rank freezes the same
+// layer. Only rank 0 keeps the checkpoint tensors (CalibrationResult.tensors
+// is empty on the others).
 #ifndef WRING_BACKEND_PIPELINE_SEQUENTIAL_CALIBRATION_H_
 #define WRING_BACKEND_PIPELINE_SEQUENTIAL_CALIBRATION_H_
 
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/distributed/collectives.h"
 #include "backend/model/causal_lm.h"
 #include "backend/pipeline/calibration_result.h"
 #include "backend/pipeline/compression_plan.h"
@@ -44,8 +56,15 @@ namespace pipeline {
 bool NeedsCalibrationPass(const CompressionPlan& plan,
                           const std::vector<LayerModifier*>& modifiers);
 
-// `modifiers` in recipe order; they must outlive the call. `calibration` is
-// not read when NeedsCalibrationPass is false (it may be empty then).
+// `modifiers` in recipe order; they must outlive the call. `calibration`
+// and `evaluation` are this worker's samples (every worker needs at least
+// one calibration sample); `calibration` is not read when
+// NeedsCalibrationPass is false (it may be empty then).
+absl::StatusOr<CalibrationResult> RunSequentialCalibration(
+    model::CausalLm& model, const CompressionPlan& plan,
+    const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
+    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives);
+// In one process.
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,

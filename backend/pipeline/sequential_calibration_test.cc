@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backend/distributed/collectives.h"
 #include "backend/testing/tiny_model.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace wring {
@@ -121,6 +123,29 @@ TEST_F(SequentialCalibrationTest, ModifiersSeeEachLayerInRecipeOrder) {
   EXPECT_EQ(result->modifiers[0].json_key, "first");
   EXPECT_EQ(result->modifiers[1].json_key, "second");
   EXPECT_EQ(result->layers.size(), 2u);
+}
+
+// Rank 0 of two workers; no peer is needed, the pipeline refuses first.
+class FirstOfTwo final : public distributed::SingleProcessCollectives {
+ public:
+  int world_size() const override { return 2; }
+};
+
+TEST_F(SequentialCalibrationTest, WorkersRefuseAModifierThatDoesNotCombineItsStatistics) {
+  std::vector<std::string> log;
+  ScriptedModifier local("LocalOnlyModifier", log, false);
+  tiny_ = testing::OpenTinyModel(kModel, kW8A8);
+  ASSERT_NE(tiny_.model, nullptr);
+  Progress progress(nullptr, 2);
+  FirstOfTwo workers;
+  auto result = RunSequentialCalibration(
+      *tiny_.model, tiny_.plan, {&local},
+      testing::RandomTokenIds(2, 16, tiny_.model->config().vocab_size, 1), {}, progress, workers);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(result.status().message()),
+              ::testing::HasSubstr("LocalOnlyModifier does not combine its statistics across "
+                                   "data-parallel workers"));
+  EXPECT_TRUE(log.empty());  // refused before layer 0
 }
 
 TEST_F(SequentialCalibrationTest, AModifierWithNothingToReportIsLeftOut) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mapping/recipe/recipe_parser.h"
@@ -89,6 +90,19 @@ TEST(RecipeRobustnessTest, RandomSpliceAndDuplicate) {
     const size_t cut_b = rng() % (b.size() + 1);
     ExpectHandled(a.substr(0, cut_a) + b.substr(cut_b));
   }
+}
+
+// YAML 1.1 base-60 integers ("1:30" is 90) whose value has no int64: found
+// by recipe_fuzzer as an undefined double-to-integer cast (UBSan).
+TEST(RecipeRobustnessTest, BaseSixtyIntegersOutOfRange) {
+  for (const char* value : {"11111111111111111111111:1", "1:-90", "-1:1e400"}) {
+    const std::string text = absl::StrCat(
+        "quant_stage:\n  quant_modifiers:\n    QuantizationModifier:\n"
+        "      scheme: W4A16\n      targets: [Linear]\n      ignore: [lm_head]\n"
+        "      sequential_targets: ", value, "\n");
+    ExpectHandled(text);
+  }
+  ExpectHandled("\n\n[1111111111111111111111:1,11111exit_co1111111111,11110exit_code9}J111111");
 }
 
 TEST(RecipeRobustnessTest, TenThousandLevelsOfNesting) {

@@ -125,6 +125,7 @@ def run_oneshot(name, rows, out):
 
 
 def run_wring(name, out):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     subprocess.run([os.path.join(layout.REPO, "bazel-bin", "wring"), "compress",
                     "--model", layout.MODEL, "--recipe", os.path.join(HERE, "recipes", name + ".yaml"),
                     "--dataset", layout.DATASET, "--output", out] + layout.WRING_FLAGS, check=True)

@@ -36,6 +36,8 @@ class CalibratedValue {
   bool is_dynamic() const { return args_.dynamic; }
   const quantize::QuantizationArgs& args() const { return args_.quantize; }
   const std::string& observer_name() const { return observer_name_; }
+  // Null for dynamic args.
+  Observer* observer() const { return observer_.get(); }
 
   absl::Status Observe(const torch::Tensor& value);
   absl::Status UpdateQParams();

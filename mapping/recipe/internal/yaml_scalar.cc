@@ -68,8 +68,10 @@ void ResolveInt(YamlNode& node) {
   bool ok = false;
   if (s.find(':') != std::string::npos) {
     double value = 0;
-    ok = ParseSexagesimal(s, value) && value < 9.2e18;
-    magnitude = static_cast<uint64_t>(value);
+    // A piece may be negative ("1:-90") or the sum huge: convert only what
+    // fits, since a double outside uint64's range has no defined cast.
+    ok = ParseSexagesimal(s, value) && value >= 0 && value < 9.2e18;
+    if (ok) magnitude = static_cast<uint64_t>(value);
   } else if (s.rfind("0b", 0) == 0) {
     ok = !s.substr(2).empty();
     for (char c : s.substr(2)) {

@@ -24,8 +24,19 @@ model it writes <model>/:
                             mapping in smoothing order: smooth, parent,
                             balance, grid, loss of every grid point) for AWQ
                             recipes, perplexity.json (transformers on the
-                            written checkpoint, rows 8-15)
+                            written checkpoint, rows 8-15; null where
+                            transformers leaves weights of it randomly
+                            initialised, as for Mixtral's experts, with the
+                            perplexity of the dense dequantized weights
+                            instead for weight-only recipes)
   perplexity.json           the same for the input model
+
+Models: qwen3_moe, qwen3_next, qwen3_5_text, qwen2_moe (shared expert with
+its sigmoid gate, q/k/v biases, norm_topk_prob False), mixtral (three
+experts, top-2; its checkpoint uses block_sparse_moe.experts.N.w1/w2/w3),
+phi3 (fused qkv_proj / gate_up_proj, as many kv heads as heads, sliding
+window 8), gemma3_text (sliding then global layer, tied embeddings) and
+qwen3_5_moe_text (Qwen3_5MoeForConditionalGeneration, experts saved fused).
 
 How the models are loaded and run mirrors llm-compressor's own examples
 (examples/awq/qwen3_moe_example.py, examples/quantization_w4a16/
@@ -33,11 +44,12 @@ qwen3_8_gptq_awq_example.py): inside llmcompressor.utils.load_context(cls),
 Qwen3.5 as Qwen3_5ForConditionalGeneration with its vision tower ignored;
 oneshot unshuffled, one sample per batch, the sequential pipeline, the
 default moe_calibrate_all_experts=True, and the causal mask kept on every
-self_attn (keep_attention_causal: upstream drops it on Qwen3-MoE; added after
-the first run, so only qwen3_moe/reference/awq_w4a16 was regenerated with it:
-the W8A8 weights are round-to-nearest, independent of activations, and the
-other families' attention already received the mask, as their matching
-losses show).
+self_attn (keep_attention_causal: upstream drops it on Qwen3-MoE and Phi3,
+and the hook applies a layer's sliding window too; added after the first
+run, so of the models before Phi3 only qwen3_moe/reference/awq_w4a16 was
+regenerated with it: the W8A8 weights are round-to-nearest, independent of
+activations, and the other families' attention already received the mask,
+as their matching losses show).
 
 All sizes are multiples of 128 where a weight's input dimension is grouped
 (group-128 W4A16), and routing has no near-ties on the calibration data
@@ -51,7 +63,7 @@ import sys
 
 import torch
 import transformers
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../..", "testing"))
 import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
@@ -76,6 +88,13 @@ LINEAR = dict(linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_
               linear_conv_kernel_dim=4)
 MOE = dict(moe_intermediate_size=128, num_experts=4, num_experts_per_tok=2)
 HYBRID_LAYERS = ["linear_attention", "full_attention"]
+
+# Qwen3.5 and Qwen3.5-MoE: interleaved M-RoPE, a one-block vision tower.
+QWEN3_5_ROPE = dict(rope_type="default", rope_theta=10000000.0, partial_rotary_factor=0.25, mrope_interleaved=True,
+                    mrope_section=[2, 1, 1])
+TINY_VISION = dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4, out_hidden_size=128,
+                   num_position_embeddings=16, temporal_patch_size=2, spatial_merge_size=2)
+QWEN3_5_TOKENS = dict(image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)
 
 W4A16_MOE_IGNORE = "[lm_head, 're:.*mlp.gate$']"
 # As examples/awq/qwen3_next_example.py (router and shared-expert gate stay bf16).
@@ -123,19 +142,66 @@ def cases():
     }
     yield "qwen3_5_text", lambda: transformers.Qwen3_5ForConditionalGeneration(transformers.Qwen3_5Config(
         text_config=dict(ATTENTION, **LINEAR, num_hidden_layers=2, layer_types=HYBRID_LAYERS, intermediate_size=256,
-                         rope_parameters=dict(rope_type="default", rope_theta=10000000.0,
-                                              partial_rotary_factor=0.25, mrope_interleaved=True,
-                                              mrope_section=[2, 1, 1])),
-        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, patch_size=4,
-                           out_hidden_size=128, num_position_embeddings=16, temporal_patch_size=2,
-                           spatial_merge_size=2),
-        image_token_id=124, video_token_id=125, vision_start_token_id=126, vision_end_token_id=127)), \
+                         rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
         transformers.Qwen3_5ForConditionalGeneration, {
         "awq_w4a16": recipe(AWQ_BOTH, quantization(W4A16_QWEN3_5_IGNORE, "scheme: W4A16")),
     }
+    # q/k/v biases, shared expert with its sigmoid gate, norm_topk_prob False.
+    yield "qwen2_moe", lambda: transformers.Qwen2MoeForCausalLM(transformers.Qwen2MoeConfig(
+        **{k: v for k, v in ATTENTION.items() if k != "head_dim"}, **MOE, num_hidden_layers=2,
+        intermediate_size=256, shared_expert_intermediate_size=128, norm_topk_prob=False,
+        rope_parameters=dict(rope_type="default", rope_theta=1000000.0))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_NEXT_IGNORE, "scheme: W4A16")),
+    }
+    # Three experts (top-2) keep the directory small with two recipes; the
+    # checkpoint is written with Mixtral's block_sparse_moe.experts.N.w1/w2/w3.
+    yield "mixtral", lambda: transformers.MixtralForCausalLM(transformers.MixtralConfig(
+        **ATTENTION, num_hidden_layers=2, intermediate_size=128, num_local_experts=3, num_experts_per_tok=2,
+        rope_parameters=dict(rope_type="default", rope_theta=1000000.0))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_MOE_IGNORE, "scheme: W4A16")),
+        "w8a8": recipe(quantization(W4A16_MOE_IGNORE, "scheme: W8A8")),
+    }
+    # Fused qkv_proj and gate_up_proj (the registry's _phi_mappings), partial
+    # rotary (Phi-4-mini has 0.75), a sliding window shorter than the rows.
+    # As many kv heads as heads (Phi-3-mini): qkv_proj's output is then 3x
+    # o_proj's input, so the qkv_proj -> o_proj mapping applies and AWQ
+    # divides only qkv_proj's last (v) rows.
+    yield "phi3", lambda: transformers.Phi3ForCausalLM(transformers.Phi3Config(
+        **{k: v for k, v in ATTENTION.items() if k != "head_dim"} | {"num_key_value_heads": 4},
+        pad_token_id=None, num_hidden_layers=2, intermediate_size=256,
+        sliding_window=8, rope_parameters=dict(rope_type="default", rope_theta=10000.0,
+                                               partial_rotary_factor=0.75))), transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization("[lm_head]", "scheme: W4A16")),
+    }
+    # (1 + w) norms, sqrt(hidden) embedding scaling, pre/post feed-forward
+    # norms, a sliding layer (window 8) then a global one with linear RoPE
+    # scaling, query_pre_attn_scalar != head_dim, tied embeddings (Gemma's
+    # default); the registry's _gemma3_mappings leave input_layernorm alone.
+    yield "gemma3_text", lambda: transformers.Gemma3ForCausalLM(transformers.Gemma3TextConfig(
+        **{**ATTENTION, "tie_word_embeddings": True, "pad_token_id": 0, "bos_token_id": 2}, num_hidden_layers=2,
+        intermediate_size=256, sliding_window=8, query_pre_attn_scalar=48,
+        layer_types=["sliding_attention", "full_attention"],
+        rope_parameters=dict(sliding_attention=dict(rope_type="default", rope_theta=10000.0),
+                             full_attention=dict(rope_type="linear", rope_theta=1000000.0, factor=8.0)))), \
+        transformers.AutoModelForCausalLM, {
+        "awq_w4a16": recipe(AWQ, quantization("[lm_head]", "scheme: W4A16")),
+    }
+    # The language model of Qwen3.5-MoE, its experts stored fused (3-D
+    # gate_up_proj / down_proj), as hub checkpoints are (FUSED_INPUT).
+    yield "qwen3_5_moe_text", lambda: transformers.Qwen3_5MoeForConditionalGeneration(transformers.Qwen3_5MoeConfig(
+        text_config=dict(ATTENTION, **LINEAR, **MOE, num_hidden_layers=2, layer_types=HYBRID_LAYERS,
+                         shared_expert_intermediate_size=128, rope_parameters=QWEN3_5_ROPE),
+        vision_config=TINY_VISION, **QWEN3_5_TOKENS)), \
+        transformers.Qwen3_5MoeForConditionalGeneration, {
+        "awq_w4a16": recipe(AWQ, quantization(W4A16_QWEN3_5_IGNORE[:-1] + ", 're:.*mlp.gate$', "
+                                              "'re:.*shared_expert_gate$']", "scheme: W4A16")),
+    }
 
 
-OFFSET_NORMS = ("Qwen3NextRMSNorm", "Qwen3_5RMSNorm", "Qwen3_5MoeRMSNorm")
+# Saved with the experts fused (save_pretrained's save_original_format=False).
+FUSED_INPUT = ("qwen3_5_moe_text",)
+OFFSET_NORMS = ("Qwen3NextRMSNorm", "Qwen3_5RMSNorm", "Qwen3_5MoeRMSNorm", "Gemma3RMSNorm")
 
 
 def add_outliers(model, seed):
@@ -162,6 +228,8 @@ def add_outliers(model, seed):
                 p[..., rows, :] *= 10
             elif name.endswith("mlp.gate.weight"):
                 p.copy_(3.0 * torch.randn(p.shape, generator=g) / hidden ** 0.5)
+            elif "visual" not in name and name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias")):
+                p.copy_(0.5 * torch.randn(p.shape, generator=g))
             elif name == "lm_head.weight":
                 # Logits of a few units: perplexity then depends on every weight.
                 p.copy_(0.5 * torch.randn(p.shape, generator=g) / hidden ** 0.5)
@@ -223,14 +291,15 @@ class AwqRecorder:
         self.mappings.clear()
 
 
-def perplexity(model_dir, cls, rows):
-    """transformers' perplexity on `rows`, loading as llm-compressor's
-    load_context does: a plain from_pretrained does not load compressed
-    per-expert tensors into transformers' fused experts (it leaves them
-    randomly initialised), so the number of keys it misses is recorded too."""
-    _, info = cls.from_pretrained(model_dir, dtype="auto", output_loading_info=True)
+def loaded(model_dir, cls, seed):
+    """The model as llm-compressor's load_context loads it, with `seed` for
+    whatever transformers initialises instead of loading."""
+    torch.manual_seed(seed)
     with load_context(cls):
-        model = cls.from_pretrained(model_dir, dtype="auto").eval()
+        return cls.from_pretrained(model_dir, dtype="auto").eval()
+
+
+def nll_of(model, rows):
     nll, tokens = 0.0, 0
     with torch.no_grad():
         for row in rows:
@@ -238,27 +307,98 @@ def perplexity(model_dir, cls, rows):
             log_probs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits.float()[0, :-1], -1)
             nll -= float(log_probs.gather(-1, ids[0, 1:, None]).sum())
             tokens += len(row) - 1
-    return {"perplexity": math.exp(nll / tokens), "tokens": tokens,
-            "rows": f"{NUM_SAMPLES}-{NUM_SAMPLES + len(rows) - 1}", "loaded_with": "llmcompressor.utils.load_context",
-            "plain_from_pretrained_missing_keys": sorted(info["missing_keys"])}
+    return nll, tokens
+
+
+def dense_dequantized(model_dir, input_dir, out_dir):
+    """A pack-quantized weight-only checkpoint (W4A16, symmetric groups)
+    dequantized into the input model's names and layout (Mixtral's
+    block_sparse_moe.experts.N.w1/w3/w2 included), which transformers loads."""
+    from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+    packed = load_file(os.path.join(model_dir, "model.safetensors"))
+    legacy = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2"}
+    input_names = set(load_file(os.path.join(input_dir, "model.safetensors")))
+    dense = {}
+    for name, value in packed.items():
+        if name.endswith((".weight_scale", ".weight_shape")):
+            continue
+        if not name.endswith(".weight_packed"):
+            dense[name] = value
+            continue
+        module = name[:-len(".weight_packed")]
+        shape = packed[module + ".weight_shape"].tolist()
+        scale = packed[module + ".weight_scale"].float()
+        q = unpack_from_int32(value, 4, torch.Size(shape)).float()
+        weight = (q.reshape(shape[0], scale.shape[1], -1) * scale[:, :, None]).reshape(shape)
+        if module + ".weight" not in input_names:
+            parent, projection = module.rsplit(".", 1)
+            module = f"{parent}.{legacy[projection]}"
+        dense[module + ".weight"] = weight.to(torch.bfloat16)
+    if set(dense) != input_names:
+        raise ValueError(f"dequantized names differ from the input's: {sorted(set(dense) ^ input_names)}")
+    os.makedirs(out_dir, exist_ok=True)
+    save_file(dense, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(input_dir, "config.json")) as f:
+        write_json(os.path.join(out_dir, "config.json"), json.load(f))
+
+
+def perplexity(model_dir, cls, rows, input_dir=None):
+    """transformers' perplexity on `rows`, loading as llm-compressor's
+    load_context does: a plain from_pretrained does not load compressed
+    per-expert tensors into transformers' fused experts (it leaves them
+    randomly initialised), so the number of keys it misses is recorded too.
+    Loaded twice with different seeds: parameters that differ were not loaded
+    from the checkpoint (transformers 5.17 reads none of the
+    block_sparse_moe.experts.N.{gate,up,down}_proj tensors oneshot writes for
+    Mixtral). Then the perplexity is null, and for a weight-only checkpoint
+    the perplexity of its dense dequantized weights is recorded instead."""
+    _, info = cls.from_pretrained(model_dir, dtype="auto", output_loading_info=True)
+    model = loaded(model_dir, cls, 0)
+    again = loaded(model_dir, cls, 1).state_dict()
+    not_loaded = sorted(k for k, v in model.state_dict().items() if not torch.equal(v, again[k]))
+    result = {"rows": f"{NUM_SAMPLES}-{NUM_SAMPLES + len(rows) - 1}", "loaded_with": "llmcompressor.utils.load_context",
+              "plain_from_pretrained_missing_keys": sorted(info["missing_keys"]),
+              "load_context_not_loaded": not_loaded}
+    if not_loaded:
+        result["perplexity"] = None
+        if input_dir is not None and os.path.exists(os.path.join(model_dir, "model.safetensors")):
+            dense_dir = os.path.join("/tmp", "wring_dense_dequantized", os.path.basename(model_dir))
+            dense_dequantized(model_dir, input_dir, dense_dir)
+            nll, tokens = nll_of(cls.from_pretrained(dense_dir, dtype="auto").eval(), rows)
+            result["dense_dequantized_perplexity"] = math.exp(nll / tokens)
+    else:
+        nll, tokens = nll_of(model, rows)
+        result["perplexity"] = math.exp(nll / tokens)
+    result["tokens"] = sum(len(row) - 1 for row in rows)
+    return result
 
 
 def keep_attention_causal(model):
-    """On Qwen3-MoE, oneshot's sequential pipeline calls every self_attn with
+    """On Qwen3-MoE and Phi3, oneshot's sequential pipeline calls every self_attn with
     attention_mask=None while calibration_forward_context forces eager
     attention, and eager attention without a mask is bidirectional: every
     calibration statistic after the first attention then comes from a model
     that sees future tokens (observed: layer 0's attention output differs
     from transformers' own eager or sdpa forward on the same ids by ~20%).
     The references are about the compression algorithms, not that defect:
-    this supplies the causal mask where the pipeline passed none (a no-op
-    where a mask arrives, as on Qwen3-Next's and Qwen3.5's full attention)."""
+    this supplies the causal mask (with the layer's sliding window, if any)
+    where the pipeline passed none (a no-op where a mask arrives, as on
+    Qwen3-Next's, Qwen3.5's and Gemma3's attention)."""
+    supplied = set()
+
     def causal(module, args, kwargs):
         if kwargs.get("attention_mask") is not None or module.config._attn_implementation != "eager":
             return None
         hidden = args[0] if args else kwargs["hidden_states"]
         length = hidden.shape[1]
         blocked = torch.ones(length, length, dtype=torch.bool, device=hidden.device).triu(1)
+        # Gemma3 keeps its window per layer, Phi3 in its config.
+        window = getattr(module, "sliding_window", getattr(module.config, "sliding_window", None))
+        if window is not None:
+            blocked |= torch.ones(length, length, dtype=torch.bool, device=hidden.device).tril(-window)
+        if type(module).__name__ not in supplied:
+            supplied.add(type(module).__name__)
+            print("keep_attention_causal: supplied the mask of", type(module).__name__, "window", window)
         mask = torch.zeros(length, length, dtype=hidden.dtype, device=hidden.device)
         mask = mask.masked_fill(blocked, torch.finfo(hidden.dtype).min)
         return args, kwargs | {"attention_mask": mask[None, None].expand(hidden.shape[0], 1, length, length)}
@@ -311,7 +451,7 @@ def main():
                 break
         print(name, "seed", index * 1000 + attempt, "router margin", margin)
         model_dir = os.path.join(out, "model")
-        model.save_pretrained(model_dir)
+        model.save_pretrained(model_dir, save_original_format=name not in FUSED_INPUT)
         tokenizer = ref.save_word_level_tokenizer(model_dir, VOCAB)
         write_json(os.path.join(out, "perplexity.json"), perplexity(model_dir, cls, held_out)
                    | {"seed": index * 1000 + attempt, "router_logit_margin_bf16": margin})
@@ -321,7 +461,8 @@ def main():
             run_oneshot(model_dir, cls, tokenizer, ids, recipe_path, out_dir)
             recorder.write(out_dir)
             try:
-                result = perplexity(out_dir, cls, held_out)
+                weight_only = "W4A16" in text
+                result = perplexity(out_dir, cls, held_out, model_dir if weight_only else None)
             except Exception as error:  # recorded: whether transformers loads it is part of the reference
                 result = {"error": f"{type(error).__name__}: {error}"}
             write_json(os.path.join(out_dir, "perplexity.json"), result)
