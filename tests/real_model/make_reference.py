@@ -33,7 +33,6 @@ Perplexity: next-token NLL over each held-out window (the 16 after the 32
 calibration windows), summed, exp of the mean: what wring's quality report
 computes. Everything in float32 on the CPU.
 """
-import hashlib
 import json
 import math
 import os
@@ -55,20 +54,12 @@ from llmcompressor.pipelines.cache import IntermediatesCache
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import real_model_layout as layout  # noqa: E402
-from fingerprint import checkpoint_fingerprints, combined  # noqa: E402
+from fingerprint import checkpoint_fingerprints, combined, file_sha256  # noqa: E402
 
 RECIPES = ("w4a16_rtn", "w4a16_awq", "w8a8")
 
 # Without a GPU, llm-compressor's sequential pipeline would pin CPU memory.
 IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def windows():
@@ -142,8 +133,8 @@ def main():
     start = layout.CALIBRATION_SAMPLES
     evaluation = rows[start:start + layout.EVALUATION_SAMPLES]
     reference = {
-        "inputs": {"model_sha256": sha256(os.path.join(layout.MODEL, "model.safetensors")),
-                   "dataset_sha256": sha256(layout.DATASET)},
+        "inputs": {"model_sha256": file_sha256(os.path.join(layout.MODEL, "model.safetensors")),
+                   "dataset_sha256": file_sha256(layout.DATASET)},
         "conversion": check_conversion(),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "llmcompressor": llmcompressor.__version__,
