@@ -21,7 +21,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <random>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -146,16 +145,8 @@ int main(int argc, char** argv) {
   const double write_seconds = seconds_since(start);
   ResetPeakRss();
 
-  std::mt19937_64 random(7);
-  std::uniform_int_distribution<int64_t> token(2, config["vocab_size"].get<int64_t>() - 1);
-  std::string jsonl;
   const int samples = absl::GetFlag(FLAGS_samples), seq_len = absl::GetFlag(FLAGS_seq_len);
-  for (int s = 0; s < samples; ++s) {
-    Json ids = Json::array();
-    for (int t = 0; t < seq_len; ++t) ids.push_back(token(random));
-    jsonl += Json{{"input_ids", ids}}.dump() + "\n";
-  }
-  WriteText(work / "calibration.jsonl", jsonl);
+  WriteText(work / "calibration.jsonl", wring::bench::RandomCalibrationJsonl(config, samples, seq_len));
   WriteText(work / "recipe.yaml",
             absl::StrCat("quant_stage:\n  quant_modifiers:\n",
                          absl::GetFlag(FLAGS_awq) ? "    AWQModifier: {}\n" : "",

@@ -21,7 +21,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -118,16 +117,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(written.message()).c_str());
     return 1;
   }
-  std::mt19937_64 random(7);
-  std::uniform_int_distribution<int64_t> token(2, config["vocab_size"].get<int64_t>() - 1);
-  std::string jsonl;
   const int samples = absl::GetFlag(FLAGS_samples), seq_len = absl::GetFlag(FLAGS_seq_len);
-  for (int s = 0; s < samples; ++s) {
-    Json ids = Json::array();
-    for (int t = 0; t < seq_len; ++t) ids.push_back(token(random));
-    jsonl += Json{{"input_ids", ids}}.dump() + "\n";
-  }
-  WriteText(work / "calibration.jsonl", jsonl);
+  WriteText(work / "calibration.jsonl", wring::bench::RandomCalibrationJsonl(config, samples, seq_len));
   WriteText(work / "recipe.yaml",
             "quant_stage:\n  quant_modifiers:\n    AWQModifier: {}\n    QuantizationModifier:\n"
             "      targets: [Linear]\n      ignore: [lm_head]\n      scheme: W4A16\n");

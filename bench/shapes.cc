@@ -1,5 +1,8 @@
 #include "bench/shapes.h"
 
+#include <cstdint>
+#include <random>
+
 namespace wring {
 namespace bench {
 
@@ -55,6 +58,18 @@ mapping::Json ShapeConfig(const std::string& shape, int layers, const std::strin
                        {"rope_theta", 500000.0},
                        {"tie_word_embeddings", false},
                        {"torch_dtype", dtype}};
+}
+
+std::string RandomCalibrationJsonl(const mapping::Json& config, int samples, int seq_len) {
+  std::mt19937_64 random(7);
+  std::uniform_int_distribution<int64_t> token(2, config["vocab_size"].get<int64_t>() - 1);
+  std::string jsonl;
+  for (int s = 0; s < samples; ++s) {
+    mapping::Json ids = mapping::Json::array();
+    for (int t = 0; t < seq_len; ++t) ids.push_back(token(random));
+    jsonl += mapping::Json{{"input_ids", ids}}.dump() + "\n";
+  }
+  return jsonl;
 }
 
 }  // namespace bench

@@ -20,6 +20,10 @@ mapping::Json ShapeConfig(const std::string& shape, int layers, const std::strin
 
 bool IsMoeShape(const std::string& shape);
 
+// `samples` lines of `{"input_ids": [...]}` with `seq_len` random token ids
+// below the config's vocab_size (a fixed seed: every run calibrates alike).
+std::string RandomCalibrationJsonl(const mapping::Json& config, int samples, int seq_len);
+
 }  // namespace bench
 }  // namespace wring
 

@@ -57,6 +57,7 @@ const Case kCases[] = {
     {"w8a8_static_memoryless", "oneshot", "distributed/w8a8_static_memoryless.yaml", 6, 2},
     {"fp8_static_kv", "oneshot", "oneshot/recipes/fp8_static_kv.yaml", 6, 2},
     {"awq_w4a16", "awq", "awq/recipes/awq_w4a16.yaml", 12, 4},
+    {"spinquant_w8a8_static", "oneshot", "distributed/spinquant_w8a8_static.yaml", 6, 2},
 };
 
 const Case* FindCase(const std::string& name) {

@@ -129,7 +129,11 @@ absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
   }
   // The layout checked names, shapes and dtypes when the model was opened.
   Weights weights;
-  for (const auto& [name, source] : layout_->Layer(layer)) {
+  for (const auto& entry : layout_->Layer(layer)) {
+    // Named, not a structured binding: C++17 lambdas cannot capture those
+    // (gcc allows it, clang -- the sanitizer builds -- does not).
+    const std::string& name = entry.first;
+    const auto& source = entry.second;
     WRING_ASSIGN_OR_RETURN(const torch::Tensor stored, checkpoint_->Get(source.stored_name));
     WRING_ASSIGN_OR_RETURN(weights[name],
                            CatchTorchErrors(absl::StrCat("copying ", name, " to ", device_.str()),

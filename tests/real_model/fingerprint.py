@@ -3,8 +3,10 @@ that a checkpoint equals llm-compressor's bit for bit without the
 reference checkpoint in the repository: the elements' bit patterns as
 integers, weighted by position (so moved values count), summed mod 2^64.
 Any single changed element changes it. numpy only; make_reference.py and
-real_model_test.py share it.
+real_model_test.py share it, and setup.py its whole-file SHA-256.
 """
+import hashlib
+
 import numpy as np
 
 _BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float16): np.int16,
@@ -31,3 +33,11 @@ def combined(fingerprints):
     """One fingerprint for a whole {name: ...} map."""
     text = "\n".join("%s %s" % item for item in sorted(fingerprints.items()))
     return fingerprint(np.frombuffer(text.encode(), dtype=np.uint8))
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -7,7 +7,7 @@ and compressed-tensors (the team's reference env: llmcompressor 0.14.0.1,
 compressed-tensors 0.19.0, transformers 5.17, torch 2.10 CPU; recorded in
 the output). After `bash tools/setup.sh` and `bazel build //:wring`:
 
-    python tests/real_model/make_reference.py WORK_DIR [RECIPE...]
+    python tests/real_model/make_reference.py [--wring-only] WORK_DIR [RECIPE...]
 
 RECIPE names recipes/*.yaml (default: all three); the test checks the
 recipes the reference has and says which it lacks.
@@ -33,7 +33,6 @@ Perplexity: next-token NLL over each held-out window (the 16 after the 32
 calibration windows), summed, exp of the mean: what wring's quality report
 computes. Everything in float32 on the CPU.
 """
-import hashlib
 import json
 import math
 import os
@@ -55,20 +54,12 @@ from llmcompressor.pipelines.cache import IntermediatesCache
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import real_model_layout as layout  # noqa: E402
-from fingerprint import checkpoint_fingerprints, combined  # noqa: E402
+from fingerprint import checkpoint_fingerprints, combined, file_sha256  # noqa: E402
 
 RECIPES = ("w4a16_rtn", "w4a16_awq", "w8a8")
 
 # Without a GPU, llm-compressor's sequential pipeline would pin CPU memory.
 IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def windows():
@@ -132,14 +123,18 @@ def run_wring(name, out):
 
 
 def main():
-    work = sys.argv[1]
-    recipes = sys.argv[2:] or RECIPES
+    args = [a for a in sys.argv[1:] if a != "--wring-only"]
+    # --wring-only: measure wring's checkpoints without running oneshot
+    # (llm-compressor's AWQ on this model takes hours on a small CPU).
+    wring_only = len(args) < len(sys.argv) - 1
+    work = args[0]
+    recipes = args[1:] or RECIPES
     rows = windows()
     start = layout.CALIBRATION_SAMPLES
     evaluation = rows[start:start + layout.EVALUATION_SAMPLES]
     reference = {
-        "inputs": {"model_sha256": sha256(os.path.join(layout.MODEL, "model.safetensors")),
-                   "dataset_sha256": sha256(layout.DATASET)},
+        "inputs": {"model_sha256": file_sha256(os.path.join(layout.MODEL, "model.safetensors")),
+                   "dataset_sha256": file_sha256(layout.DATASET)},
         "conversion": check_conversion(),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "llmcompressor": llmcompressor.__version__,
@@ -160,10 +155,13 @@ def main():
                                         if name not in recipes})
     for name in recipes:
         theirs = os.path.join(work, "llmcompressor", name)
-        if not os.path.exists(os.path.join(theirs, "model.safetensors")):
-            run_oneshot(name, rows, theirs)
-        reference["llmcompressor"][name] = {"perplexity": checkpoint_perplexity(theirs, evaluation),
-                                            "tensors": tensor_fingerprints(theirs)}
+        if wring_only:
+            reference["llmcompressor"].pop(name, None)
+        else:
+            if not os.path.exists(os.path.join(theirs, "model.safetensors")):
+                run_oneshot(name, rows, theirs)
+            reference["llmcompressor"][name] = {"perplexity": checkpoint_perplexity(theirs, evaluation),
+                                                "tensors": tensor_fingerprints(theirs)}
         ours = os.path.join(work, "wring", name)
         if not os.path.exists(ours):
             run_wring(name, ours)

@@ -22,7 +22,6 @@ very file.
 Run by run_real_model_test.sh with .real_model/venv's Python (numpy,
 safetensors); WRING is the binary under test.
 """
-import hashlib
 import json
 import os
 import subprocess
@@ -36,7 +35,7 @@ from safetensors.numpy import load_file
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import real_model_layout as layout  # noqa: E402
-from fingerprint import checkpoint_fingerprints, combined  # noqa: E402
+from fingerprint import checkpoint_fingerprints, combined, file_sha256  # noqa: E402
 
 WRING = os.environ.get("WRING", os.path.join(layout.REPO, "bazel-bin", "wring"))
 WORK = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp(prefix="wring-real-model-")
@@ -47,14 +46,6 @@ RELATIVE_TOLERANCE = 1e-3
 with open(os.path.join(HERE, "reference.json")) as f:
     REFERENCE = json.load(f)
 RECIPES = ("w4a16_rtn", "w4a16_awq", "w8a8")
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Run:
@@ -99,9 +90,9 @@ class RealModelTest(unittest.TestCase):
 
     def test_inputs_are_what_the_references_were_measured_on(self):
         inputs = REFERENCE["inputs"]
-        self.assertEqual(sha256(os.path.join(layout.MODEL, "model.safetensors")), inputs["model_sha256"],
+        self.assertEqual(file_sha256(os.path.join(layout.MODEL, "model.safetensors")), inputs["model_sha256"],
                          "the converted model differs from make_reference.py's: rerun it")
-        self.assertEqual(sha256(layout.DATASET), inputs["dataset_sha256"],
+        self.assertEqual(file_sha256(layout.DATASET), inputs["dataset_sha256"],
                          "the token windows differ from make_reference.py's: rerun it")
         self.assertEqual(REFERENCE["conversion"]["differing"], [])
         self.assertEqual(REFERENCE["conversion"]["extra"], [])

