@@ -224,11 +224,11 @@ r=$(recipe group96.yaml 'quant_stage:
         g: {targets: [Linear], weights: {num_bits: 4, strategy: group, group_size: 96}}')
 expect 1 "refusing to compress" -- compress --model "$TINY_LLAMA" --recipe "$r" \
   --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --quiet
-r=$(recipe sq_gptq.yaml 'quant_stage:
+r=$(recipe sq_fp8.yaml 'quant_stage:
   quant_modifiers:
     SmoothQuantModifier: {smoothing_strength: 0.8}
-    GPTQModifier: {scheme: W8A8, targets: [Linear], ignore: [lm_head]}')
-expect 2 "GPTQModifier after SmoothQuantModifier is not run by .wring compress." -- compress --model "$TINY_LLAMA" \
+    QuantizationModifier: {scheme: FP8, targets: [Linear], ignore: [lm_head]}')
+expect 2 "SmoothQuantModifier with a static input_activations scheme" -- compress --model "$TINY_LLAMA" \
   --recipe "$r" --dataset "$ONESHOT/calibration.jsonl" --output "$TMP/never" --quiet
 expect 2 "--dataset" -- compress --model "$TINY_LLAMA" --recipe "$ONESHOT/recipes/w4a16.yaml" \
   --output "$TMP/never"

@@ -230,12 +230,7 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
                                         options.awq_forward_loss ? awq::LinearParentLoss::kForward
                                                                  : awq::LinearParentLoss::kCheaper));
   size_t next_smoothquant = 0, next_gptq = 0;
-  std::string smoothing;  // the first AWQ / SmoothQuant modifier, once seen
   for (const recipe::Modifier& modifier : recipe.modifiers()) {
-    if (modifier.kind_case() == recipe::Modifier::kAwq ||
-        modifier.kind_case() == recipe::Modifier::kSmoothquant) {
-      if (smoothing.empty()) smoothing = modifier.type();
-    }
     if (modifier.kind_case() == recipe::Modifier::kSmoothquant ||
         modifier.kind_case() == recipe::Modifier::kGptq) {
       WRING_RETURN_IF_ERROR(
@@ -243,14 +238,6 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
     }
     if (modifier.kind_case() == recipe::Modifier::kSmoothquant) {
       WRING_RETURN_IF_ERROR(CheckSmoothQuantRunnable(job.plan, options.recipe_path));
-    }
-    if (modifier.kind_case() == recipe::Modifier::kGptq && !smoothing.empty()) {
-      return absl::UnimplementedError(absl::StrCat(
-          options.recipe_path, ": GPTQModifier after ", smoothing,
-          " is not run by `wring compress` yet: llm-compressor's default (\"independent\") "
-          "pipeline gives GPTQ the inputs of the already smoothed model, and wring's one "
-          "calibration pass per layer cannot; run this recipe with llm-compressor, or drop "
-          "one of the two modifiers"));
     }
     if (modifier.kind_case() == recipe::Modifier::kAwq && job.awq != nullptr) {
       job.layer_modifiers.push_back(job.awq.get());

@@ -40,10 +40,10 @@ struct Case {
   double int_tolerance;
 };
 
-// With one modifier oneshot's two pipelines are the same run. SmoothQuant or
-// AWQ before GPTQ is refused (see UnsupportedFieldsAreRefused...): the
-// references of those recipes (reference/{sq_gptq_w8a8,awq_gptq_w4a16}
-// {,_sequential}) stay for the work that lifts the refusal.
+// With one modifier oneshot's two pipelines are the same run. With
+// SmoothQuant or AWQ before GPTQ the references are oneshot's default
+// ("independent") pipeline, which wring runs; the `_sequential` ones
+// (pipeline="sequential") are kept for comparison, not tested.
 constexpr double kLayer0IntTolerance = 0.005;
 std::vector<Case> Cases() {
   const std::string oneshot = "oneshot/tiny_llama", gptq = "gptq/calibration.jsonl";
@@ -54,6 +54,8 @@ std::vector<Case> Cases() {
       // 8-bit steps are 16x finer: more values sit near a rounding edge.
       {"gptq_w8a8", oneshot, gptq, 0.08},
       {"gptq_w4a16_fp8_kv", oneshot, gptq, 0.02},
+      {"sq_gptq_w8a8", oneshot, gptq, 0.08},
+      {"awq_gptq_w4a16", oneshot, gptq, 0.02},
       {"spinquant_gptq_w4a16", "../../spinquant/testdata/tiny_llama",
        "../../spinquant/testdata/calibration.jsonl", 0.02},
   };
@@ -172,12 +174,7 @@ TEST(GptqJob, UnsupportedFieldsAreRefusedByNameBeforeAnyWeightLoads) {
        "SmoothQuantModifier: the mapping model.layers.0.self_attn.v_proj -> "
        "model.layers.0.self_attn.o_proj is not one `wring compress` can smooth"},
   };
-  // Stages wring does not run in llm-compressor's order yet.
-  const std::string w8a8 = gptq + "      scheme: W8A8\n";
-  refusals.push_back({"    SmoothQuantModifier: {smoothing_strength: 0.8}\n" + w8a8,
-                      "GPTQModifier after SmoothQuantModifier is not run by `wring compress`"});
-  refusals.push_back({"    AWQModifier: {}\n" + gptq + "      scheme: W4A16\n",
-                      "GPTQModifier after AWQModifier is not run by `wring compress`"});
+  // Static observers calibrated in SmoothQuant's own pass.
   refusals.push_back({"    SmoothQuantModifier: {smoothing_strength: 0.8}\n"
                       "    QuantizationModifier:\n      targets: [Linear]\n      ignore: [lm_head]\n"
                       "      scheme: FP8\n",

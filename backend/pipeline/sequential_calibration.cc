@@ -24,6 +24,35 @@ namespace backend {
 namespace pipeline {
 namespace {
 
+// One of oneshot's calibration passes over the model: the modifiers it
+// runs and the inputs it gives the next layer. oneshot's default
+// ("independent") pipeline gives each modifier of a recipe its own pass
+// over the whole model, so GPTQ after SmoothQuant calibrates on the
+// smoothed model's activations. A modifier's effect on a layer depends only
+// on that layer and its pass's inputs, so the passes run interleaved, layer
+// by layer, each with its own inputs, instead of one after another.
+struct CalibrationStream {
+  std::vector<LayerModifier*> modifiers;  // in recipe order
+  // The quantizers' observers (static activations, kv cache) run in the
+  // last pass, with the modifier that quantizes (GPTQ after SmoothQuant).
+  bool observes_quantizers = true;
+  std::vector<torch::Tensor> hidden;  // calibration samples' inputs to the next layer
+};
+
+// With one modifier (or none) the independent pipeline is the sequential
+// one: a single pass.
+std::vector<CalibrationStream> IndependentStreams(const std::vector<LayerModifier*>& modifiers) {
+  std::vector<CalibrationStream> streams;
+  if (modifiers.size() <= 1) {
+    streams.push_back({modifiers, true, {}});
+    return streams;
+  }
+  for (size_t i = 0; i < modifiers.size(); ++i) {
+    streams.push_back({{modifiers[i]}, i + 1 == modifiers.size(), {}});
+  }
+  return streams;
+}
+
 // The modifiers' state for one layer.
 struct LayerModifiers {
   std::vector<std::unique_ptr<LayerCalibration>> owned;
@@ -41,7 +70,8 @@ class SequentialPipeline {
         modifiers_(modifiers),
         progress_(progress),
         collectives_(collectives),
-        keeps_checkpoint_(collectives.rank() == 0) {}
+        keeps_checkpoint_(collectives.rank() == 0),
+        streams_(IndependentStreams(modifiers)) {}
 
   absl::StatusOr<CalibrationResult> Run(const TokenSequences& calibration,
                                         const TokenSequences& evaluation) {
@@ -55,7 +85,8 @@ class SequentialPipeline {
       const torch::Tensor ids =
           torch::tensor(sample, torch::kInt64).reshape({1, -1}).to(model_.device());
       WRING_ASSIGN_OR_RETURN(torch::Tensor hidden, model_.Embed(ids));
-      hidden_.push_back(std::move(hidden));
+      // The layers return new tensors, so the streams may share their start.
+      for (CalibrationStream& stream : streams_) stream.hidden.push_back(hidden);
       calibration_tokens_.push_back(static_cast<int64_t>(sample.size()));
     }
     WRING_ASSIGN_OR_RETURN(calibration_tokens_, EverySampleTokens(calibration_tokens_));
@@ -93,10 +124,11 @@ class SequentialPipeline {
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
                            InitializeQuantization(plan_, model_.config(), layer, weights));
     const LayerContext context{model_, layer, calibration_tokens_, collectives_};
-    WRING_ASSIGN_OR_RETURN(LayerModifiers modifiers, StartModifiers(context, weights));
-
-    WRING_RETURN_IF_ERROR(Calibrate(layer, weights, quantizers, modifiers));
-    WRING_RETURN_IF_ERROR(EndSequentialEpoch(context, weights, quantizers, modifiers));
+    for (CalibrationStream& stream : streams_) {
+      WRING_ASSIGN_OR_RETURN(LayerModifiers modifiers, StartModifiers(context, stream, weights));
+      WRING_RETURN_IF_ERROR(Calibrate(layer, weights, quantizers, modifiers, stream));
+      WRING_RETURN_IF_ERROR(EndSequentialEpoch(context, weights, quantizers, modifiers, stream));
+    }
 
     WRING_RETURN_IF_ERROR(SyncActivationStatistics(quantizers, collectives_, layer));
     WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights, collectives_, layer));
@@ -117,9 +149,10 @@ class SequentialPipeline {
   }
 
   absl::StatusOr<LayerModifiers> StartModifiers(const LayerContext& context,
+                                                const CalibrationStream& stream,
                                                 const model::Weights& weights) {
     LayerModifiers out;
-    for (LayerModifier* modifier : modifiers_) {
+    for (LayerModifier* modifier : stream.modifiers) {
       WRING_ASSIGN_OR_RETURN(std::unique_ptr<LayerCalibration> calibration,
                              modifier->StartLayer(context, weights));
       if (calibration == nullptr) continue;
@@ -133,27 +166,32 @@ class SequentialPipeline {
   // The calibration pass. Its outputs are the next layer's inputs unless a
   // modifier will change the weights.
   absl::Status Calibrate(int layer, const model::Weights& weights, LayerQuantizers& quantizers,
-                         const LayerModifiers& modifiers) {
-    model::LayerHooks hooks = StartCalibration(quantizers, modifiers.active);
+                         const LayerModifiers& modifiers, CalibrationStream& stream) {
+    model::LayerHooks hooks = stream.observes_quantizers
+                                  ? StartCalibration(quantizers, modifiers.active)
+                                  : StartModifierCalibration(quantizers, modifiers.active);
+    std::vector<torch::Tensor>& hidden = stream.hidden;
     // oneshot's default moe_calibrate_all_experts: every expert observes
     // every token; the layer output still uses the routed experts only.
     hooks.moe_calibrate_all_experts = true;
-    const int total = static_cast<int>(hidden_.size());
-    for (size_t i = 0; i < hidden_.size(); ++i) {
+    const int total = static_cast<int>(hidden.size());
+    for (size_t i = 0; i < hidden.size(); ++i) {
       WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
       WRING_ASSIGN_OR_RETURN(torch::Tensor output,
-                             model_.DecoderLayerForward(layer, weights, hidden_[i], hooks));
+                             model_.DecoderLayerForward(layer, weights, hidden[i], hooks));
       WRING_RETURN_IF_ERROR(quantizers.hook_error);
-      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, layer, weights, hidden_[i], output, hooks,
+      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, layer, weights, hidden[i], output, hooks,
                                                      {"calibration", static_cast<int>(i), false}));
-      if (!modifiers.changes_weights) hidden_[i] = std::move(output);
+      if (!modifiers.changes_weights) hidden[i] = std::move(output);
       progress_.Sample(layer, "calibrating", static_cast<int>(i) + 1, total);
     }
     return absl::OkStatus();
   }
 
   absl::Status EndSequentialEpoch(const LayerContext& context, model::Weights& weights,
-                                  LayerQuantizers& quantizers, LayerModifiers& modifiers) {
+                                  LayerQuantizers& quantizers, LayerModifiers& modifiers,
+                                  CalibrationStream& stream) {
+    std::vector<torch::Tensor>& hidden = stream.hidden;
     for (LayerCalibration* modifier : modifiers.active) {
       WRING_RETURN_IF_ERROR(modifier->EndLayer(context, weights, quantizers));
     }
@@ -165,14 +203,14 @@ class SequentialPipeline {
           finite::CheckModifiedWeight(name, tensor,
                                       "the sequential epoch's modifiers (AWQ / SmoothQuant smoothing, GPTQ)"));
     }
-    const int total = static_cast<int>(hidden_.size());
-    for (size_t i = 0; i < hidden_.size(); ++i) {
+    const int total = static_cast<int>(hidden.size());
+    for (size_t i = 0; i < hidden.size(); ++i) {
       WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
       WRING_ASSIGN_OR_RETURN(torch::Tensor output,
-                             model_.DecoderLayerForward(context.layer, weights, hidden_[i]));
-      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden_[i], output, {},
+                             model_.DecoderLayerForward(context.layer, weights, hidden[i]));
+      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden[i], output, {},
                                                      {"propagation", static_cast<int>(i), true}));
-      hidden_[i] = std::move(output);
+      hidden[i] = std::move(output);
       progress_.Sample(context.layer, "propagating", static_cast<int>(i) + 1, total);
     }
     return absl::OkStatus();
@@ -228,7 +266,7 @@ class SequentialPipeline {
   Progress& progress_;
   distributed::Collectives& collectives_;
   const bool keeps_checkpoint_;              // rank 0 writes the checkpoint
-  std::vector<torch::Tensor> hidden_;        // calibration samples' inputs to the next layer
+  std::vector<CalibrationStream> streams_;  // one per calibration pass, in recipe order
   std::vector<int64_t> calibration_tokens_;  // per calibration sample
   std::unique_ptr<EvaluationStreams> evaluation_;
   CalibrationResult result_;

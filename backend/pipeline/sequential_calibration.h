@@ -20,6 +20,12 @@
 //   5. Evaluate: the held-out samples through the original and the
 //      compressed layer (layer_evaluation.h).
 //
+// A recipe with several modifiers (SmoothQuant or AWQ, then GPTQ) runs as
+// oneshot's default "independent" pipeline does: each modifier has its own
+// calibration pass, with its own inputs, on the model the modifiers before
+// it left (GPTQ's Hessians come from the smoothed model). Steps 2-3 run once
+// per modifier, in recipe order; the quantizers observe in the last one.
+//
 // Data-parallel (llm-compressor's distributed oneshot): every worker runs
 // this same pipeline on its contiguous slice of the calibration and
 // evaluation samples, holding one layer and its share of the activations.

@@ -22,6 +22,13 @@ namespace pipeline {
 model::LayerHooks StartCalibration(LayerQuantizers& quantizers,
                                    const std::vector<LayerCalibration*>& modifiers);
 
+// Hooks feeding `modifiers` only, for a calibration pass that belongs to an
+// earlier modifier of oneshot's "independent" pipeline (SmoothQuant's pass
+// before GPTQ's): the quantizers observe in the last modifier's pass, on
+// the inputs it sees. Failures still land in quantizers.hook_error.
+model::LayerHooks StartModifierCalibration(LayerQuantizers& quantizers,
+                                           const std::vector<LayerCalibration*>& modifiers);
+
 }  // namespace pipeline
 }  // namespace backend
 }  // namespace wring
