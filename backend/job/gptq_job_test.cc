@@ -55,7 +55,7 @@ std::vector<Case> Cases() {
       {"gptq_w8a8", oneshot, gptq, 0.08},
       {"gptq_w4a16_fp8_kv", oneshot, gptq, 0.02},
       {"sq_gptq_w8a8", oneshot, gptq, 0.08},
-      {"awq_gptq_w4a16", oneshot, gptq, 0.02},
+      {"awq_gptq_w4a16", "awq/tiny_llama", gptq, 0.02},
       {"spinquant_gptq_w4a16", "../../spinquant/testdata/tiny_llama",
        "../../spinquant/testdata/calibration.jsonl", 0.02},
   };
