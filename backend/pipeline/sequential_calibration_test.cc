@@ -24,12 +24,12 @@ constexpr char kW8A8[] = R"(quant_stage:
     QuantizationModifier: {targets: [Linear], ignore: [lm_head], scheme: W8A8}
 )";
 
-// A modifier that logs its events and, when asked, halves one weight of
-// layer 0 at its sequential epoch end.
+// A modifier that logs its events and, when asked, halves layer 0's
+// up_proj at its sequential epoch end (which halves down_proj's input).
 class ScriptedModifier final : public LayerModifier {
  public:
-  ScriptedModifier(std::string name, std::vector<std::string>& log, bool halve_down_proj)
-      : name_(std::move(name)), log_(log), halve_(halve_down_proj) {}
+  ScriptedModifier(std::string name, std::vector<std::string>& log, bool halve_up_proj)
+      : name_(std::move(name)), log_(log), halve_(halve_up_proj) {}
 
   std::string name() const override { return name_; }
 
@@ -49,6 +49,7 @@ class ScriptedModifier final : public LayerModifier {
   }
 
   double layer_1_input_sum() const { return layer_1_input_sum_; }
+  double layer_0_down_proj_input_sum() const { return layer_0_down_input_sum_; }
 
  private:
   class Layer final : public LayerCalibration {
@@ -60,6 +61,9 @@ class ScriptedModifier final : public LayerModifier {
       if (linear == "model.layers.1.self_attn.q_proj") {
         owner_.layer_1_input_sum_ += input.abs().sum().item<double>();
       }
+      if (linear == "model.layers.0.mlp.down_proj") {
+        owner_.layer_0_down_input_sum_ += input.abs().sum().item<double>();
+      }
       return absl::OkStatus();
     }
     absl::Status EndLayer(const LayerContext& context, model::Weights& weights,
@@ -67,7 +71,7 @@ class ScriptedModifier final : public LayerModifier {
       owner_.log_.push_back(absl::StrCat(owner_.name_, " end ", context.layer, " after ",
                                          observed_, " inputs"));
       if (ChangesWeights()) {
-        const std::string name = "model.layers.0.mlp.down_proj.weight";
+        const std::string name = "model.layers.0.mlp.up_proj.weight";
         weights[name] = weights.at(name) * 0.5;
       }
       return absl::OkStatus();
@@ -83,6 +87,7 @@ class ScriptedModifier final : public LayerModifier {
   std::vector<std::string>& log_;
   bool halve_;
   double layer_1_input_sum_ = 0;
+  double layer_0_down_input_sum_ = 0;
 };
 
 class SequentialCalibrationTest : public ::testing::Test {
@@ -113,16 +118,32 @@ TEST_F(SequentialCalibrationTest, ModifiersSeeEachLayerInRecipeOrder) {
   ScriptedModifier first("first", log, false), second("second", log, false);
   auto result = Run({&first, &second});
   ASSERT_TRUE(result.ok()) << result.status();
-  // 4 samples x 7 Linears per layer; every StartLayer before the pass,
-  // every EndLayer after it, in recipe order.
+  // 4 samples x 7 Linears per layer. oneshot's "independent" pipeline: a
+  // pass per modifier, in recipe order, interleaved layer by layer.
   EXPECT_EQ(log, (std::vector<std::string>{
-                     "first start 0", "second start 0", "first end 0 after 28 inputs",
-                     "second end 0 after 28 inputs", "first start 1", "second start 1",
-                     "first end 1 after 28 inputs", "second end 1 after 28 inputs"}));
+                     "first start 0", "first end 0 after 28 inputs", "second start 0",
+                     "second end 0 after 28 inputs", "first start 1", "first end 1 after 28 inputs",
+                     "second start 1", "second end 1 after 28 inputs"}));
   ASSERT_EQ(result->modifiers.size(), 2u);
   EXPECT_EQ(result->modifiers[0].json_key, "first");
   EXPECT_EQ(result->modifiers[1].json_key, "second");
   EXPECT_EQ(result->layers.size(), 2u);
+}
+
+// The later modifier's pass sees the layer as the earlier one left it (GPTQ
+// calibrating on SmoothQuant's smoothed layer), and only its own inputs.
+TEST_F(SequentialCalibrationTest, ALaterModifierCalibratesOnTheLayerTheEarlierChanged) {
+  std::vector<std::string> log;
+  ScriptedModifier alone("alone", log, false);
+  ASSERT_TRUE(Run({&alone}).ok());
+  ScriptedModifier halving("halving", log, true), after("after", log, false);
+  ASSERT_TRUE(Run({&halving, &after}).ok());
+  EXPECT_DOUBLE_EQ(halving.layer_0_down_proj_input_sum(), alone.layer_0_down_proj_input_sum());
+  EXPECT_NEAR(after.layer_0_down_proj_input_sum(), 0.5 * alone.layer_0_down_proj_input_sum(),
+              1e-5 * alone.layer_0_down_proj_input_sum());
+  // Each pass propagated its inputs through the halved layer 0.
+  EXPECT_NEAR(after.layer_1_input_sum(), halving.layer_1_input_sum(), 1e-5 * halving.layer_1_input_sum());
+  EXPECT_NE(after.layer_1_input_sum(), alone.layer_1_input_sum());
 }
 
 // Rank 0 of two workers; no peer is needed, the pipeline refuses first.
@@ -165,17 +186,17 @@ TEST_F(SequentialCalibrationTest, ChangedWeightsArePropagatedAndCompressed) {
   auto halved = Run({&halving});
   ASSERT_TRUE(halved.ok()) << halved.status();
 
-  // Layer 1 calibrates on the output of layer 0 with the halved down_proj,
+  // Layer 1 calibrates on the output of layer 0 with the halved up_proj,
   // not on the calibration pass's output.
   EXPECT_NE(unchanged.layer_1_input_sum(), halving.layer_1_input_sum());
   // The checkpoint holds the halved weight's quantization: same int8
   // values, half the scale.
   auto a = Tensors(*plain), b = Tensors(*halved);
-  const std::string scale = "model.layers.0.mlp.down_proj.weight_scale";
+  const std::string scale = "model.layers.0.mlp.up_proj.weight_scale";
   ASSERT_EQ(a.count(scale) + b.count(scale), 2u);
   EXPECT_TRUE(torch::allclose(b[scale].to(torch::kFloat64), a[scale].to(torch::kFloat64) * 0.5,
                               1e-6, 0));
-  const std::string other = "model.layers.0.mlp.up_proj.weight_scale";
+  const std::string other = "model.layers.0.mlp.down_proj.weight_scale";
   EXPECT_TRUE(b[other].equal(a[other]));
 }
 
