@@ -50,6 +50,10 @@ class GptqLayer final : public pipeline::LayerCalibration {
 
   absl::Status EndLayer(const pipeline::LayerContext& context, model::Weights& weights,
                         pipeline::LayerQuantizers& quantizers) override {
+    // Every rank then solves the same Hessians into the same weights, which
+    // its propagation pass needs.
+    WRING_RETURN_IF_ERROR(hessians_.SumOverRanks(
+        context.collectives, absl::StrCat("GPTQ Hessians of decoder layer ", context.layer)));
     // Modules with and without activation ordering need separate
     // factorizations; each set runs as upstream would batch it.
     std::map<bool, std::vector<GptqModule>> by_ordering;

@@ -52,6 +52,8 @@ class GptqModifier final : public pipeline::LayerModifier {
   absl::StatusOr<std::unique_ptr<pipeline::LayerCalibration>> StartLayer(
       const pipeline::LayerContext& context, const model::Weights& weights) override;
   pipeline::ModifierReport Report() const override;
+  // Hessians (and their sample counts) are summed over the workers.
+  bool CombinesAcrossWorkers() const override { return true; }
 
   // The Linears this modifier quantizes, in named_modules() order.
   const std::vector<std::string>& targets() const { return targets_; }

@@ -82,6 +82,26 @@ int64_t LayerHessians::Samples(const std::string& name) const {
   return it == member_.end() ? 0 : groups_[it->second.group]->gram.samples();
 }
 
+absl::Status LayerHessians::SumOverRanks(distributed::Collectives& collectives,
+                                         absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  return CatchTorchErrors("GPTQ Hessians over the workers", [&]() -> absl::Status {
+    torch::Tensor groups = torch::tensor({static_cast<int64_t>(groups_.size())}, torch::kInt64);
+    torch::Tensor fewest = groups.clone();
+    absl::Status status = collectives.AllReduce({groups}, distributed::ReduceOp::kMax, what);
+    if (status.ok()) status = collectives.AllReduce({fewest}, distributed::ReduceOp::kMin, what);
+    if (!status.ok()) return status;
+    if (groups.item<int64_t>() != fewest.item<int64_t>()) {
+      return absl::InternalError(absl::StrCat(what, ": the workers grouped GPTQ's inputs differently"));
+    }
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      status = groups_[i]->gram.SumOverRanks(collectives, absl::StrCat(what, ", input group ", i));
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  });
+}
+
 void LayerHessians::Clear() {
   groups_.clear();
   member_.clear();

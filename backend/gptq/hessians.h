@@ -22,6 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 #include "backend/gram/input_gram.h"
 
 namespace wring {
@@ -45,6 +47,12 @@ class LayerHessians {
   // the others saw.
   absl::StatusOr<torch::Tensor> Normalized(const std::string& name) const;
   int64_t Samples(const std::string& name) const;
+
+  // Data-parallel workers: every rank ends with each group's matrix and
+  // sample count over all ranks' inputs (the ranks calibrated the same
+  // modules in the same order, so their groups agree). Call once, after
+  // the calibration pass and before Normalized.
+  absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what);
 
   // Drops everything (the layer is done).
   void Clear();

@@ -58,6 +58,8 @@ const Case kCases[] = {
     {"fp8_static_kv", "oneshot", "oneshot/recipes/fp8_static_kv.yaml", 6, 2},
     {"awq_w4a16", "awq", "awq/recipes/awq_w4a16.yaml", 12, 4},
     {"spinquant_w8a8_static", "oneshot", "distributed/spinquant_w8a8_static.yaml", 6, 2},
+    {"gptq_w4a16", "oneshot", "gptq/recipes/gptq_w4a16.yaml", 6, 2},
+    {"sq_gptq_w8a8", "oneshot", "gptq/recipes/sq_gptq_w8a8.yaml", 6, 2},
 };
 
 const Case* FindCase(const std::string& name) {
@@ -229,6 +231,9 @@ void ExpectSameQuality(const mapping::Json& a, const mapping::Json& b, double to
 // Measured: see the report; AWQ's float32 sums in another order move a
 // bf16 weight or scale by at most this, relatively.
 constexpr double kAwqTolerance = 1e-2;
+// GPTQ's losses and the layers' output errors after weights that moved a
+// step here and there.
+constexpr double kGptqQualityTolerance = 5e-2;
 
 struct Param {
   std::string case_name;
@@ -251,9 +256,24 @@ TEST_P(DataParallelJob, SameCheckpointAsOneProcess) {
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->exit_status, 0) << run->message;
 
-  const bool exact = c.name != "awq_w4a16";
+  const bool awq = c.name == "awq_w4a16";
+  const bool gptq = absl::StrContains(c.name, "gptq");
+  const bool exact = !awq && !gptq;
   for (const testing::TensorDifference& d : testing::CompareCheckpoints(out, single)) {
-    if (exact) {
+    if (d.differing > 0) {
+      std::printf("  %s: %lld of %lld differ, max abs %g, max rel %g\n", d.name.c_str(),
+                  static_cast<long long>(d.differing), static_cast<long long>(d.elements), d.max_abs,
+                  d.max_relative);
+    }
+    if (gptq && (absl::EndsWith(d.name, "_packed") ||
+                 (absl::EndsWith(d.name, "_proj.weight") && absl::StrContains(c.name, "w8a8")))) {
+      // GPTQ's Hessians are float32 sums over the ranks, in another order
+      // than one process adds its samples: a value at a rounding edge may
+      // land one step away, and the error feedback carries it a little.
+      EXPECT_LE(d.differing, d.elements / 100) << d.name;
+    } else if (exact || gptq) {
+      // Everything else GPTQ writes is observed before it runs, and
+      // SmoothQuant's ranges combine exactly (MIN / MAX).
       EXPECT_EQ(d.differing, 0) << d.name << ": max abs difference " << d.max_abs;
     } else {
       // AWQ sums activations, Gram matrices and candidate losses over the
@@ -263,7 +283,8 @@ TEST_P(DataParallelJob, SameCheckpointAsOneProcess) {
   }
   EXPECT_EQ(testing::ReadJson(out + "/config.json"), testing::ReadJson(single + "/config.json"));
   ExpectSameQuality(testing::ReadJson(out + "/wring_quality.json"),
-                    testing::ReadJson(single + "/wring_quality.json"), exact ? 1e-12 : 1e-4,
+                    testing::ReadJson(single + "/wring_quality.json"),
+                    exact ? 1e-12 : (gptq ? kGptqQualityTolerance : 1e-4),
                     "wring_quality.json");
 }
 

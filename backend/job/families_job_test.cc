@@ -155,12 +155,25 @@ TEST_P(FamiliesMatchLlmCompressor, TensorsAndConfig) {
       testing::CompareCheckpoints(options.output_dir, reference);
   EXPECT_FALSE(differences.empty());
   const bool awq = absl::StartsWith(run.recipe, "awq");
+  const bool gptq = absl::StartsWith(run.recipe, "gptq");
   for (const testing::TensorDifference& d : differences) {
     if (d.differing > 0) {
       std::cout << d.name << ": " << d.differing << " of " << d.elements << " differ, max abs " << d.max_abs
                 << ", max rel " << d.max_relative << "\n";
     }
-    if (!awq) {
+    if (gptq) {
+      // As gptq_job_test: scales observed on the original weights; ints
+      // fed back through Hessians that OpenBLAS / bf16 kernels round
+      // slightly differently from upstream's.
+      if (absl::EndsWith(d.name, "_packed")) {
+        EXPECT_LE(d.differing, (absl::StartsWith(d.name, "model.layers.0.") ? 0.005 : 0.02) * d.elements)
+            << d.name;
+      } else if (absl::EndsWith(d.name, "weight_scale")) {
+        EXPECT_LE(d.max_relative, 2.0 / 128) << d.name;
+      } else {
+        EXPECT_EQ(d.differing, 0) << d.name;
+      }
+    } else if (!awq) {
       // Round to nearest and static scales from the same bf16 activations.
       EXPECT_EQ(d.differing, 0) << d.name;
     } else if (InAny(d.name, near_ties)) {
@@ -189,6 +202,7 @@ TEST_P(FamiliesMatchLlmCompressor, TensorsAndConfig) {
 
 INSTANTIATE_TEST_SUITE_P(Tiny, FamiliesMatchLlmCompressor,
                          ::testing::Values(FamilyRun{"qwen3_moe", "w8a8"}, FamilyRun{"qwen3_moe", "awq_w4a16"},
+                                           FamilyRun{"qwen3_moe", "gptq_w4a16"},
                                            FamilyRun{"qwen3_next", "fp8_static_kv"},
                                            FamilyRun{"qwen3_next", "awq_w4a16"},
                                            FamilyRun{"qwen3_5_text", "awq_w4a16"},

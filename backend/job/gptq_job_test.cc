@@ -195,15 +195,15 @@ TEST(GptqJob, UnsupportedFieldsAreRefusedByNameBeforeAnyWeightLoads) {
   // Not yet compared with oneshot beyond the dense families.
   const size_t first_moe = refusals.size();
   refusals.push_back({gptq + "      scheme: W4A16\n",
-                      "GPTQModifier on model_type \"qwen3_moe\" (mixture-of-experts layers) is not "
+                      "GPTQModifier on model_type \"mixtral\" (mixture-of-experts layers) is not "
                       "run by `wring compress` yet"});
   refusals.push_back({"    SmoothQuantModifier: {smoothing_strength: 0.8}\n"
                       "    QuantizationModifier:\n      targets: [Linear]\n      ignore: [lm_head]\n"
                       "      scheme: W8A8\n",
-                      "SmoothQuantModifier on model_type \"qwen3_moe\""});
+                      "SmoothQuantModifier on model_type \"mixtral\""});
   const fs::path moe_dir = tmp / "config_only_moe";
   fs::create_directories(moe_dir);
-  fs::copy_file(TestData("families/qwen3_moe/model/config.json"), moe_dir / "config.json",
+  fs::copy_file(TestData("families/mixtral/model/config.json"), moe_dir / "config.json",
                 fs::copy_options::overwrite_existing);
   for (size_t i = 0; i < refusals.size(); ++i) {
     SCOPED_TRACE(refusals[i].message);

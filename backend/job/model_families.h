@@ -42,8 +42,9 @@ absl::Status CheckCompressVerified(const model::ModelConfig& config, const std::
 absl::Status CheckSpinQuantSupported(const model::ModelConfig& config, const std::string& recipe_path);
 
 // GPTQModifier and SmoothQuantModifier (`modifier_type`) are compared with
-// oneshot on the dense families only so far: Unimplemented, naming the
-// modifier and the model type, for any other block layout.
+// oneshot on the dense families, and GPTQ on Qwen3-MoE, only so far:
+// Unimplemented, naming the modifier and the model type, for any other
+// block layout.
 absl::Status CheckComparedOnDenseOnly(const model::ModelConfig& config, const std::string& recipe_path,
                                       const std::string& modifier_type);
 

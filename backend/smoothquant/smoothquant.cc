@@ -1,7 +1,10 @@
 #include "backend/smoothquant/smoothquant.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
+#include "mapping/base/status_macros.h"
 
 namespace wring {
 namespace backend {
@@ -27,6 +30,34 @@ absl::Status ChannelRange::Observe(const torch::Tensor& output) {
     const torch::Tensor hi = std::get<0>(flat.max(0));
     min_ = min_.defined() ? torch::minimum(min_, lo) : lo;
     max_ = max_.defined() ? torch::maximum(max_, hi) : hi;
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ChannelRange::CombineOverRanks(distributed::Collectives& collectives,
+                                           absl::string_view what) {
+  if (!collectives.is_distributed()) return absl::OkStatus();
+  return CatchTorchErrors("SmoothQuant activation range over the workers", [&]() -> absl::Status {
+    // Agree on the width and dtype first: a rank that saw nothing has neither.
+    torch::Tensor width = torch::tensor({empty() ? int64_t{0} : min_.size(0)}, torch::kInt64);
+    WRING_RETURN_IF_ERROR(collectives.AllReduce({width}, distributed::ReduceOp::kMax, what));
+    const int64_t channels = width.item<int64_t>();
+    if (channels == 0) return absl::OkStatus();
+    if (!empty() && min_.size(0) != channels) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": smooth-layer outputs of different widths on different ranks"));
+    }
+    // float32 holds every bf16 / fp16 value exactly, so MIN / MAX in it
+    // changes nothing; a rank without a range sends the identities.
+    torch::Tensor lo = empty() ? torch::full({channels}, INFINITY, torch::kFloat32) : min_.to(torch::kFloat32);
+    torch::Tensor hi = empty() ? torch::full({channels}, -INFINITY, torch::kFloat32) : max_.to(torch::kFloat32);
+    WRING_RETURN_IF_ERROR(collectives.AllReduce({lo}, distributed::ReduceOp::kMin, what));
+    WRING_RETURN_IF_ERROR(collectives.AllReduce({hi}, distributed::ReduceOp::kMax, what));
+    if (empty()) {
+      // Every worker has samples and each passes every smooth layer.
+      return absl::InternalError(absl::StrCat(what, ": this worker observed no smooth-layer output"));
+    }
+    min_ = lo.to(min_.dtype());
+    max_ = hi.to(max_.dtype());
     return absl::OkStatus();
   });
 }

@@ -24,6 +24,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "backend/distributed/collectives.h"
 
 namespace wring {
 namespace backend {
@@ -37,6 +39,9 @@ class ChannelRange {
   // `output` [..., channels]; flattened over everything but the last dim.
   absl::Status Observe(const torch::Tensor& output);
   bool empty() const { return !min_.defined(); }
+  // Data-parallel workers: every rank ends with the range over all ranks'
+  // outputs (a rank that observed nothing contributes nothing).
+  absl::Status CombineOverRanks(distributed::Collectives& collectives, absl::string_view what);
   const torch::Tensor& min() const { return min_; }
   const torch::Tensor& max() const { return max_; }
 

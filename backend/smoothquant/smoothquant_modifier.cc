@@ -82,6 +82,10 @@ class SmoothQuantLayer final : public pipeline::LayerCalibration {
                         pipeline::LayerQuantizers& quantizers) override {
     (void)quantizers;
     for (size_t i = 0; i < mappings_.size(); ++i) {
+      WRING_RETURN_IF_ERROR(ranges_[i].CombineOverRanks(
+          context.collectives, absl::StrCat("SmoothQuant range of ", mappings_[i]->smooth)));
+    }
+    for (size_t i = 0; i < mappings_.size(); ++i) {
       const SmoothQuantModifier::Mapping& m = *mappings_[i];
       if (ranges_[i].empty()) continue;  // upstream: not in scales_, skipped
       std::vector<torch::Tensor> balance;

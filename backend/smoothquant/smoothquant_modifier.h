@@ -52,6 +52,8 @@ class SmoothQuantModifier final : public pipeline::LayerModifier {
   absl::StatusOr<std::unique_ptr<pipeline::LayerCalibration>> StartLayer(
       const pipeline::LayerContext& context, const model::Weights& weights) override;
   pipeline::ModifierReport Report() const override;
+  // Activation ranges are combined (MIN / MAX) over the workers: exact.
+  bool CombinesAcrossWorkers() const override { return true; }
 
   // What upstream would log while choosing and resolving the mappings.
   const std::vector<std::string>& log() const { return log_; }

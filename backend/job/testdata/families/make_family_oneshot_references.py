@@ -10,7 +10,8 @@ plus torchvision 0.25.0, which load_context needs: transformers' patching
 imports every model module; /work/venv-h15r is /work/refvenv + torchvision):
     nice -n 19 /work/venv-h15r/bin/python \
         backend/job/testdata/families/make_family_oneshot_references.py [OUT_DIR [MODEL...]]
-OUT_DIR defaults to this directory; naming models reruns only those. For each
+OUT_DIR defaults to this directory; naming models reruns only those, and
+MODEL/RECIPE only that recipe of a model. For each
 model it writes <model>/:
   model/                    the input checkpoint (bf16, save_pretrained's
                             layout) and a word-level tokenizer t0..tN
@@ -131,6 +132,9 @@ def cases():
         rope_parameters=dict(rope_type="default", rope_theta=1000000.0))), transformers.AutoModelForCausalLM, {
         "awq_w4a16": recipe(AWQ, quantization(W4A16_MOE_IGNORE, "scheme: W4A16")),
         "w8a8": recipe(quantization(W4A16_MOE_IGNORE, "scheme: W8A8")),
+        # GPTQ's Hessians per linearized expert, every expert seeing every token.
+        "gptq_w4a16": recipe(f"    GPTQModifier:\n      targets: [Linear]\n      ignore: {W4A16_MOE_IGNORE}\n"
+                             "      scheme: W4A16\n"),
     }
     yield "qwen3_next", lambda: transformers.Qwen3NextForCausalLM(transformers.Qwen3NextConfig(
         **ATTENTION, **LINEAR, **MOE, num_hidden_layers=2, layer_types=HYBRID_LAYERS, intermediate_size=256,
@@ -434,7 +438,10 @@ def main():
     if not torch.cuda.is_available():
         IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None
     recorder = AwqRecorder()
-    only = set(sys.argv[2:])
+    # MODEL reruns a model's recipes; MODEL/RECIPE only that recipe (the
+    # model is rebuilt the same way, from the same seeds).
+    only = {arg.split("/")[0] for arg in sys.argv[2:]}
+    only_recipes = {arg for arg in sys.argv[2:] if "/" in arg}
     for index, (name, make_model, cls, recipes) in enumerate(cases(), start=1):
         if only and name not in only:
             continue
@@ -456,6 +463,8 @@ def main():
         write_json(os.path.join(out, "perplexity.json"), perplexity(model_dir, cls, held_out)
                    | {"seed": index * 1000 + attempt, "router_logit_margin_bf16": margin})
         for recipe_name, text in recipes.items():
+            if any(r.startswith(name + "/") for r in only_recipes) and f"{name}/{recipe_name}" not in only_recipes:
+                continue
             recipe_path = ref.write_recipe(out, recipe_name, text)
             out_dir = os.path.join(out, "reference", recipe_name)
             run_oneshot(model_dir, cls, tokenizer, ids, recipe_path, out_dir)
