@@ -90,11 +90,14 @@ class GptqJob : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GptqJob, CheckpointConfigAndLossesMatchLlmCompressor) {
   const Case& c = GetParam();
-  const CompressOptions options = Options(c, 0);
+  const std::string reference = TestData(absl::StrCat("gptq/reference/", c.name));
+  // transformers' perplexity of oneshot's checkpoint on the held-out rows
+  // 8-15 (make_gptq_perplexity.py), where the model has them.
+  const bool has_perplexity = fs::exists(reference + "/perplexity.json");
+  const CompressOptions options = Options(c, has_perplexity ? 8 : 0);
   const CompressSummary summary = RunCompressJob(options);
   ASSERT_EQ(summary.failure, CompressFailure::kNone) << summary.message;
 
-  const std::string reference = TestData(absl::StrCat("gptq/reference/", c.name));
   const std::vector<testing::TensorDifference> differences =
       testing::CompareCheckpoints(options.output_dir, reference);
   ASSERT_FALSE(differences.empty());
@@ -132,6 +135,17 @@ TEST_P(GptqJob, CheckpointConfigAndLossesMatchLlmCompressor) {
               static_cast<long long>(int_differing), static_cast<long long>(int_values));
   EXPECT_EQ(testing::ComparableQuantizationConfig(options.output_dir + "/config.json"),
             testing::ComparableQuantizationConfig(reference + "/config.json"));
+
+  if (has_perplexity) {
+    // What wring reports for its checkpoint predicts what transformers
+    // measures on oneshot's (the tensors differ as bounded above).
+    const double theirs = testing::ReadJson(reference + "/perplexity.json")["perplexity"].get<double>();
+    const double ours =
+        testing::ReadJson(options.output_dir + "/wring_quality.json")["perplexity"]["compressed"].get<double>();
+    std::printf("%s: perplexity %.6f, transformers on oneshot's checkpoint %.6f\n", c.name.c_str(), ours,
+                theirs);
+    EXPECT_NEAR(ours, theirs, 1e-3 * theirs);
+  }
 
   // Every GPTQ'd Linear's loss, as upstream's CompressionLogger logs it.
   const mapping::Json logged = testing::ReadJson(reference + "/gptq.json");
