@@ -32,6 +32,8 @@ The exact arguments wring's C++ bench must use for a side-by-side number:
   pipeline                    sequential, moe_calibrate_all_experts=True (default:
                               every expert sees every token)
   --threads N                 torch.set_num_threads (default: torch's default)
+  --n-grid N                  AWQModifier(n_grid=N) (default 20); wring's bench
+                              takes the same --n_grid
 
 Layer time = from the start of a layer's calibration pass to the start of the
 next layer's (calibration forward, AWQ grid search and smoothing, weight
@@ -124,6 +126,9 @@ def main():
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0)
+    # Fewer grid points per mapping (wring's bench: --n_grid): llm-compressor's
+    # full grid of 20 takes hours per MoE layer on a small CPU.
+    parser.add_argument("--n-grid", type=int, default=20)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -144,7 +149,7 @@ def main():
     tokenizer = ref.save_word_level_tokenizer(tempfile.mkdtemp(), VOCAB)
     ids = torch.randint(2, VOCAB, (args.samples, args.seq_len), generator=torch.Generator().manual_seed(1))
     dataset = Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": torch.ones_like(ids).tolist()})
-    recipe = [AWQModifier(), QuantizationModifier(
+    recipe = [AWQModifier(n_grid=args.n_grid), QuantizationModifier(
         targets=["Linear"], scheme="W4A16", ignore=["lm_head", "re:.*mlp.gate$", "re:.*mlp.shared_expert_gate$"])]
 
     starts = []
@@ -159,7 +164,8 @@ def main():
     end, cpu_end = time.perf_counter(), time.process_time()
     peak = sampler.stop()
 
-    print(f"llm-compressor AWQ W4A16, shape {args.shape}, {args.samples} x {args.seq_len} tokens, "
+    print(f"llm-compressor AWQ W4A16 (n_grid {args.n_grid}), shape {args.shape}, "
+          f"{args.samples} x {args.seq_len} tokens, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
     bounds = [(wall, cpu) for _, wall, cpu in starts] + [(end, cpu_end)]
     for (name, wall, cpu), (wall_stop, cpu_stop) in zip(starts, bounds[1:]):
