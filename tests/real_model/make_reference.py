@@ -56,7 +56,7 @@ sys.path.insert(0, HERE)
 import real_model_layout as layout  # noqa: E402
 from fingerprint import checkpoint_fingerprints, combined, file_sha256  # noqa: E402
 
-RECIPES = ("w4a16_rtn", "w4a16_awq", "w8a8")
+RECIPES = ("w4a16_rtn", "w4a16_awq", "w4a16_gptq", "w8a8")
 
 # Without a GPU, llm-compressor's sequential pipeline would pin CPU memory.
 IntermediatesCache.pin_memory = lambda self, *args, **kwargs: None

@@ -42,10 +42,14 @@ WORK = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp(prefix="wring-real-mode
 # Perplexities are sums over 8176 tokens in float32 kernels that differ
 # between LibTorch 1.13 and PyTorch 2.10: far below this.
 RELATIVE_TOLERANCE = 1e-3
+# GPTQ's error feedback carries BLAS rounding (OpenBLAS here, MKL upstream)
+# into the int4 values: on this model 145 of 3.5 M differ in layer 0, 13-16%
+# in the last layers; the perplexities were 0.12% apart.
+GPTQ_TOLERANCE = 5e-3
 
 with open(os.path.join(HERE, "reference.json")) as f:
     REFERENCE = json.load(f)
-RECIPES = ("w4a16_rtn", "w4a16_awq", "w8a8")
+RECIPES = ("w4a16_rtn", "w4a16_awq", "w4a16_gptq", "w8a8")
 
 
 class Run:
@@ -101,6 +105,20 @@ class RealModelTest(unittest.TestCase):
         rtn = Run.of("w4a16_rtn").perplexity["compressed"]
         awq = Run.of("w4a16_awq").perplexity["compressed"]
         self.assertLessEqual(awq, rtn, "AWQ %.4f vs round-to-nearest %.4f" % (awq, rtn))
+
+    def test_gptq_is_not_worse_than_rtn(self):
+        rtn = Run.of("w4a16_rtn").perplexity["compressed"]
+        gptq = Run.of("w4a16_gptq").perplexity["compressed"]
+        self.assertLessEqual(gptq, rtn, "GPTQ %.4f vs round-to-nearest %.4f" % (gptq, rtn))
+
+    def test_gptq_perplexity_is_close_to_llmcompressors(self):
+        if "w4a16_gptq" not in REFERENCE["llmcompressor"]:
+            self.skipTest("no llm-compressor GPTQ number in reference.json")
+        # The checkpoints are not equal (see GPTQ_TOLERANCE); their quality must be.
+        ours = Run.of("w4a16_gptq").perplexity["compressed"]
+        theirs = REFERENCE["llmcompressor"]["w4a16_gptq"]["perplexity"]
+        self.assertLessEqual(abs(ours - theirs) / theirs, GPTQ_TOLERANCE,
+                             "GPTQ perplexity %.4f vs llm-compressor's checkpoint %.4f" % (ours, theirs))
 
     def test_every_recipe_has_reference_numbers(self):
         missing = [name for name in RECIPES if name not in REFERENCE["wring"]]
