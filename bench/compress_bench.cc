@@ -27,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/job/compress_job.h"
 #include "backend/job/demo.h"
 #include "bench/shapes.h"
@@ -129,6 +130,8 @@ void WriteText(const fs::path& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
+  wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
   absl::ParseCommandLine(argc, argv);
   const Json config = wring::bench::ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers),
                                                 absl::GetFlag(FLAGS_dtype));

@@ -29,6 +29,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/gptq/hessians.h"
 #include "backend/gptq/quantize_modules.h"
 #include "backend/quantize/quantize.h"
@@ -175,6 +176,8 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
+  wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
   absl::ParseCommandLine(argc, argv);
   return Run();
 }

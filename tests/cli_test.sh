@@ -246,6 +246,24 @@ if [ -e "$TMP/never" ] || [ -e "$TMP/never.wring-partial" ]; then
 fi
 cases=$((cases + 1))
 
+# OpenBLAS's kernels: on a CPU with AVX2 and FMA, the BLAS wring computes
+# with (OPENBLAS_VERBOSE=2 prints it as it loads, once per start) is not a
+# pre-AVX2 fallback. Only where OpenBLAS is the BLAS and prints its core.
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+  cores="$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$WRING" --help 2>&1 >/dev/null | sed -n 's/^Core: //p')"
+  if [ -n "$cores" ]; then
+    cases=$((cases + 1))
+    last="$(tail -n 1 <<<"$cores")"
+    if grep -Eqix 'prescott|core2|penryn|dunnington|nehalem|atom|sandybridge' <<<"$last"; then
+      failures=$((failures + 1))
+      echo "FAIL: wring computes with OpenBLAS's $last kernels on a CPU with AVX2 (loaded: $cores)"
+      junit_cases+="<testcase name=\"openblas kernels\"><failure message=\"$last\"/></testcase>"
+    else
+      junit_cases+="<testcase name=\"openblas kernels\"/>"
+    fi
+  fi
+fi
+
 echo "cli_test: $((cases - failures)) passed, $failures failed"
 # One JUnit case per check, so the test count reflects them.
 if [ -n "${XML_OUTPUT_FILE:-}" ]; then

@@ -1,0 +1,59 @@
+#include "backend/cpu_kernels/openblas_core_type.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+
+namespace wring {
+namespace backend {
+namespace cpu_kernels {
+
+CpuFeatures DetectCpuFeatures() {
+  CpuFeatures cpu;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  cpu.avx2 = __builtin_cpu_supports("avx2");
+  cpu.fma = __builtin_cpu_supports("fma");
+  cpu.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+  return cpu;
+}
+
+std::string BetterOpenBlasCoreType(const std::string& loaded_core, const CpuFeatures& cpu) {
+  // OpenBLAS's x86-64 cores older than Haswell (its names, as
+  // openblas_get_corename() returns them, compared case-insensitively).
+  static constexpr const char* kPreAvx2[] = {"prescott", "core2",     "penryn", "dunnington",
+                                             "nehalem",  "atom",      "barcelona", "bobcat",
+                                             "sandybridge", "bulldozer", "piledriver",
+                                             "steamroller", "excavator"};
+  const std::string core = absl::AsciiStrToLower(loaded_core);
+  bool old = false;
+  for (const char* name : kPreAvx2) old = old || core == name;
+  if (!old) return "";
+  if (cpu.avx512 && cpu.avx2 && cpu.fma) return "SkylakeX";
+  if (cpu.avx2 && cpu.fma) return "Haswell";
+  return "";
+}
+
+void UseTheCpusOpenBlasKernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or already done
+  using CoreName = char* (*)();
+  const auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (core_name == nullptr) return;  // another BLAS
+  const char* loaded = core_name();
+  if (loaded == nullptr) return;
+  const std::string better = BetterOpenBlasCoreType(loaded, DetectCpuFeatures());
+  if (better.empty()) return;
+  if (setenv("OPENBLAS_CORETYPE", better.c_str(), /*overwrite=*/1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // Still here: the run goes on as it would have; the variable stays set,
+  // so children started later get the better kernels.
+}
+
+}  // namespace cpu_kernels
+}  // namespace backend
+}  // namespace wring

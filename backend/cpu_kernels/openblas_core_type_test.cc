@@ -1,0 +1,33 @@
+#include "backend/cpu_kernels/openblas_core_type.h"
+
+#include <cstdlib>
+
+#include "gtest/gtest.h"
+
+namespace wring {
+namespace backend {
+namespace cpu_kernels {
+namespace {
+
+CpuFeatures Avx512() { return {true, true, true}; }
+CpuFeatures Avx2() { return {true, true, false}; }
+
+TEST(OpenBlasCoreType, APreAvx2FallbackGetsTheKernelsTheCpuHas) {
+  EXPECT_EQ(BetterOpenBlasCoreType("Prescott", Avx512()), "SkylakeX");
+  EXPECT_EQ(BetterOpenBlasCoreType("Prescott", Avx2()), "Haswell");
+  EXPECT_EQ(BetterOpenBlasCoreType("NEHALEM", Avx2()), "Haswell");
+  EXPECT_EQ(BetterOpenBlasCoreType("Sandybridge", Avx512()), "SkylakeX");
+}
+
+TEST(OpenBlasCoreType, AGoodChoiceOrAnOldCpuIsLeftAlone) {
+  for (const char* core : {"Haswell", "SkylakeX", "Zen", "CooperLake", "SapphireRapids", ""}) {
+    EXPECT_EQ(BetterOpenBlasCoreType(core, Avx512()), "") << core;
+  }
+  EXPECT_EQ(BetterOpenBlasCoreType("Prescott", CpuFeatures()), "");
+  EXPECT_EQ(BetterOpenBlasCoreType("Prescott", {true, false, false}), "");  // AVX2 without FMA
+}
+
+}  // namespace
+}  // namespace cpu_kernels
+}  // namespace backend
+}  // namespace wring
