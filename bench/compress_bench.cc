@@ -27,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/job/compress_job.h"
 #include "backend/job/demo.h"
@@ -132,6 +133,7 @@ void WriteText(const fs::path& path, const std::string& text) {
 int main(int argc, char** argv) {
   // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
   wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
+  wring::backend::cpu_kernels::SetIntraOpThreads();
   absl::ParseCommandLine(argc, argv);
   const Json config = wring::bench::ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers),
                                                 absl::GetFlag(FLAGS_dtype));

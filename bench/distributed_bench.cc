@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/distributed/c10d_collectives.h"
 #include "backend/distributed/local_launcher.h"
@@ -106,6 +107,7 @@ double Median(std::vector<double> values) {
 int main(int argc, char** argv) {
   // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
   wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
+  wring::backend::cpu_kernels::SetIntraOpThreads();
   absl::ParseCommandLine(argc, argv);
   if (const char* work = std::getenv(kWorkdirVar)) return RunWorker(work, std::getenv(kOutputVar));
 

@@ -29,6 +29,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/gptq/hessians.h"
 #include "backend/gptq/quantize_modules.h"
@@ -40,7 +41,7 @@ ABSL_FLAG(int, seq_len, 512, "tokens per sample");
 ABSL_FLAG(int, experts, 128, "qwen3-30b-a3b: experts in the layer");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
 ABSL_FLAG(std::string, batched, "auto", "batched_quantization: auto, none or a batch size");
-ABSL_FLAG(int, threads, 0, "intra-op threads (0: LibTorch's default)");
+ABSL_FLAG(int, threads, 0, "intra-op threads (0: as wring, the physical cores or OMP_NUM_THREADS)");
 
 namespace {
 
@@ -70,7 +71,11 @@ double PeakRssGiB() {
 int Run() {
   const std::string shape = absl::GetFlag(FLAGS_shape);
   const torch::Device device(absl::GetFlag(FLAGS_device));
-  if (absl::GetFlag(FLAGS_threads) > 0) torch::set_num_threads(absl::GetFlag(FLAGS_threads));
+  if (absl::GetFlag(FLAGS_threads) > 0) {
+    torch::set_num_threads(absl::GetFlag(FLAGS_threads));
+  } else {
+    wring::backend::cpu_kernels::SetIntraOpThreads();  // as `wring` does
+  }
   const int samples = absl::GetFlag(FLAGS_samples), seq_len = absl::GetFlag(FLAGS_seq_len);
   std::vector<Linear> linears;
   std::vector<int64_t> input_widths;

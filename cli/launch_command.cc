@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/distributed/c10d_collectives.h"
 #include "backend/distributed/local_launcher.h"
 #include "backend/distributed/worker_environment.h"
@@ -87,6 +89,13 @@ std::optional<int> MaybeLaunchWorkers(int argc, char** argv, const std::string& 
   options.argv = WorkerArgs(argc, argv);
   options.nproc = nproc;
   options.store_timeout = DistTimeout();
+  // As torchrun does for several processes on one host: the workers share
+  // the cores instead of each starting a thread per core.
+  const std::string threads =
+      std::to_string(backend::cpu_kernels::ThreadsPerWorker(nproc, backend::cpu_kernels::PhysicalCoresAvailable()));
+  for (const char* variable : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    if (std::getenv(variable) == nullptr) options.env.push_back({variable, threads});
+  }
   if (!output_dir.empty()) {
     // Not another run's: a launch refused because that run holds the output
     // must leave its files alone.

@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 #include "cli/compress_command.h"
 #include "cli/model_source.h"
@@ -256,6 +257,7 @@ void AcceptHyphenatedFlagNames(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);  // may start this program again
+  wring::backend::cpu_kernels::SetIntraOpThreads();
   absl::SetProgramUsageMessage(kUsage);
   std::string help_command;
   if (WantsHelp(argc, argv, &help_command)) {

@@ -48,8 +48,14 @@ void UseTheCpusOpenBlasKernels(char** argv) {
   if (loaded == nullptr) return;
   const std::string better = BetterOpenBlasCoreType(loaded, DetectCpuFeatures());
   if (better.empty()) return;
+  // The binary's own path, not /proc/self/exe: the process keeps its name
+  // ("wring", not "exe") in ps and top.
+  char path[4096];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (length <= 0 || static_cast<size_t>(length) >= sizeof(path) - 1) return;
+  path[length] = '\0';
   if (setenv("OPENBLAS_CORETYPE", better.c_str(), /*overwrite=*/1) != 0) return;
-  execv("/proc/self/exe", argv);
+  execv(path, argv);
   // Still here: the run goes on as it would have; the variable stays set,
   // so children started later get the better kernels.
 }
