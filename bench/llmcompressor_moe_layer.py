@@ -17,9 +17,10 @@ The exact arguments wring's C++ bench must use for a side-by-side number:
                               value heads of 128, conv 4) + 512 experts, top-10,
                               moe_intermediate 512, shared expert 512 with its
                               sigmoid gate. Layer 1 (16 heads / 2 kv of 256, output
-                              gate, partial rotary 0.25) has a dense MLP of 5120
-                              (mlp_only_layers=[1]) to keep memory down; its time is
-                              printed separately.
+                              gate, partial rotary 0.25) has the same experts: with a
+                              dense MLP there (mlp_only_layers) AWQ's registry mapping
+                              for post_attention_layernorm matches no experts and
+                              raises ValueError. Its time is printed separately.
   vocab 2048 (embedding and lm_head are not part of the layer time), bf16,
   transformers' random init after torch.manual_seed(0);
   --samples 2 --seq-len 64    calibration: torch.randint(2, vocab, (samples,
@@ -79,7 +80,7 @@ def build(shape):
             intermediate_size=6144, moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8,
             norm_topk_prob=True, rope_parameters=dict(rope_type="default", rope_theta=1000000.0)))
     return transformers.Qwen3NextForCausalLM(transformers.Qwen3NextConfig(
-        **common, num_hidden_layers=2, layer_types=["linear_attention", "full_attention"], mlp_only_layers=[1],
+        **common, num_hidden_layers=2, layer_types=["linear_attention", "full_attention"],
         num_attention_heads=16, num_key_value_heads=2, head_dim=256, intermediate_size=5120,
         linear_num_key_heads=16, linear_num_value_heads=32, linear_key_head_dim=128, linear_value_head_dim=128,
         linear_conv_kernel_dim=4, moe_intermediate_size=512, shared_expert_intermediate_size=512,

@@ -24,10 +24,11 @@ mapping::Json MoeShape(const std::string& shape, const std::string& dtype) {
     return c;
   }
   // Layer 0 is the timed one: Gated DeltaNet + 512 experts; layer 1 (full
-  // attention) keeps a dense MLP, as the llm-compressor side does.
+  // attention) is sparse too: with a dense MLP there, AWQ's registry mapping
+  // for post_attention_layernorm finds no experts and llm-compressor raises.
   c.update({{"architectures", {"Qwen3NextForCausalLM"}}, {"model_type", "qwen3_next"},
             {"num_hidden_layers", 2}, {"layer_types", {"linear_attention", "full_attention"}},
-            {"mlp_only_layers", {1}}, {"num_attention_heads", 16}, {"num_key_value_heads", 2},
+            {"num_attention_heads", 16}, {"num_key_value_heads", 2},
             {"head_dim", 256}, {"intermediate_size", 5120}, {"linear_num_key_heads", 16},
             {"linear_num_value_heads", 32}, {"linear_key_head_dim", 128}, {"linear_value_head_dim", 128},
             {"linear_conv_kernel_dim", 4}, {"moe_intermediate_size", 512},
