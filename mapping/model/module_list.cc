@@ -26,6 +26,42 @@ absl::Status LineError(absl::string_view source, int line, absl::string_view pro
   return absl::InvalidArgumentError(absl::StrCat(source, ":", line, ": ", problem));
 }
 
+// RFC 3629 UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF): what JSON readers accept, so the names can reach the JSON report.
+// Returns the offset of the first bad byte, or npos.
+size_t FirstInvalidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > s.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char next = static_cast<unsigned char>(s[i + k]);
+      const unsigned char lo = k == 1 ? low : 0x80, hi = k == 1 ? high : 0xBF;
+      if (next < lo || next > hi) return i;
+    }
+    i += length;
+  }
+  return absl::string_view::npos;
+}
+
 bool IsPythonIdentifier(absl::string_view s) {
   if (s.empty() || s.size() > 256) return false;
   if (!(absl::ascii_isalpha(s[0]) || s[0] == '_' || static_cast<unsigned char>(s[0]) >= 0x80)) {
@@ -103,6 +139,14 @@ absl::StatusOr<ModelInput> ModelFromModuleList(absl::string_view text, absl::str
       return LineError(source, line_number,
                        absl::StrCat("line is ", line.size(), " characters long (limit ",
                                     kMaxLineLength, "); this is not a module list (",
+                                    kFormatHint, ")"));
+    }
+    const size_t bad = FirstInvalidUtf8(line);
+    if (bad != absl::string_view::npos) {
+      return LineError(source, line_number,
+                       absl::StrCat("byte ", bad + 1, " (0x",
+                                    absl::Hex(static_cast<unsigned char>(line[bad]), absl::kZeroPad2),
+                                    ") is not valid UTF-8; save the list as UTF-8 text (",
                                     kFormatHint, ")"));
     }
     size_t hash = line.find('#');

@@ -105,6 +105,11 @@ TEST(ModuleListTest, RejectsMalformedListsNamingFileAndLine) {
       {"a Linear 4 -1\n", "OUT \"-1\""},
       {"ok\nbad\x01name\n", "list.txt:2: name contains the control character 0x01"},
       {" RootA\n RootB\n", "list.txt:2: a second root line"},
+      // Names reach the JSON report, which must stay JSON (found by fuzzing).
+      {"ok\nmodel.\xC0\xBF\n", "list.txt:2: byte 7 (0xc0) is not valid UTF-8"},
+      {"a\xED\xA0\x80\n", "list.txt:1: byte 2 (0xed) is not valid UTF-8"},
+      {"a\xF4\x90\x80\x80\n", "byte 2 (0xf4) is not valid UTF-8"},
+      {"a\xE2\x82\n", "byte 2 (0xe2) is not valid UTF-8"},
   };
   for (const BadCase& c : cases) {
     absl::StatusOr<ModelInput> model = ModelFromModuleList(c.text, "list.txt");
@@ -131,6 +136,14 @@ TEST(ModuleListTest, AcceptsByteOrderMark) {
   absl::StatusOr<ModelInput> model = ModelFromModuleList("\xEF\xBB\xBFq_proj Linear 2 3\n", "f");
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_TRUE(model->tree.Find("q_proj").has_value());
+}
+
+TEST(ModuleListTest, AcceptsUtf8Names) {
+  // Python identifiers may be any letters: 2-, 3- and 4-byte sequences.
+  absl::StatusOr<ModelInput> model =
+      ModelFromModuleList("caf\xC3\xA9.\xE5\xB1\x82 Linear 2 3\nx\xF0\x9F\x98\x80\n", "f");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(model->tree.Find("caf\xC3\xA9.\xE5\xB1\x82").has_value());
 }
 
 TEST(ModuleListTest, UnknownRootIsNoted) {
