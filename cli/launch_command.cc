@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
@@ -85,7 +87,11 @@ std::optional<int> MaybeLaunchWorkers(int argc, char** argv, const std::string& 
     return 2;
   }
   distributed::LaunchOptions options;
-  options.program = "/proc/self/exe";
+  // This binary by its own path, so `ps` and `top` name the workers `wring`
+  // (through /proc/self/exe they would show as `exe`).
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  options.program = error ? "/proc/self/exe" : self.string();
   options.argv = WorkerArgs(argc, argv);
   options.nproc = nproc;
   options.store_timeout = DistTimeout();
