@@ -246,11 +246,14 @@ if [ -e "$TMP/never" ] || [ -e "$TMP/never.wring-partial" ]; then
 fi
 cases=$((cases + 1))
 
-# OpenBLAS's kernels: on a CPU with AVX2 and FMA, the BLAS wring computes
-# with (OPENBLAS_VERBOSE=2 prints it as it loads, once per start) is not a
-# pre-AVX2 fallback. Only where OpenBLAS is the BLAS and prints its core.
+# OpenBLAS's kernels: on a CPU with AVX2 and FMA, the BLAS `wring compress`
+# computes with (OPENBLAS_VERBOSE=2 prints it as it loads, once per start) is
+# not a pre-AVX2 fallback; `check` starts once. Only where OpenBLAS is the
+# BLAS and prints its core.
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
-  cores="$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$WRING" --help 2>&1 >/dev/null | sed -n 's/^Core: //p')"
+  check_starts="$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$WRING" check --model "$FIXTURES/LlamaForCausalLM.json" 2>&1 >/dev/null | grep -c '^Core: ')"
+  cores="$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$WRING" compress --model "$TINY_LLAMA" \
+    --recipe "$ONESHOT/recipes/w4a16.yaml" --output "$TMP/never" 2>&1 >/dev/null | sed -n 's/^Core: //p')"
   if [ -n "$cores" ]; then
     cases=$((cases + 1))
     last="$(tail -n 1 <<<"$cores")"
@@ -258,6 +261,10 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
       failures=$((failures + 1))
       echo "FAIL: wring computes with OpenBLAS's $last kernels on a CPU with AVX2 (loaded: $cores)"
       junit_cases+="<testcase name=\"openblas kernels\"><failure message=\"$last\"/></testcase>"
+    elif [ "$check_starts" != 1 ]; then
+      failures=$((failures + 1))
+      echo "FAIL: wring check started $check_starts times (OpenBLAS loaded $check_starts times)"
+      junit_cases+="<testcase name=\"openblas kernels\"><failure message=\"check started $check_starts times\"/></testcase>"
     else
       junit_cases+="<testcase name=\"openblas kernels\"/>"
     fi

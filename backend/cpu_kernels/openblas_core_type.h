@@ -28,7 +28,8 @@ CpuFeatures DetectCpuFeatures();
 // where it fell back to a pre-AVX2 core, empty where its choice is fine.
 std::string BetterOpenBlasCoreType(const std::string& loaded_core, const CpuFeatures& cpu);
 
-// At the top of main: when the BLAS that is loaded is OpenBLAS, the user
+// Before any computation (the program has not started threads or opened
+// files it keeps): when the BLAS that is loaded is OpenBLAS, the user
 // has not set OPENBLAS_CORETYPE and BetterOpenBlasCoreType names one, sets
 // it and re-executes this program with `argv` (same process id, so locks
 // and signals are unaffected). Returns when there is nothing to do or the
