@@ -86,12 +86,12 @@ absl::Status LayerHessians::SumOverRanks(distributed::Collectives& collectives,
                                          absl::string_view what) {
   if (!collectives.is_distributed()) return absl::OkStatus();
   return CatchTorchErrors("GPTQ Hessians over the workers", [&]() -> absl::Status {
-    torch::Tensor groups = torch::tensor({static_cast<int64_t>(groups_.size())}, torch::kInt64);
-    torch::Tensor fewest = groups.clone();
-    absl::Status status = collectives.AllReduce({groups}, distributed::ReduceOp::kMax, what);
-    if (status.ok()) status = collectives.AllReduce({fewest}, distributed::ReduceOp::kMin, what);
+    // MAX of (n, -n): the most and (negated) the fewest groups, in one call.
+    const int64_t mine = static_cast<int64_t>(groups_.size());
+    torch::Tensor counts = torch::tensor({mine, -mine}, torch::kInt64);
+    absl::Status status = collectives.AllReduce({counts}, distributed::ReduceOp::kMax, what);
     if (!status.ok()) return status;
-    if (groups.item<int64_t>() != fewest.item<int64_t>()) {
+    if (counts[0].item<int64_t>() != -counts[1].item<int64_t>()) {
       return absl::InternalError(absl::StrCat(what, ": the workers grouped GPTQ's inputs differently"));
     }
     for (size_t i = 0; i < groups_.size(); ++i) {

@@ -31,11 +31,10 @@ namespace {
 // smoothed model's activations. A modifier's effect on a layer depends only
 // on that layer and its pass's inputs, so the passes run interleaved, layer
 // by layer, each with its own inputs, instead of one after another.
+// The quantizers' observers (static activations, kv cache) run in the last
+// pass, with the modifier that quantizes (GPTQ after SmoothQuant).
 struct CalibrationStream {
-  std::vector<LayerModifier*> modifiers;  // in recipe order
-  // The quantizers' observers (static activations, kv cache) run in the
-  // last pass, with the modifier that quantizes (GPTQ after SmoothQuant).
-  bool observes_quantizers = true;
+  LayerModifier* modifier = nullptr;  // none: QuantizationModifier alone
   std::vector<torch::Tensor> hidden;  // calibration samples' inputs to the next layer
 };
 
@@ -43,20 +42,16 @@ struct CalibrationStream {
 // one: a single pass.
 std::vector<CalibrationStream> IndependentStreams(const std::vector<LayerModifier*>& modifiers) {
   std::vector<CalibrationStream> streams;
-  if (modifiers.size() <= 1) {
-    streams.push_back({modifiers, true, {}});
-    return streams;
-  }
-  for (size_t i = 0; i < modifiers.size(); ++i) {
-    streams.push_back({{modifiers[i]}, i + 1 == modifiers.size(), {}});
-  }
+  for (LayerModifier* modifier : modifiers) streams.push_back({modifier, {}});
+  if (streams.empty()) streams.push_back({});
   return streams;
 }
 
-// The modifiers' state for one layer.
+// A pass's modifier's state for one layer: none where it has nothing to do
+// there (a vector, as the calibration hooks take every active modifier).
 struct LayerModifiers {
   std::vector<std::unique_ptr<LayerCalibration>> owned;
-  std::vector<LayerCalibration*> active;  // in recipe order
+  std::vector<LayerCalibration*> active;
   bool changes_weights = false;
 };
 
@@ -152,14 +147,13 @@ class SequentialPipeline {
                                                 const CalibrationStream& stream,
                                                 const model::Weights& weights) {
     LayerModifiers out;
-    for (LayerModifier* modifier : stream.modifiers) {
-      WRING_ASSIGN_OR_RETURN(std::unique_ptr<LayerCalibration> calibration,
-                             modifier->StartLayer(context, weights));
-      if (calibration == nullptr) continue;
-      out.changes_weights = out.changes_weights || calibration->ChangesWeights();
-      out.active.push_back(calibration.get());
-      out.owned.push_back(std::move(calibration));
-    }
+    if (stream.modifier == nullptr) return out;
+    WRING_ASSIGN_OR_RETURN(std::unique_ptr<LayerCalibration> calibration,
+                           stream.modifier->StartLayer(context, weights));
+    if (calibration == nullptr) return out;  // nothing to do in this layer
+    out.changes_weights = calibration->ChangesWeights();
+    out.active.push_back(calibration.get());
+    out.owned.push_back(std::move(calibration));
     return out;
   }
 
@@ -167,7 +161,7 @@ class SequentialPipeline {
   // modifier will change the weights.
   absl::Status Calibrate(int layer, const model::Weights& weights, LayerQuantizers& quantizers,
                          const LayerModifiers& modifiers, CalibrationStream& stream) {
-    model::LayerHooks hooks = stream.observes_quantizers
+    model::LayerHooks hooks = &stream == &streams_.back()
                                   ? StartCalibration(quantizers, modifiers.active)
                                   : StartModifierCalibration(quantizers, modifiers.active);
     std::vector<torch::Tensor>& hidden = stream.hidden;

@@ -38,7 +38,7 @@ absl::Status ChannelRange::CombineOverRanks(distributed::Collectives& collective
                                            absl::string_view what) {
   if (!collectives.is_distributed()) return absl::OkStatus();
   return CatchTorchErrors("SmoothQuant activation range over the workers", [&]() -> absl::Status {
-    // Agree on the width and dtype first: a rank that saw nothing has neither.
+    // Agree on the width first: a rank that saw nothing has none.
     torch::Tensor width = torch::tensor({empty() ? int64_t{0} : min_.size(0)}, torch::kInt64);
     WRING_RETURN_IF_ERROR(collectives.AllReduce({width}, distributed::ReduceOp::kMax, what));
     const int64_t channels = width.item<int64_t>();
