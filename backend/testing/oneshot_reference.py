@@ -1,9 +1,12 @@
 """What the reference generators share: a word-level tokenizer for
 pre-tokenized data, fixed calibration ids, llm-compressor's oneshot +
-save_pretrained on one recipe, and the versions that wrote it.
+save_pretrained on one recipe, transformers' NLL on held-out rows, and the
+versions that wrote it.
 
 Used by backend/job/testdata/make_oneshot_reference.py,
-backend/job/testdata/awq/make_awq_reference.py and
+backend/job/testdata/awq/make_awq_reference.py,
+backend/job/testdata/families/make_family_oneshot_references.py,
+backend/job/testdata/gptq/make_gptq_{reference,perplexity}.py and
 backend/spinquant/testdata/make_spinquant_reference.py; each builds its own
 model. Needs a PyTorch env with transformers, llmcompressor and
 compressed-tensors from PyPI (not needed by the build or the tests).
@@ -69,6 +72,20 @@ def run_oneshot(model_dir, tokenizer, ids, recipe_path, out_dir, pipeline="seque
         if os.path.exists(path):
             os.remove(path)
     return fresh
+
+
+def nll_of(model, rows):
+    """Summed next-token NLL of `model` over `rows` (token-id lists) and the
+    number of tokens scored: what wring's quality report sums for its
+    perplexity."""
+    nll, tokens = 0.0, 0
+    with torch.no_grad():
+        for row in rows:
+            ids = torch.tensor([row])
+            log_probs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits.float()[0, :-1], -1)
+            nll -= float(log_probs.gather(-1, ids[0, 1:, None]).sum())
+            tokens += len(row) - 1
+    return nll, tokens
 
 
 def write_versions(out):

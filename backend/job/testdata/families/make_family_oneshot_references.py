@@ -303,17 +303,6 @@ def loaded(model_dir, cls, seed):
         return cls.from_pretrained(model_dir, dtype="auto").eval()
 
 
-def nll_of(model, rows):
-    nll, tokens = 0.0, 0
-    with torch.no_grad():
-        for row in rows:
-            ids = torch.tensor([row])
-            log_probs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits.float()[0, :-1], -1)
-            nll -= float(log_probs.gather(-1, ids[0, 1:, None]).sum())
-            tokens += len(row) - 1
-    return nll, tokens
-
-
 def dense_dequantized(model_dir, input_dir, out_dir):
     """A pack-quantized weight-only checkpoint (W4A16, symmetric groups)
     dequantized into the input model's names and layout (Mixtral's
@@ -368,10 +357,10 @@ def perplexity(model_dir, cls, rows, input_dir=None):
         if input_dir is not None and os.path.exists(os.path.join(model_dir, "model.safetensors")):
             dense_dir = os.path.join("/tmp", "wring_dense_dequantized", os.path.basename(model_dir))
             dense_dequantized(model_dir, input_dir, dense_dir)
-            nll, tokens = nll_of(cls.from_pretrained(dense_dir, dtype="auto").eval(), rows)
+            nll, tokens = ref.nll_of(cls.from_pretrained(dense_dir, dtype="auto").eval(), rows)
             result["dense_dequantized_perplexity"] = math.exp(nll / tokens)
     else:
-        nll, tokens = nll_of(model, rows)
+        nll, tokens = ref.nll_of(model, rows)
         result["perplexity"] = math.exp(nll / tokens)
     result["tokens"] = sum(len(row) - 1 for row in rows)
     return result

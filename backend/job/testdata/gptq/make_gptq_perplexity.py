@@ -19,6 +19,10 @@ import sys
 import torch
 import transformers
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../../..", "testing"))
+import oneshot_reference as ref  # noqa: E402  (backend/testing/oneshot_reference.py)
+
 HELD_OUT = slice(8, 16)
 
 
@@ -29,13 +33,7 @@ def held_out_rows(gptq_dir):
 
 def perplexity(model_dir, rows):
     model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
-    nll, tokens = 0.0, 0
-    with torch.no_grad():
-        for row in rows:
-            ids = torch.tensor([row])
-            log_probs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits.float()[0, :-1], -1)
-            nll -= float(log_probs.gather(-1, ids[0, 1:, None]).sum())
-            tokens += len(row) - 1
+    nll, tokens = ref.nll_of(model, rows)
     return math.exp(nll / tokens), tokens
 
 
