@@ -50,6 +50,9 @@ ABSL_FLAG(int, n_grid, 20,
           "minutes where llm-compressor's full grid takes hours on a small CPU");
 ABSL_FLAG(bool, awq_forward_loss, false,
           "AWQ: a forward per candidate for Linear parents instead of the Gram form");
+ABSL_FLAG(bool, keep_workdir, false,
+          "keep the scratch directory (model, recipe, calibration data, output) to rerun "
+          "`wring compress` on it, e.g. under a profiler");
 ABSL_FLAG(std::string, workdir, "", "scratch directory (default: a new one under $TMPDIR)");
 
 namespace {
@@ -220,6 +223,10 @@ int main(int argc, char** argv) {
     std::printf("  decoder layer %-3d  %8.2f s\n", layer["layer"].get<int>(), layer["seconds"].get<double>());
   }
   if (absl::GetFlag(FLAGS_awq)) PrintAwqSearch(*quality, options.device, layers);
-  fs::remove_all(work);
+  if (absl::GetFlag(FLAGS_keep_workdir)) {
+    std::printf("kept %s\n", work.string().c_str());
+  } else {
+    fs::remove_all(work);
+  }
   return 0;
 }

@@ -56,6 +56,14 @@ cc_library(
     }}),
 )
 
+# Linked into binaries only (//:wring, //bench), never into the sanitizer
+# builds, whose runtimes bring their own allocator. The runtime package has
+# no unversioned symlink, hence the file name.
+cc_library(
+    name = "tcmalloc",
+    linkopts = ["-Wl,--push-state,--no-as-needed", "-l:libtcmalloc_minimal.so.4", "-Wl,--pop-state"],
+)
+
 cc_library(
     name = "re2",
     linkopts = select({{
