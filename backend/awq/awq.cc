@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "backend/awq/candidate_weight.h"
 #include "backend/base/torch_errors.h"
 #include "backend/interrupt/interrupt.h"
 #include "mapping/base/status_macros.h"
@@ -204,16 +205,10 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
   for (const GridPoint& point : grid) {
     WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     const torch::Tensor scales = GridScales(x_mean, w_mean, point);
-    const torch::Tensor row = scales.view({1, -1});
     for (const BalanceLayer& b : mapping.balance) {
       if (!b.has_scheme) continue;
-      const torch::Tensor& w = original.at(b.name);
-      const torch::Tensor scaled = (w * row).to(w.scalar_type());
-      WRING_ASSIGN_OR_RETURN(quantize::QParams qparams,
-                             quantize::ComputeWeightQParams(scaled, *b.weight_args));
-      WRING_ASSIGN_OR_RETURN(torch::Tensor fake,
-                             quantize::FakeQuantize(scaled, qparams, *b.weight_args));
-      trial[b.name + ".weight"] = (fake / row).to(w.scalar_type());
+      WRING_ASSIGN_OR_RETURN(trial[b.name + ".weight"],
+                             CandidateWeight(original.at(b.name), scales, *b.weight_args));
     }
     WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(trial));
     if (result.losses.empty()) result.initial_error = loss;

@@ -1,0 +1,44 @@
+// The weight one AWQ grid candidate tries for a balance layer:
+//
+//   W' = dtype(FakeQuantize(dtype(W * s)) / s)
+//
+// with the qparams of dtype(W * s) from a memoryless min/max observer, every
+// step rounded as LibTorch rounds it (see awq.h). The grid search builds one
+// such weight per balance layer and grid point: for an MoE layer that is
+// every expert's gate and up projection, twenty times, so this is most of
+// AWQ's time on a CPU when it runs as a chain of LibTorch operations (about
+// ten passes over the weight, some in float64).
+//
+// CandidateWeight fuses the chain for the layouts AWQ meets (a contiguous
+// 2-D bf16 / fp16 / fp32 weight on the CPU, int quantization by channel or
+// group): two passes, the second parallel over rows, and the qparams from
+// compressed-tensors' own arithmetic (quantize::CalculateQParams) on the
+// per-group minima and maxima. The result is bit for bit the chain's, which
+// CandidateWeightByOps spells out and the tests compare against; any other
+// layout goes through the chain.
+#ifndef WRING_BACKEND_AWQ_CANDIDATE_WEIGHT_H_
+#define WRING_BACKEND_AWQ_CANDIDATE_WEIGHT_H_
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "backend/quantize/quantize.h"
+
+namespace wring {
+namespace backend {
+namespace awq {
+
+// `weight` [out, in]; `scales` [in], float32 or float64 (the grid's dtype).
+absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const torch::Tensor& scales,
+                                              const quantize::QuantizationArgs& args);
+
+// The same through LibTorch operations, one per upstream operation.
+absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,
+                                                   const torch::Tensor& scales,
+                                                   const quantize::QuantizationArgs& args);
+
+}  // namespace awq
+}  // namespace backend
+}  // namespace wring
+
+#endif  // WRING_BACKEND_AWQ_CANDIDATE_WEIGHT_H_

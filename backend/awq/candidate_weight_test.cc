@@ -1,0 +1,133 @@
+#include "backend/awq/candidate_weight.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace wring {
+namespace backend {
+namespace awq {
+namespace {
+
+using quantize::QuantizationArgs;
+using quantize::QuantizationStrategy;
+
+QuantizationArgs IntArgs(int bits, bool symmetric, QuantizationStrategy strategy, int64_t group_size = 0) {
+  QuantizationArgs args;
+  args.num_bits = bits;
+  args.symmetric = symmetric;
+  args.strategy = strategy;
+  args.group_size = group_size;
+  return args;
+}
+
+// Weights as AWQ meets them, plus the corners of the arithmetic: an all-zero
+// group (the scale becomes eps), a row of one sign, values near the int
+// range's ties, and magnitudes spread over many binades.
+torch::Tensor TestWeight(int64_t rows, int64_t cols, torch::Dtype dtype, int seed) {
+  torch::manual_seed(seed);
+  torch::Tensor w = torch::randn({rows, cols}) * torch::exp(torch::randn({rows, 1}) * 2);
+  w.index_put_({0}, 0.0);
+  w.index_put_({1}, w[1].abs());
+  w.index_put_({2}, torch::arange(cols).to(torch::kFloat) * 0.5 - cols / 4.0);
+  return w.to(dtype);
+}
+
+torch::Tensor TestScales(int64_t cols, torch::Dtype dtype, int seed) {
+  torch::manual_seed(seed + 1000);
+  torch::Tensor s = torch::exp(torch::randn({cols}, torch::kDouble) * 1.5).clamp_min(1e-4);
+  return (s / (s.max() * s.min()).sqrt()).to(dtype);
+}
+
+struct Case {
+  torch::Dtype weight_dtype;
+  torch::Dtype scale_dtype;
+  QuantizationArgs args;
+};
+
+std::string Describe(const Case& c) {
+  return absl::StrCat(std::string(c10::toString(c.weight_dtype)), " weight, ",
+                      std::string(c10::toString(c.scale_dtype)), " scales, int", c.args.num_bits,
+                      c.args.symmetric ? " symmetric" : " asymmetric", ", group_size ",
+                      c.args.group_size);
+}
+
+TEST(CandidateWeightTest, FusedLoopEqualsTheOperationChainBitForBit) {
+  std::vector<Case> cases;
+  for (torch::Dtype w : {torch::kBFloat16, torch::kHalf, torch::kFloat}) {
+    for (torch::Dtype s : {torch::kFloat, torch::kDouble}) {
+      for (bool symmetric : {true, false}) {
+        cases.push_back({w, s, IntArgs(4, symmetric, QuantizationStrategy::kGroup, 32)});
+        cases.push_back({w, s, IntArgs(4, symmetric, QuantizationStrategy::kGroup, 128)});
+        cases.push_back({w, s, IntArgs(8, symmetric, QuantizationStrategy::kChannel)});
+        cases.push_back({w, s, IntArgs(2, symmetric, QuantizationStrategy::kGroup, 64)});
+      }
+    }
+  }
+  int seed = 0;
+  for (const Case& c : cases) {
+    ++seed;
+    const torch::Tensor weight = TestWeight(67, 256, c.weight_dtype, seed);
+    const torch::Tensor scales = TestScales(256, c.scale_dtype, seed);
+    absl::StatusOr<torch::Tensor> fused = CandidateWeight(weight, scales, c.args);
+    absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, c.args);
+    ASSERT_TRUE(fused.ok()) << Describe(c) << ": " << fused.status();
+    ASSERT_TRUE(chain.ok()) << Describe(c) << ": " << chain.status();
+    ASSERT_EQ(fused->scalar_type(), c.weight_dtype) << Describe(c);
+    const torch::Tensor differ = fused->ne(*chain);
+    EXPECT_EQ(differ.sum().item<int64_t>(), 0) << Describe(c);
+    // The candidate is a real quantization: not the weight itself.
+    EXPECT_FALSE(torch::equal(*fused, weight)) << Describe(c);
+  }
+}
+
+TEST(CandidateWeightTest, NonFiniteValuesPropagateLikeTheChain) {
+  torch::Tensor weight = TestWeight(8, 64, torch::kBFloat16, 7);
+  weight.index_put_({3, 5}, std::numeric_limits<float>::quiet_NaN());
+  weight.index_put_({4, 9}, std::numeric_limits<float>::infinity());
+  const torch::Tensor scales = TestScales(64, torch::kDouble, 7);
+  const QuantizationArgs args = IntArgs(4, true, QuantizationStrategy::kGroup, 32);
+  absl::StatusOr<torch::Tensor> fused = CandidateWeight(weight, scales, args);
+  absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
+  ASSERT_TRUE(fused.ok() && chain.ok());
+  EXPECT_TRUE(torch::equal(torch::isnan(*fused), torch::isnan(*chain)));
+  const torch::Tensor finite = torch::isfinite(*chain);
+  EXPECT_TRUE(torch::equal(fused->masked_select(finite), chain->masked_select(finite)));
+}
+
+TEST(CandidateWeightTest, OtherLayoutsGoThroughTheChain) {
+  const torch::Tensor weight = TestWeight(64, 128, torch::kBFloat16, 3);
+  const torch::Tensor scales = TestScales(128, torch::kFloat, 3);
+  QuantizationArgs block = IntArgs(8, true, QuantizationStrategy::kBlock);
+  block.block_rows = 32;
+  block.block_cols = 32;
+  for (const QuantizationArgs& args : {IntArgs(8, true, QuantizationStrategy::kTensor), block}) {
+    absl::StatusOr<torch::Tensor> fused = CandidateWeight(weight, scales, args);
+    absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
+    ASSERT_TRUE(fused.ok() && chain.ok());
+    EXPECT_TRUE(torch::equal(*fused, *chain));
+  }
+  // A transposed (non-contiguous) weight too.
+  const torch::Tensor transposed = TestWeight(128, 64, torch::kBFloat16, 4).t();
+  const QuantizationArgs group = IntArgs(4, true, QuantizationStrategy::kGroup, 32);
+  absl::StatusOr<torch::Tensor> fused = CandidateWeight(transposed, scales, group);
+  absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(transposed, scales, group);
+  ASSERT_TRUE(fused.ok() && chain.ok());
+  EXPECT_TRUE(torch::equal(*fused, *chain));
+}
+
+TEST(CandidateWeightTest, ColumnsThatAreNoWholeNumberOfGroupsAreAnError) {
+  const torch::Tensor weight = TestWeight(4, 96, torch::kBFloat16, 5);
+  const torch::Tensor scales = TestScales(96, torch::kFloat, 5);
+  absl::StatusOr<torch::Tensor> fused =
+      CandidateWeight(weight, scales, IntArgs(4, true, QuantizationStrategy::kGroup, 64));
+  ASSERT_FALSE(fused.ok());
+  EXPECT_NE(std::string(fused.status().message()).find("group_size 64"), std::string::npos)
+      << fused.status();
+}
+
+}  // namespace
+}  // namespace awq
+}  // namespace backend
+}  // namespace wring
