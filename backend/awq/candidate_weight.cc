@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "backend/base/torch_errors.h"
@@ -14,113 +17,206 @@ namespace {
 
 using quantize::QuantizationStrategy;
 
-// A LibTorch CPU kernel on a reduced-precision tensor computes in float and
-// rounds the result once to the tensor's dtype; a float64 result is first
-// narrowed to float (c10::BFloat16 and c10::Half convert from float only).
-template <typename T>
-T Narrow(double v) {
-  return T(static_cast<float>(v));
-}
-template <typename T>
-T Narrow(float v) {
-  return T(v);
+// Values travel as float, rounded to the weight's dtype after each
+// operation the way a LibTorch CPU kernel rounds its result (compute in
+// float, round once). A float64 result is first narrowed to float, as
+// c10::BFloat16 and c10::Half convert from float only.
+struct RoundBf16 {
+  using Stored = uint16_t;  // c10::BFloat16's bits, for the vectorizer
+  static float Load(uint16_t bits) { return FromBits(static_cast<uint32_t>(bits) << 16); }
+  static float Round(float f) {
+    const uint32_t u = ToBits(f);
+    const float rounded = FromBits((u + UINT32_C(0x7FFF) + ((u >> 16) & 1)) & UINT32_C(0xFFFF0000));
+    return f != f ? f : rounded;
+  }
+  // NaN as c10::BFloat16 stores it.
+  static uint16_t Store(float f) {
+    return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(ToBits(Round(f)) >> 16);
+  }
+  static uint32_t ToBits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+  }
+  static float FromBits(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+};
+struct RoundHalf {
+  using Stored = c10::Half;
+  static float Load(Stored v) { return static_cast<float>(v); }
+  static float Round(float f) { return static_cast<float>(c10::Half(f)); }
+  static Stored Store(float f) { return Stored(f); }
+};
+struct RoundFloat {
+  using Stored = float;
+  static float Load(float v) { return v; }
+  static float Round(float f) { return f; }
+  static Stored Store(float f) { return f; }
+};
+
+// Half-to-even rounding of |v| <= 2^22 (the clamped quantized values) without
+// a libm call: adding 1.5 * 2^23 leaves no fraction bits.
+inline float RoundHalfToEven(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
 }
 
-template <typename T>
-bool IsNan(T v) {
-  return std::isnan(static_cast<float>(v));
+// The row kernels are written for the compiler to vectorize; bf16 ones are
+// also compiled for AVX2 and AVX-512 and picked at load time.
+#define WRING_ROW_KERNEL inline __attribute__((always_inline))
+
+// x = dtype(W * s) for one row (`W * s` computes in the wider of the two).
+template <typename R, typename S>
+WRING_ROW_KERNEL void ScaleRow(const typename R::Stored* w, const S* s, float* x, int64_t n) {
+  using Product = std::conditional_t<std::is_same<S, double>::value, double, float>;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = R::Round(static_cast<float>(static_cast<Product>(R::Load(w[j])) *
+                                       static_cast<Product>(s[j])));
+  }
 }
 
-// NaN-propagating, as torch.amin / amax and torch.clamp are.
-template <typename T>
-T Lesser(T a, T b) {
-  if (IsNan(a)) return a;
-  if (IsNan(b)) return b;
-  return static_cast<float>(b) < static_cast<float>(a) ? b : a;
-}
-template <typename T>
-T Greater(T a, T b) {
-  if (IsNan(a)) return a;
-  if (IsNan(b)) return b;
-  return static_cast<float>(b) > static_cast<float>(a) ? b : a;
+// Float bits <-> an int that orders like the float (-0 just before +0); the
+// map is its own inverse.
+inline int32_t OrderedKey(int32_t bits) { return bits ^ ((bits >> 31) & INT32_C(0x7FFFFFFF)); }
+inline float FromOrderedKey(int32_t key) {
+  const int32_t bits = OrderedKey(key);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
 }
 
-// T: the weight's dtype; S: the scales' (the grid computes them in float32
-// or float64, and `W * s` computes in the wider of the two).
-template <typename T, typename S>
+// Each group's minimum and maximum; NaN if the group has one, as
+// torch.amin / amax. Integer keys let the loop vectorize. (The sign of a
+// zero extreme cannot change the qparams.)
+WRING_ROW_KERNEL void GroupExtremes(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* v = x + g * group;
+    int32_t low = std::numeric_limits<int32_t>::max(), high = std::numeric_limits<int32_t>::min();
+    int32_t nan = 0;
+    for (int64_t j = 0; j < group; ++j) {
+      int32_t bits;
+      std::memcpy(&bits, &v[j], sizeof bits);
+      const int32_t key = OrderedKey(bits);
+      low = std::min(low, key);
+      high = std::max(high, key);
+      nan |= (bits & INT32_C(0x7FFFFFFF)) > INT32_C(0x7F800000);
+    }
+    lo[g] = nan ? std::numeric_limits<float>::quiet_NaN() : FromOrderedKey(low);
+    hi[g] = nan ? std::numeric_limits<float>::quiet_NaN() : FromOrderedKey(high);
+  }
+}
+
+// compressed-tensors' fake quantization of one row, then back through 1 / s.
+template <typename R, typename S>
+WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* scale, const float* zero,
+                                      int64_t group, int64_t groups, float qmin, float qmax,
+                                      typename R::Stored* out) {
+  using Product = std::conditional_t<std::is_same<S, double>::value, double, float>;
+  for (int64_t g = 0; g < groups; ++g) {
+    const float sc = scale[g], zp = zero[g];
+    for (int64_t k = g * group; k < (g + 1) * group; ++k) {
+      float v = R::Round(x[k] / sc);
+      v = R::Round(v + zp);
+      v = v > qmax ? qmax : v;  // NaN stays NaN, as in torch.clamp
+      v = v < qmin ? qmin : v;
+      v = RoundHalfToEven(v);
+      v = R::Round(v - zp);
+      v = R::Round(v * sc);
+      out[k] = R::Store(static_cast<float>(static_cast<Product>(v) / static_cast<Product>(s[k])));
+    }
+  }
+}
+
+#define WRING_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+WRING_CLONES void ScaleRowBf16(const uint16_t* w, const double* s, float* x, int64_t n) {
+  ScaleRow<RoundBf16, double>(w, s, x, n);
+}
+WRING_CLONES void ScaleRowBf16(const uint16_t* w, const float* s, float* x, int64_t n) {
+  ScaleRow<RoundBf16, float>(w, s, x, n);
+}
+WRING_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
+  GroupExtremes(x, group, groups, lo, hi);
+}
+WRING_CLONES void FakeQuantizeRowBf16(const float* x, const double* s, const float* scale, const float* zero,
+                                      int64_t group, int64_t groups, float qmin, float qmax,
+                                      uint16_t* out) {
+  FakeQuantizeRow<RoundBf16, double>(x, s, scale, zero, group, groups, qmin, qmax, out);
+}
+WRING_CLONES void FakeQuantizeRowBf16(const float* x, const float* s, const float* scale, const float* zero,
+                                      int64_t group, int64_t groups, float qmin, float qmax,
+                                      uint16_t* out) {
+  FakeQuantizeRow<RoundBf16, float>(x, s, scale, zero, group, groups, qmin, qmax, out);
+}
+
+// R: how the weight's dtype rounds; S: the scales' dtype (the grid computes
+// them in float32 or float64).
+template <typename R, typename S>
 absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const torch::Tensor& scales,
                                              const quantize::QuantizationArgs& args) {
-  using Product = std::conditional_t<std::is_same<S, double>::value, double, float>;
+  using T = typename R::Stored;
+  constexpr bool kCloned = std::is_same<R, RoundBf16>::value;
   const int64_t rows = weight.size(0), cols = weight.size(1);
   const int64_t group = args.strategy == QuantizationStrategy::kGroup ? args.group_size : cols;
   const int64_t groups = cols / group;
-  const T* w = weight.data_ptr<T>();
+  const T* w = reinterpret_cast<const T*>(weight.data_ptr());
   const S* s = scales.data_ptr<S>();
 
   // Pass 1: dtype(W * s) and each group's minimum and maximum.
-  torch::Tensor scaled = torch::empty_like(weight);
-  torch::Tensor minima = torch::empty({rows, groups}, weight.options());
-  torch::Tensor maxima = torch::empty({rows, groups}, weight.options());
-  T* x = scaled.data_ptr<T>();
-  T* lo = minima.data_ptr<T>();
-  T* hi = maxima.data_ptr<T>();
+  torch::Tensor scaled = torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat));
+  torch::Tensor minima = torch::empty({rows, groups}, torch::kFloat);
+  torch::Tensor maxima = torch::empty({rows, groups}, torch::kFloat);
+  float* x = scaled.data_ptr<float>();
+  float* lo = minima.data_ptr<float>();
+  float* hi = maxima.data_ptr<float>();
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t at = r * cols + g * group;
-        T low = Narrow<T>(static_cast<Product>(static_cast<Product>(w[at]) * s[g * group]));
-        T high = low;
-        for (int64_t j = 0; j < group; ++j) {
-          const T v = Narrow<T>(static_cast<Product>(static_cast<Product>(w[at + j]) * s[g * group + j]));
-          x[at + j] = v;
-          low = Lesser(low, v);
-          high = Greater(high, v);
-        }
-        lo[r * groups + g] = low;
-        hi[r * groups + g] = high;
+      if constexpr (kCloned) {
+        ScaleRowBf16(w + r * cols, s, x + r * cols, cols);
+        GroupExtremesCloned(x + r * cols, group, groups, lo + r * groups, hi + r * groups);
+      } else {
+        ScaleRow<R, S>(w + r * cols, s, x + r * cols, cols);
+        GroupExtremes(x + r * cols, group, groups, lo + r * groups, hi + r * groups);
       }
     }
   });
 
-  WRING_ASSIGN_OR_RETURN(const quantize::QParams qparams,
-                         quantize::CalculateQParams(minima, maxima, args));
+  // The extremes are values of the weight's dtype: exact in either.
+  WRING_ASSIGN_OR_RETURN(
+      const quantize::QParams qparams,
+      quantize::CalculateQParams(minima.to(weight.scalar_type()), maxima.to(weight.scalar_type()), args));
   WRING_ASSIGN_OR_RETURN(const quantize::QuantizedRange range, quantize::CalculateRange(args));
-  const torch::Tensor scale = qparams.scale.contiguous();
-  const torch::Tensor zero = qparams.zero_point.to(weight.scalar_type()).contiguous();
-  const T* q_scale = scale.data_ptr<T>();
-  const T* q_zero = zero.data_ptr<T>();
-  const T range_min = T(static_cast<float>(range.min)), range_max = T(static_cast<float>(range.max));
+  const torch::Tensor scale = qparams.scale.to(torch::kFloat).contiguous();
+  const torch::Tensor zero = qparams.zero_point.to(torch::kFloat).contiguous();
+  const float* q_scale = scale.data_ptr<float>();
+  const float* q_zero = zero.data_ptr<float>();
+  const float qmin = static_cast<float>(range.min), qmax = static_cast<float>(range.max);
 
   // Pass 2: compressed-tensors' fake quantization, then back through 1 / s.
   torch::Tensor out = torch::empty_like(weight);
-  T* o = out.data_ptr<T>();
+  T* o = reinterpret_cast<T*>(out.data_ptr());
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      for (int64_t g = 0; g < groups; ++g) {
-        const float sc = static_cast<float>(q_scale[r * groups + g]);
-        const float zp = static_cast<float>(q_zero[r * groups + g]);
-        const int64_t at = r * cols + g * group;
-        for (int64_t j = 0; j < group; ++j) {
-          T v = T(static_cast<float>(x[at + j]) / sc);
-          v = T(static_cast<float>(v) + zp);
-          if (!IsNan(v)) v = Greater(Lesser(v, range_max), range_min);
-          v = T(std::nearbyint(static_cast<float>(v)));  // half to even
-          v = T(static_cast<float>(v) - zp);
-          v = T(static_cast<float>(v) * sc);
-          o[at + j] = Narrow<T>(static_cast<Product>(static_cast<Product>(v) / s[g * group + j]));
-        }
+      if constexpr (kCloned) {
+        FakeQuantizeRowBf16(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
+                            qmin, qmax, o + r * cols);
+      } else {
+        FakeQuantizeRow<R, S>(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
+                              qmin, qmax, o + r * cols);
       }
     }
   });
   return out;
 }
 
-template <typename T>
+template <typename R>
 absl::StatusOr<torch::Tensor> FusedCandidateForScales(const torch::Tensor& weight,
                                                       const torch::Tensor& scales,
                                                       const quantize::QuantizationArgs& args) {
-  if (scales.scalar_type() == torch::kDouble) return FusedCandidate<T, double>(weight, scales, args);
-  return FusedCandidate<T, float>(weight, scales, args);
+  if (scales.scalar_type() == torch::kDouble) return FusedCandidate<R, double>(weight, scales, args);
+  return FusedCandidate<R, float>(weight, scales, args);
 }
 
 bool HasFusedLoop(const torch::Tensor& weight, const torch::Tensor& scales,
@@ -161,9 +257,9 @@ absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const
   if (!HasFusedLoop(weight, scales, args)) return CandidateWeightByOps(weight, scales, args);
   return CatchTorchErrors("AWQ candidate weight", [&]() -> absl::StatusOr<torch::Tensor> {
     switch (weight.scalar_type()) {
-      case torch::kBFloat16: return FusedCandidateForScales<c10::BFloat16>(weight, scales, args);
-      case torch::kHalf: return FusedCandidateForScales<c10::Half>(weight, scales, args);
-      default: return FusedCandidateForScales<float>(weight, scales, args);
+      case torch::kBFloat16: return FusedCandidateForScales<RoundBf16>(weight, scales, args);
+      case torch::kHalf: return FusedCandidateForScales<RoundHalf>(weight, scales, args);
+      default: return FusedCandidateForScales<RoundFloat>(weight, scales, args);
     }
   });
 }

@@ -82,6 +82,25 @@ TEST(CandidateWeightTest, FusedLoopEqualsTheOperationChainBitForBit) {
   }
 }
 
+// Rows and groups that are no multiple of a vector's width exercise the
+// vectorized loops' remainders.
+TEST(CandidateWeightTest, OddWidthsEqualTheOperationChainBitForBit) {
+  int seed = 100;
+  for (torch::Dtype s : {torch::kFloat, torch::kDouble}) {
+    for (const QuantizationArgs& args : {IntArgs(8, true, QuantizationStrategy::kChannel),
+                                         IntArgs(4, false, QuantizationStrategy::kGroup, 10),
+                                         IntArgs(4, true, QuantizationStrategy::kGroup, 125)}) {
+      ++seed;
+      const torch::Tensor weight = TestWeight(13, 250, torch::kBFloat16, seed);
+      const torch::Tensor scales = TestScales(250, s, seed);
+      absl::StatusOr<torch::Tensor> fused = CandidateWeight(weight, scales, args);
+      absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
+      ASSERT_TRUE(fused.ok() && chain.ok());
+      EXPECT_TRUE(torch::equal(*fused, *chain)) << "group_size " << args.group_size;
+    }
+  }
+}
+
 TEST(CandidateWeightTest, NonFiniteValuesPropagateLikeTheChain) {
   torch::Tensor weight = TestWeight(8, 64, torch::kBFloat16, 7);
   weight.index_put_({3, 5}, std::numeric_limits<float>::quiet_NaN());
