@@ -135,7 +135,7 @@ void WriteText(const fs::path& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
-  wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
+  wring::backend::cpu_kernels::UseTheCpusKernelsAndThreads(argv);
   wring::backend::cpu_kernels::SetIntraOpThreads();
   absl::ParseCommandLine(argc, argv);
   const Json config = wring::bench::ShapeConfig(absl::GetFlag(FLAGS_shape), absl::GetFlag(FLAGS_layers),

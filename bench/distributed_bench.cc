@@ -106,7 +106,7 @@ double Median(std::vector<double> values) {
 
 int main(int argc, char** argv) {
   // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
-  wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
+  wring::backend::cpu_kernels::UseTheCpusKernelsAndThreads(argv);
   wring::backend::cpu_kernels::SetIntraOpThreads();
   absl::ParseCommandLine(argc, argv);
   if (const char* work = std::getenv(kWorkdirVar)) return RunWorker(work, std::getenv(kOutputVar));

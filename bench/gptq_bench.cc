@@ -182,7 +182,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   // What `wring` does first (bench numbers are wring's): OpenBLAS's CPU kernels.
-  wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);
+  wring::backend::cpu_kernels::UseTheCpusKernelsAndThreads(argv);
   absl::ParseCommandLine(argc, argv);
   return Run();
 }

@@ -298,7 +298,7 @@ int main(int argc, char** argv) {
   if (command == "compress") {
     // Only compress computes with LibTorch: `check` would pay a second
     // start (about 0.5 s) for kernels it never calls.
-    wring::backend::cpu_kernels::UseTheCpusOpenBlasKernels(argv);  // may start this program again
+    wring::backend::cpu_kernels::UseTheCpusKernelsAndThreads(argv);  // may start this program again
     wring::backend::cpu_kernels::SetIntraOpThreads();
     return wring::cli::RunCompress(argc, argv);
   }

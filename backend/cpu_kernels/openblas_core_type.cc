@@ -39,25 +39,52 @@ std::string BetterOpenBlasCoreType(const std::string& loaded_core, const CpuFeat
   return "";
 }
 
-void UseTheCpusOpenBlasKernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or already done
+std::string ShorterOpenMpSpin(bool libgomp, int openblas_parallel, const char* omp_wait_policy,
+                              const char* gomp_spincount) {
+  if (!libgomp || openblas_parallel != 1) return "";
+  if (omp_wait_policy != nullptr || gomp_spincount != nullptr) return "";  // the user's choice, or done
+  return "10000";
+}
+
+namespace {
+
+// OpenBLAS's core when it is the loaded BLAS and picked one worse than the
+// CPU allows; empty otherwise.
+std::string OpenBlasCoreToSet() {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";  // the user's choice, or already done
   using CoreName = char* (*)();
   const auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (core_name == nullptr) return;  // another BLAS
+  if (core_name == nullptr) return "";  // another BLAS
   const char* loaded = core_name();
-  if (loaded == nullptr) return;
-  const std::string better = BetterOpenBlasCoreType(loaded, DetectCpuFeatures());
-  if (better.empty()) return;
+  if (loaded == nullptr) return "";
+  return BetterOpenBlasCoreType(loaded, DetectCpuFeatures());
+}
+
+std::string OpenMpSpinToSet() {
+  using Parallel = int (*)();
+  const auto parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  const bool libgomp = dlsym(RTLD_DEFAULT, "GOMP_parallel") != nullptr;
+  return ShorterOpenMpSpin(libgomp, parallel == nullptr ? 0 : parallel(),
+                           std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
+}
+
+}  // namespace
+
+void UseTheCpusKernelsAndThreads(char** argv) {
+  const std::string core = OpenBlasCoreToSet();
+  const std::string spin = OpenMpSpinToSet();
+  if (core.empty() && spin.empty()) return;
   // The binary's own path, not /proc/self/exe: the process keeps its name
   // ("wring", not "exe") in ps and top.
   char path[4096];
   const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (length <= 0 || static_cast<size_t>(length) >= sizeof(path) - 1) return;
   path[length] = '\0';
-  if (setenv("OPENBLAS_CORETYPE", better.c_str(), /*overwrite=*/1) != 0) return;
+  if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), /*overwrite=*/1) != 0) return;
+  if (!spin.empty() && setenv("GOMP_SPINCOUNT", spin.c_str(), /*overwrite=*/1) != 0) return;
   execv(path, argv);
-  // Still here: the run goes on as it would have; the variable stays set,
-  // so children started later get the better kernels.
+  // Still here: the run goes on as it would have; the variables stay set,
+  // so children started later get them.
 }
 
 }  // namespace cpu_kernels

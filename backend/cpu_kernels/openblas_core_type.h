@@ -6,6 +6,14 @@
 // grid search then run 2-3x slower (measured on this project's build VM).
 // OpenBLAS reads OPENBLAS_CORETYPE only as it loads, before main, so the
 // fix is to set it and start the program again.
+//
+// The same start fixes a second cost: LibTorch's intra-op threads (libgomp)
+// spin for about 300,000 iterations after each parallel operation, on the
+// cores OpenBLAS's own threads (pthreads) need for the next matmul. With
+// many small operations between matmuls, as AWQ's grid search on an MoE
+// layer, the spinning took 40% of the CPU time and a Qwen3-30B-A3B layer
+// ran in 38 s instead of 23 s (GOMP_SPINCOUNT=10000). libgomp too reads its
+// settings only as it loads.
 #ifndef WRING_BACKEND_CPU_KERNELS_OPENBLAS_CORE_TYPE_H_
 #define WRING_BACKEND_CPU_KERNELS_OPENBLAS_CORE_TYPE_H_
 
@@ -28,13 +36,21 @@ CpuFeatures DetectCpuFeatures();
 // where it fell back to a pre-AVX2 core, empty where its choice is fine.
 std::string BetterOpenBlasCoreType(const std::string& loaded_core, const CpuFeatures& cpu);
 
+// The GOMP_SPINCOUNT to set when LibTorch's OpenMP runtime is libgomp and
+// OpenBLAS runs its own thread pool (openblas_get_parallel() == 1), unless
+// the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT: empty where nothing
+// should change.
+std::string ShorterOpenMpSpin(bool libgomp, int openblas_parallel, const char* omp_wait_policy,
+                              const char* gomp_spincount);
+
 // Before any computation (the program has not started threads or opened
-// files it keeps): when the BLAS that is loaded is OpenBLAS, the user
-// has not set OPENBLAS_CORETYPE and BetterOpenBlasCoreType names one, sets
-// it and re-executes this program with `argv` (same process id, so locks
-// and signals are unaffected). Returns when there is nothing to do or the
-// re-execution failed (the run then goes on with the slower kernels).
-void UseTheCpusOpenBlasKernels(char** argv);
+// files it keeps): sets OPENBLAS_CORETYPE when the user has not and the
+// loaded OpenBLAS chose a core BetterOpenBlasCoreType improves on, and
+// GOMP_SPINCOUNT where ShorterOpenMpSpin says so; then re-executes this
+// program with `argv` (same process id, so locks and signals are
+// unaffected). Returns when there is nothing to do or the re-execution
+// failed (the run then goes on, slower).
+void UseTheCpusKernelsAndThreads(char** argv);
 
 }  // namespace cpu_kernels
 }  // namespace backend

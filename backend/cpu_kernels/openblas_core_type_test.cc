@@ -27,6 +27,18 @@ TEST(OpenBlasCoreType, AGoodChoiceOrAnOldCpuIsLeftAlone) {
   EXPECT_EQ(BetterOpenBlasCoreType("Prescott", {true, false, false}), "");  // AVX2 without FMA
 }
 
+TEST(OpenMpSpin, ShortenedWhereLibgompAndOpenBlasThreadsShareTheCores) {
+  EXPECT_EQ(ShorterOpenMpSpin(true, 1, nullptr, nullptr), "10000");
+}
+
+TEST(OpenMpSpin, LeftAloneForOneThreadPoolOrTheUsersSetting) {
+  EXPECT_EQ(ShorterOpenMpSpin(false, 1, nullptr, nullptr), "");  // another OpenMP runtime
+  EXPECT_EQ(ShorterOpenMpSpin(true, 2, nullptr, nullptr), "");   // OpenBLAS on OpenMP
+  EXPECT_EQ(ShorterOpenMpSpin(true, 0, nullptr, nullptr), "");   // sequential or another BLAS
+  EXPECT_EQ(ShorterOpenMpSpin(true, 1, "ACTIVE", nullptr), "");
+  EXPECT_EQ(ShorterOpenMpSpin(true, 1, nullptr, "300000"), "");
+}
+
 }  // namespace
 }  // namespace cpu_kernels
 }  // namespace backend
