@@ -28,23 +28,45 @@ absl::StatusOr<EvaluationStreams> EvaluationStreams::Start(model::CausalLm& mode
   return streams;
 }
 
-absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(
-    model::CausalLm& model, int layer, const model::Weights& original_weights,
-    const model::Weights& quantized_weights, LayerQuantizers& quantizers, Progress& progress) {
+absl::Status EvaluationStreams::AdvanceOriginal(model::CausalLm& model, int layer,
+                                               const model::Weights& original_weights,
+                                               Progress& progress) {
+  original_inputs_ = original_;
+  const int total = static_cast<int>(original_.size());
+  for (size_t i = 0; i < original_.size(); ++i) {
+    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
+    WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
+                           model.DecoderLayerForward(layer, original_weights, original_inputs_[i]));
+    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, original_weights, original_inputs_[i],
+                                                   reference, {},
+                                                   {"evaluation", static_cast<int>(i), false}));
+    original_[i] = std::move(reference);
+    progress.Sample(layer, "evaluating the original", static_cast<int>(i) + 1, total);
+  }
+  advanced_layer_ = layer;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(model::CausalLm& model, int layer,
+                                                              const model::Weights& quantized_weights,
+                                                              LayerQuantizers& quantizers,
+                                                              Progress& progress) {
+  if (advanced_layer_ != layer) {
+    return absl::InternalError(absl::StrCat("evaluation of layer ", layer,
+                                            " before the original stream reached it"));
+  }
   const model::LayerHooks quantized = QuantizedHooks(quantizers);
   RelativeError own, accumulated;
   const int total = static_cast<int>(original_.size());
   for (size_t i = 0; i < original_.size(); ++i) {
     WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     const int sample = static_cast<int>(i);
-    WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
-                           model.DecoderLayerForward(layer, original_weights, original_[i]));
-    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, original_weights, original_[i], reference, {},
-                                                   {"evaluation", sample, false}));
-    WRING_ASSIGN_OR_RETURN(torch::Tensor local, model.DecoderLayerForward(
-                                                    layer, quantized_weights, original_[i], quantized));
+    const torch::Tensor& input = original_inputs_[i];
+    const torch::Tensor& reference = original_[i];
+    WRING_ASSIGN_OR_RETURN(torch::Tensor local,
+                           model.DecoderLayerForward(layer, quantized_weights, input, quantized));
     WRING_RETURN_IF_ERROR(quantizers.hook_error);
-    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, quantized_weights, original_[i], local,
+    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, quantized_weights, input, local,
                                                    quantized, {"evaluation", sample, true}));
     WRING_ASSIGN_OR_RETURN(torch::Tensor compressed, model.DecoderLayerForward(layer, quantized_weights,
                                                                                compressed_[i], quantized));
@@ -54,9 +76,9 @@ absl::StatusOr<LayerQuality> EvaluationStreams::EvaluateLayer(
     compressed_[i] = std::move(compressed);
     own.Add(local, reference);
     accumulated.Add(compressed_[i], reference);
-    original_[i] = std::move(reference);
     progress.Sample(layer, "evaluating", static_cast<int>(i) + 1, total);
   }
+  original_inputs_.clear();
   const std::string what = absl::StrCat("layer ", layer, " evaluation errors");
   WRING_RETURN_IF_ERROR(own.SumOverRanks(*collectives_, what));
   WRING_RETURN_IF_ERROR(accumulated.SumOverRanks(*collectives_, what));

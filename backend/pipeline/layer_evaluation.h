@@ -33,12 +33,17 @@ class EvaluationStreams {
                                                  const TokenSequences& evaluation,
                                                  distributed::Collectives& collectives);
 
-  // Layer `layer` on both streams: the original stream through
-  // `original_weights`, the compressed one through `quantized_weights` with
-  // the frozen quantizers' QuantizedHooks. The layer's own error runs the
-  // compressed layer on the original stream's input.
+  // Layer `layer` on the original stream, through its weights as loaded.
+  // Called before any modifier changes them, so that the pipeline need not
+  // keep a second copy of the layer for the evaluation.
+  absl::Status AdvanceOriginal(model::CausalLm& model, int layer, const model::Weights& original_weights,
+                               Progress& progress);
+
+  // Layer `layer` on the compressed stream, through `quantized_weights` with
+  // the frozen quantizers' QuantizedHooks, and the errors against the
+  // original stream. The layer's own error runs the compressed layer on the
+  // original stream's input. AdvanceOriginal(layer) must have run.
   absl::StatusOr<LayerQuality> EvaluateLayer(model::CausalLm& model, int layer,
-                                             const model::Weights& original_weights,
                                              const model::Weights& quantized_weights,
                                              LayerQuantizers& quantizers, Progress& progress);
 
@@ -49,6 +54,9 @@ class EvaluationStreams {
   distributed::Collectives* collectives_ = nullptr;
   std::vector<torch::Tensor> ids_;
   std::vector<torch::Tensor> original_, compressed_;
+  // The original stream's input to the layer AdvanceOriginal last ran.
+  std::vector<torch::Tensor> original_inputs_;
+  int advanced_layer_ = -1;
 };
 
 }  // namespace pipeline

@@ -115,14 +115,25 @@ class SequentialPipeline {
     const auto start = std::chrono::steady_clock::now();
     WRING_ASSIGN_OR_RETURN(model::Weights weights, model_.LoadLayerWeights(layer));
     for (const auto& [name, tensor] : weights) WRING_RETURN_IF_ERROR(finite::CheckWeight(name, tensor));
-    const model::Weights original_weights = weights;
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
                            InitializeQuantization(plan_, model_.config(), layer, weights));
     const LayerContext context{model_, layer, calibration_tokens_, collectives_};
+    // The original evaluation stream runs before the first epoch end (after
+    // the first calibration pass, so that a non-finite value is still found
+    // there first): the modifiers then replace the layer's weights without a
+    // copy of the originals held for the evaluation.
+    bool original_evaluated = false;
     for (CalibrationStream& stream : streams_) {
       WRING_ASSIGN_OR_RETURN(LayerModifiers modifiers, StartModifiers(context, stream, weights));
       WRING_RETURN_IF_ERROR(Calibrate(layer, weights, quantizers, modifiers, stream));
+      if (!original_evaluated) {
+        WRING_RETURN_IF_ERROR(evaluation_->AdvanceOriginal(model_, layer, weights, progress_));
+        original_evaluated = true;
+      }
       WRING_RETURN_IF_ERROR(EndSequentialEpoch(context, weights, quantizers, modifiers, stream));
+    }
+    if (!original_evaluated) {
+      WRING_RETURN_IF_ERROR(evaluation_->AdvanceOriginal(model_, layer, weights, progress_));
     }
 
     WRING_RETURN_IF_ERROR(SyncActivationStatistics(quantizers, collectives_, layer));
@@ -134,9 +145,8 @@ class SequentialPipeline {
     }
 
     WRING_ASSIGN_OR_RETURN(LayerQuality quality,
-                           evaluation_->EvaluateLayer(model_, layer, original_weights,
-                                                      compressed.quantized_weights, quantizers,
-                                                      progress_));
+                           evaluation_->EvaluateLayer(model_, layer, compressed.quantized_weights,
+                                                      quantizers, progress_));
     quality.linears = std::move(compressed.linears);
     quality.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result_.layers.push_back(std::move(quality));
