@@ -29,6 +29,7 @@
 #include "backend/pipeline/compression_plan.h"
 #include "backend/pipeline/progress.h"
 #include "backend/pipeline/sequential_calibration.h"
+#include "backend/safetensors/spill_file.h"
 #include "backend/safetensors/writer.h"
 #include "backend/spinquant/spinquant.h"
 #include "mapping/archs/architectures.h"
@@ -261,8 +262,10 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
   // rank 0 writes; the others would race it for the staging directory.
   if (rank == 0) {
     WRING_ASSIGN_OR_RETURN(job.output, output::OutputDirectory::Create(options.output_dir));
+    // Twice the checkpoint: the spill file holds the compressed layers until
+    // the checkpoint is written beside it.
     WRING_RETURN_IF_ERROR(job.output->CheckFreeSpace(
-        MinimumCheckpointBytes(job.plan, job.model_config, job.spinquant != nullptr)));
+        2 * MinimumCheckpointBytes(job.plan, job.model_config, job.spinquant != nullptr)));
   }
 
   // Pre-tokenized data needs no tokenizer, so a tokenizer wring cannot read
@@ -433,9 +436,17 @@ CompressSummary RunCompressJob(const CompressOptions& options) {
         "data-parallel: %d workers, each calibrating a contiguous slice of %d to %d samples",
         workers, fewest, most));
   }
+  // Rank 0 parks each compressed layer in the staging directory until the
+  // checkpoint is written.
+  std::unique_ptr<safetensors::SpillFile> spill;
+  if (rank == 0) {
+    auto created = safetensors::SpillFile::Create(job->output->staging_path());
+    if (!created.ok()) return Fail(FailureOf(created.status()), created.status());
+    spill = *std::move(created);
+  }
   auto result = pipeline::RunSequentialCalibration(**model, job->plan, job->layer_modifiers,
                                                    Ids(calibration), Ids(evaluation), progress,
-                                                   collectives);
+                                                   collectives, spill.get());
   if (!result.ok()) return Fail(FailureOf(result.status()), result.status());
   for (const auto& g : job->gptq) {
     const std::string warning = g->RtnFallbackWarning();

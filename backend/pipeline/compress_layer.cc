@@ -12,16 +12,17 @@ namespace backend {
 namespace pipeline {
 
 absl::StatusOr<CompressedLayer> CompressLayer(const LayerQuantizers& quantizers,
-                                              const model::Weights& weights) {
+                                              const model::Weights& weights,
+                                              bool with_quantized_weights) {
   CompressedLayer out;
-  out.quantized_weights = weights;
+  if (with_quantized_weights) out.quantized_weights = weights;
   for (const auto& [name, quantizer] : quantizers.linears) {
     const std::string weight_name = name + ".weight";
     WRING_ASSIGN_OR_RETURN(torch::Tensor fake, quantizer->FakeQuantizedWeight());
     RelativeError weight_error;
     weight_error.Add(fake, weights.at(weight_name));
     out.linears.push_back({name, weight_error.Value()});
-    out.quantized_weights[weight_name] = fake;
+    if (with_quantized_weights) out.quantized_weights[weight_name] = fake;
     WRING_ASSIGN_OR_RETURN(std::vector<safetensors::TensorToWrite> tensors,
                            quantizer->CompressedTensors());
     for (auto& t : tensors) out.tensors.push_back(std::move(t));

@@ -19,7 +19,8 @@ namespace backend {
 namespace pipeline {
 
 struct CompressedLayer {
-  // The layer's parameters as the compressed model computes with them.
+  // The layer's parameters as the compressed model computes with them
+  // (empty unless asked for: a second copy of the layer).
   model::Weights quantized_weights;
   // The layer's checkpoint tensors (on the CPU).
   std::vector<safetensors::TensorToWrite> tensors;
@@ -27,9 +28,11 @@ struct CompressedLayer {
   std::vector<LinearQuality> linears;
 };
 
-// After EndCalibration(quantizers, weights).
+// After EndCalibration(quantizers, weights). `with_quantized_weights`: also
+// fill quantized_weights (the evaluation runs the compressed layer).
 absl::StatusOr<CompressedLayer> CompressLayer(const LayerQuantizers& quantizers,
-                                              const model::Weights& weights);
+                                              const model::Weights& weights,
+                                              bool with_quantized_weights);
 
 }  // namespace pipeline
 }  // namespace backend

@@ -47,6 +47,9 @@ class EvaluationStreams {
                                              const model::Weights& quantized_weights,
                                              LayerQuantizers& quantizers, Progress& progress);
 
+  // Whether there is anything to evaluate.
+  bool has_samples() const { return !ids_.empty(); }
+
   // Final norm and lm_head on both streams: the perplexities.
   absl::Status Finish(model::CausalLm& model, CalibrationResult& result);
 

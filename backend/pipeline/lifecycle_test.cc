@@ -140,8 +140,21 @@ TEST_F(LifecycleTest, EndCalibrationFreezesAndCompressLayerWritesTheCheckpointTe
     ASSERT_TRUE(tiny_.model->DecoderLayerForward(0, weights, h, calibrate).ok());
   }
   ASSERT_TRUE(EndCalibration(*quantizers, weights).ok());
-  auto compressed = CompressLayer(*quantizers, weights);
+  auto compressed = CompressLayer(*quantizers, weights, /*with_quantized_weights=*/true);
   ASSERT_TRUE(compressed.ok()) << compressed.status();
+  // Without the evaluation's copy: the same checkpoint tensors and errors.
+  auto lean = CompressLayer(*quantizers, weights, /*with_quantized_weights=*/false);
+  ASSERT_TRUE(lean.ok()) << lean.status();
+  EXPECT_TRUE(lean->quantized_weights.empty());
+  ASSERT_EQ(lean->tensors.size(), compressed->tensors.size());
+  for (size_t i = 0; i < lean->tensors.size(); ++i) {
+    EXPECT_EQ(lean->tensors[i].name, compressed->tensors[i].name);
+    EXPECT_TRUE(lean->tensors[i].tensor.equal(compressed->tensors[i].tensor)) << lean->tensors[i].name;
+  }
+  ASSERT_EQ(lean->linears.size(), compressed->linears.size());
+  for (size_t i = 0; i < lean->linears.size(); ++i) {
+    EXPECT_EQ(lean->linears[i].weight_relative_error, compressed->linears[i].weight_relative_error);
+  }
 
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& t : compressed->tensors) tensors[t.name] = t.tensor;
@@ -181,7 +194,7 @@ TEST_F(LifecycleTest, CompressingBeforeTheFreezeIsAnError) {
   const model::Weights weights = LoadLayer(0);
   auto quantizers = InitializeQuantization(tiny_.plan, tiny_.model->config(), 0, weights);
   ASSERT_TRUE(quantizers.ok()) << quantizers.status();
-  auto compressed = CompressLayer(*quantizers, weights);
+  auto compressed = CompressLayer(*quantizers, weights, /*with_quantized_weights=*/true);
   ASSERT_FALSE(compressed.ok());
   EXPECT_EQ(compressed.status().code(), absl::StatusCode::kFailedPrecondition);
 }

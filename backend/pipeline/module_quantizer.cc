@@ -77,12 +77,6 @@ class ObservedLinear final : public LinearQuantizer {
                                               " a weight scheme"));
     }
     weight_qparams_ = std::move(weight_qparams);
-    if (weight_args_.has_value()) {
-      WRING_ASSIGN_OR_RETURN(fake_weight_,
-                             quantize::FakeQuantize(weight, *weight_qparams_, weight_args_->quantize));
-    } else {
-      fake_weight_ = weight;
-    }
     if (inputs_ != nullptr && !inputs_->is_dynamic()) {
       WRING_ASSIGN_OR_RETURN(input_qparams_, inputs_->Freeze());
     }
@@ -90,9 +84,12 @@ class ObservedLinear final : public LinearQuantizer {
     return absl::OkStatus();
   }
 
+  // Computed on each call, not kept: held for every Linear until the layer
+  // ends, the fake-quantized weights would be a second copy of the layer.
   absl::StatusOr<torch::Tensor> FakeQuantizedWeight() const override {
     if (!frozen_) return NotFrozen(name());
-    return fake_weight_;
+    if (!weight_args_.has_value()) return weight_;
+    return quantize::FakeQuantize(weight_, *weight_qparams_, weight_args_->quantize);
   }
 
   absl::StatusOr<torch::Tensor> FakeQuantizeInput(const torch::Tensor& input) const override {
@@ -126,7 +123,6 @@ class ObservedLinear final : public LinearQuantizer {
   bool frozen_ = false;
   bool weight_observed_ = false;
   torch::Tensor weight_;
-  torch::Tensor fake_weight_;
   std::optional<quantize::QParams> weight_qparams_;
   std::optional<quantize::QParams> input_qparams_;
 };

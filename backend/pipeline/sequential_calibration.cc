@@ -59,13 +59,14 @@ class SequentialPipeline {
  public:
   SequentialPipeline(model::CausalLm& model, const CompressionPlan& plan,
                      const std::vector<LayerModifier*>& modifiers, Progress& progress,
-                     distributed::Collectives& collectives)
+                     distributed::Collectives& collectives, safetensors::SpillFile* spill)
       : model_(model),
         plan_(plan),
         modifiers_(modifiers),
         progress_(progress),
         collectives_(collectives),
         keeps_checkpoint_(collectives.rank() == 0),
+        spill_(spill),
         streams_(IndependentStreams(modifiers)) {}
 
   absl::StatusOr<CalibrationResult> Run(const TokenSequences& calibration,
@@ -138,9 +139,10 @@ class SequentialPipeline {
 
     WRING_RETURN_IF_ERROR(SyncActivationStatistics(quantizers, collectives_, layer));
     WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights, collectives_, layer));
-    WRING_ASSIGN_OR_RETURN(CompressedLayer compressed, CompressLayer(quantizers, weights));
+    WRING_ASSIGN_OR_RETURN(CompressedLayer compressed, CompressLayer(quantizers, weights, evaluation_->has_samples()));
     WRING_RETURN_IF_ERROR(CheckQuantizationParameters(compressed));
     if (keeps_checkpoint_) {
+      if (spill_ != nullptr) WRING_RETURN_IF_ERROR(spill_->Spill(compressed.tensors));
       for (auto& t : compressed.tensors) result_.tensors.push_back(std::move(t));
     }
 
@@ -270,6 +272,7 @@ class SequentialPipeline {
   Progress& progress_;
   distributed::Collectives& collectives_;
   const bool keeps_checkpoint_;              // rank 0 writes the checkpoint
+  safetensors::SpillFile* const spill_;      // may be null: layers stay in memory
   std::vector<CalibrationStream> streams_;  // one per calibration pass, in recipe order
   std::vector<int64_t> calibration_tokens_;  // per calibration sample
   std::unique_ptr<EvaluationStreams> evaluation_;
@@ -295,7 +298,8 @@ absl::StatusOr<CalibrationResult> RunSequentialCalibration(
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
-    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives) {
+    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives,
+    safetensors::SpillFile* spill) {
   const bool calibrate = NeedsCalibrationPass(plan, modifiers);
   if (calibrate && calibration.empty()) {
     return absl::InvalidArgumentError(
@@ -313,7 +317,7 @@ absl::StatusOr<CalibrationResult> RunSequentialCalibration(
   }
   return CatchTorchErrors("sequential calibration", [&]() -> absl::StatusOr<CalibrationResult> {
     torch::NoGradGuard no_grad;
-    SequentialPipeline pipeline(model, plan, modifiers, progress, collectives);
+    SequentialPipeline pipeline(model, plan, modifiers, progress, collectives, spill);
     // Without a calibration pass no sample is embedded, so every per-layer
     // calibration and propagation loop runs over nothing.
     return pipeline.Run(calibrate ? calibration : TokenSequences(), evaluation);

@@ -49,6 +49,7 @@
 #include "backend/pipeline/layer_evaluation.h"
 #include "backend/pipeline/layer_modifier.h"
 #include "backend/pipeline/progress.h"
+#include "backend/safetensors/spill_file.h"
 
 namespace wring {
 namespace backend {
@@ -66,10 +67,15 @@ bool NeedsCalibrationPass(const CompressionPlan& plan,
 // and `evaluation` are this worker's samples (every worker needs at least
 // one calibration sample); `calibration` is not read when
 // NeedsCalibrationPass is false (it may be empty then).
+//
+// With `spill`, each layer's large compressed tensors are parked in it as
+// the layer finishes (CalibrationResult::tensors then holds views of the
+// file), so memory holds about one decoder layer, not the compressed model.
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,
     const std::vector<LayerModifier*>& modifiers, const TokenSequences& calibration,
-    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives);
+    const TokenSequences& evaluation, Progress& progress, distributed::Collectives& collectives,
+    safetensors::SpillFile* spill = nullptr);
 // In one process.
 absl::StatusOr<CalibrationResult> RunSequentialCalibration(
     model::CausalLm& model, const CompressionPlan& plan,

@@ -44,6 +44,11 @@ absl::StatusOr<torch::Tensor> StoredBytes(const TensorToWrite& entry) {
   });
 }
 
+uint64_t StoredSize(const TensorToWrite& entry) {
+  if (entry.as_float8_e4m3) return static_cast<uint64_t>(entry.tensor.numel());
+  return static_cast<uint64_t>(entry.tensor.numel()) * entry.tensor.element_size();
+}
+
 // Writes all of `data` to `fd`, retrying short writes.
 absl::Status WriteAll(int fd, const void* data, size_t size, const std::string& path) {
   const char* cursor = static_cast<const char*>(data);
@@ -69,7 +74,9 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
     for (const auto& [key, value] : metadata) meta[key] = value;
     header["__metadata__"] = meta;
   }
-  std::vector<torch::Tensor> payloads;
+  // The header from sizes alone: each payload is produced (encoded,
+  // copied to the CPU) only as it is written, so a checkpoint never needs
+  // a second copy of itself in memory.
   uint64_t offset = 0;
   for (const TensorToWrite& entry : tensors) {
     if (entry.name == "__metadata__" || header.contains(entry.name)) {
@@ -78,14 +85,11 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
     }
     absl::StatusOr<std::string> dtype = SafetensorsDtypeName(entry);
     if (!dtype.ok()) return absl::Status(dtype.status().code(), absl::StrCat(path, ": ", dtype.status().message()));
-    absl::StatusOr<torch::Tensor> bytes = StoredBytes(entry);
-    if (!bytes.ok()) return absl::Status(bytes.status().code(), absl::StrCat(path, ": ", bytes.status().message()));
-    const uint64_t size = static_cast<uint64_t>(bytes->numel());
+    const uint64_t size = StoredSize(entry);
     header[entry.name] = {{"dtype", *dtype},
                           {"shape", entry.tensor.sizes().vec()},
                           {"data_offsets", {offset, offset + size}}};
     offset += size;
-    payloads.push_back(*std::move(bytes));
   }
   // nlohmann reports invalid UTF-8 in names by throwing; replace it instead.
   std::string header_text = header.dump(-1, ' ', false, mapping::Json::error_handler_t::replace);
@@ -104,10 +108,19 @@ absl::StatusOr<std::string> WriteTemporary(const std::string& path, const std::v
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
   if (absl::Status s = WriteAll(fd, length, 8, temporary); !s.ok()) return fail(s);
   if (absl::Status s = WriteAll(fd, header_text.data(), header_text.size(), temporary); !s.ok()) return fail(s);
-  for (const torch::Tensor& payload : payloads) {
+  for (const TensorToWrite& entry : tensors) {
     // A shard is gigabytes: a stop request is honoured between tensors.
     if (absl::Status s = interrupt::CheckNotInterrupted(); !s.ok()) return fail(s);
-    if (absl::Status s = WriteAll(fd, payload.data_ptr(), payload.numel(), temporary); !s.ok()) return fail(s);
+    absl::StatusOr<torch::Tensor> payload = StoredBytes(entry);
+    if (!payload.ok()) {
+      return fail(absl::Status(payload.status().code(), absl::StrCat(path, ": ", payload.status().message())));
+    }
+    if (static_cast<uint64_t>(payload->numel()) != StoredSize(entry)) {
+      return fail(absl::InternalError(absl::StrCat(path, ": tensor \"", entry.name, "\" has ",
+                                                   payload->numel(), " bytes, not the ",
+                                                   StoredSize(entry), " its header gives")));
+    }
+    if (absl::Status s = WriteAll(fd, payload->data_ptr(), payload->numel(), temporary); !s.ok()) return fail(s);
   }
   if (::fsync(fd) != 0) return fail(ErrnoStatus("flush to disk", temporary));
   if (::close(fd) != 0) {
@@ -139,10 +152,6 @@ void Discard(const std::vector<std::pair<std::string, std::string>>& files) {
   for (const auto& pair : files) ::unlink(pair.first.c_str());
 }
 
-uint64_t StoredSize(const TensorToWrite& entry) {
-  if (entry.as_float8_e4m3) return static_cast<uint64_t>(entry.tensor.numel());
-  return static_cast<uint64_t>(entry.tensor.numel()) * entry.tensor.element_size();
-}
 
 }  // namespace
 
