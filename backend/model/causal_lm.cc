@@ -152,6 +152,11 @@ absl::StatusOr<Weights> CausalLm::LoadLayerWeights(int layer) {
   return weights;
 }
 
+void CausalLm::ReleaseLayerPages(int layer) {
+  if (layer < 0 || layer >= config_.num_hidden_layers) return;
+  for (const auto& entry : layout_->Layer(layer)) checkpoint_->ReleasePages(entry.second.stored_name);
+}
+
 bool CausalLm::IsZeroCenteredNormWeight(const std::string& name) const {
   if (config_.norm_style == NormStyle::kWeight) return false;
   if (name == NormName()) return true;

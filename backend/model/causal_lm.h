@@ -83,6 +83,9 @@ class CausalLm {
   // does). The error lists every missing or unexpected tensor and every
   // shape or dtype that does not fit the config.
   absl::StatusOr<Weights> LoadLayerWeights(int layer);
+  // Once a layer is done: lets the kernel reclaim the memory pages of its
+  // tensors in the mapped checkpoint (they are read again if used).
+  void ReleaseLayerPages(int layer);
 
   // [B, T] integer token ids (any device) -> [B, T, hidden] on the device.
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input_ids);

@@ -99,6 +99,7 @@ class SequentialPipeline {
                                                  layer, " of ", num_layers, " layers done)"));
       }
       WRING_RETURN_IF_ERROR(status);
+      model_.ReleaseLayerPages(layer);
       progress_.LayerDone(layer);
     }
     WRING_RETURN_IF_ERROR(AddNonLayerTensors());

@@ -121,6 +121,21 @@ absl::StatusOr<torch::Tensor> SafetensorsFile::GetBytes(absl::string_view name) 
   });
 }
 
+void SafetensorsFile::ReleasePages(absl::string_view name) const {
+#ifdef MADV_PAGEOUT
+  absl::StatusOr<const mapping::SafetensorsTensor*> entry = Find(name);
+  if (!entry.ok()) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t data = reinterpret_cast<uintptr_t>(mapping_->data()) + 8 + header_.header_length;
+  // Whole pages only: a page shared with a neighbouring tensor stays.
+  const uintptr_t begin = (data + (*entry)->begin + page - 1) / page * page;
+  const uintptr_t end = (data + (*entry)->end) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+#else
+  (void)name;
+#endif
+}
+
 absl::StatusOr<torch::Tensor> SafetensorsFile::Get(absl::string_view name) const {
   absl::StatusOr<const mapping::SafetensorsTensor*> found = Find(name);
   if (!found.ok()) return found.status();
@@ -183,6 +198,13 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
     checkpoint->shard_of_.emplace(tensor, shard);
   }
   return checkpoint;
+}
+
+void SafetensorsCheckpoint::ReleasePages(absl::string_view name) const {
+  auto shard = shard_of_.find(name);
+  if (shard == shard_of_.end()) return;
+  auto file = open_.find(shard->second);
+  if (file != open_.end()) file->second->ReleasePages(name);
 }
 
 absl::StatusOr<torch::Tensor> SafetensorsCheckpoint::Get(absl::string_view name) {

@@ -42,6 +42,13 @@ class SafetensorsFile {
   // The tensor's bytes as a 1-D uint8 view, whatever its dtype.
   absl::StatusOr<torch::Tensor> GetBytes(absl::string_view name) const;
 
+  // Asks the kernel to reclaim the memory pages of `name`'s data now
+  // (MADV_PAGEOUT): its views stay valid and read the file again when used.
+  // The sequential pipeline calls it for a layer it is done with, so the
+  // checkpoint's pages do not accumulate in the process's resident memory.
+  // Advisory: ignores kernels without it.
+  void ReleasePages(absl::string_view name) const;
+
  private:
   SafetensorsFile(std::string path, std::shared_ptr<MappedFile> mapping, mapping::SafetensorsHeader header);
   absl::StatusOr<const mapping::SafetensorsTensor*> Find(absl::string_view name) const;
@@ -61,6 +68,8 @@ class SafetensorsCheckpoint {
   // Tensor names, in index (or header) order.
   const std::vector<std::string>& names() const { return names_; }
   absl::StatusOr<torch::Tensor> Get(absl::string_view name);
+  // SafetensorsFile::ReleasePages in the shard that holds `name`, if open.
+  void ReleasePages(absl::string_view name) const;
 
  private:
   std::string directory_;

@@ -122,6 +122,25 @@ TEST(Safetensors, ViewsAreCopyOnWriteAndOutliveTheFileObject) {
   EXPECT_TRUE(torch::equal(*(*again)->Get("x"), torch::ones({4})));  // file unchanged
 }
 
+// Releasing a tensor's pages keeps its views (and modified copies) valid:
+// the kernel reads the file again.
+TEST(Safetensors, ReleasedPagesAreReadAgainFromTheFile) {
+  const std::string dir = MakeTempDir();
+  const torch::Tensor big = torch::randn({256, 1024});  // 1 MiB: whole pages
+  const torch::Tensor small = torch::arange(10).to(torch::kFloat);
+  ASSERT_TRUE(WriteSafetensorsCheckpoint(dir, {{"big", big}, {"small", small}}, {}, 1 << 30).ok());
+  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> checkpoint = SafetensorsCheckpoint::Open(dir);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  absl::StatusOr<torch::Tensor> view = (*checkpoint)->Get("big");
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(torch::equal(*view, big));
+  (*checkpoint)->ReleasePages("big");
+  (*checkpoint)->ReleasePages("small");
+  (*checkpoint)->ReleasePages("not there");
+  EXPECT_TRUE(torch::equal(*view, big));
+  EXPECT_TRUE(torch::equal(*(*checkpoint)->Get("small"), small));
+}
+
 TEST(Safetensors, ShardsBySizeWithIndex) {
   const std::string dir = MakeTempDir();
   std::vector<TensorToWrite> tensors;
