@@ -12,6 +12,7 @@
 // search's matrix FLOPs (awq/search_flops.h), its time, and how far that is
 // from the device's own matmul rate (measured here, in the dtype the search
 // multiplies in: bf16 on CUDA, float32 BLAS on the CPU).
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -72,9 +73,16 @@ double PeakRssGiB() {
   return usage.ru_maxrss / (1024.0 * 1024.0);
 }
 
-// Writing the random model is setup: its memory is not the compressor's
-// (Linux resets VmHWM on "5" to clear_refs).
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+// Writing the random model is setup: its memory is not the compressor's.
+// tcmalloc keeps what the writer freed until asked to return it, and Linux
+// resets VmHWM on "5" to clear_refs.
+void ResetPeakRss() {
+  using Release = void (*)();
+  if (auto release = reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"))) {
+    release();
+  }
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
 
 // FLOP/s of a square matmul on `device`, best of a few.
 double MatmulFlopsPerSecond(const std::string& device) {

@@ -10,6 +10,9 @@
 #      references in the repository,
 #   4. times `wring compress --device cuda` on the demo-sized test model,
 #   5. runs compress_bench and rotate_bench at Llama-3-8B shape on CUDA,
+#      compress_bench's AWQ on one Qwen3-30B-A3B and two Qwen3-Next-80B-A3B
+#      layers (issue 15's benchmark) and gptq_bench on a Llama-3-8B layer and
+#      a Qwen3-30B-A3B layer's experts (issue 16's),
 # and prints one summary table (also in $GPU_CHECK_OUT/summary.md, with a
 # log per step). Steps 3-5 are skipped where torch sees no GPU, so the
 # script also proves the build and the CPU tests on a CPU machine:
@@ -51,6 +54,7 @@ note_for() {  # a one-line result extracted from the step's log
     ctest*) grep -E 'tests passed|tests failed' "$log" | tail -1 ;;
     compress_bench*) grep -E 'per decoder layer|peak device' "$log" | tr -s ' ' | paste -sd ';' ;;
     rotate_bench*) grep -E 'per decoder layer|whole model|total' "$log" | tr -s ' ' | paste -sd ';' ;;
+    gptq_bench*) grep -E 'per layer|peak' "$log" | tr -s ' ' | paste -sd ';' ;;
     compress_*) grep -E 'perplexity' "$log" | tr -s ' ' | tail -1 ;;
     *) tail -1 "$log" | cut -c1-120 ;;
   esac
@@ -110,6 +114,12 @@ if [ $built = 0 ] && [ "$has_gpu" = 1 ]; then
   step compress_bench_awq_8b 600 "$BUILD/compress_bench" --device=cuda --shape=llama3-8b \
     --layers=1 --samples=128 --seq_len=2048 --awq
   step rotate_bench_8b 300 "$BUILD/rotate_bench" --device=cuda --shape=llama3-8b --layers=2
+  step compress_bench_awq_30b_moe 600 "$BUILD/compress_bench" --device=cuda --shape=qwen3-30b-a3b \
+    --samples=64 --seq_len=512 --awq
+  step compress_bench_awq_next 600 "$BUILD/compress_bench" --device=cuda --shape=qwen3-next-80b-a3b \
+    --samples=16 --seq_len=512 --awq
+  step gptq_bench_8b 300 "$BUILD/gptq_bench" --device=cuda --shape=llama3-8b
+  step gptq_bench_30b_moe 300 "$BUILD/gptq_bench" --device=cuda --shape=qwen3-30b-a3b
 else
   rows+=("| cuda steps | skipped | - | $([ $built = 0 ] && echo "torch sees no GPU" || echo "the build failed") |")
 fi
