@@ -2,15 +2,13 @@
 // AWQ + W4A16 job on a random-init Llama-shaped model with 1, 2, 4, ...
 // workers, each run's wall time and every rank's peak resident memory.
 //
-//   bazel run -c opt //bench:distributed_bench -- --nproc=1,2,4 --layers=2 \
-//       --samples=16 --seq_len=256
+//   bazel run -c opt //bench:distributed_bench -- --nproc=1,2,4 --layers=2 --samples=16 --seq_len=256
 //
 // The workers are copies of this binary started the way `wring compress
 // --nproc N` starts them (backend/distributed/local_launcher.h: Gloo over
 // 127.0.0.1), so process start-up and the rendezvous count. On a multi-GPU
 // host, the same job runs one worker per GPU with the CUDA build:
-//   build-cuda/wring compress --nproc 4 --device cuda --model M --recipe R \
-//       --dataset D --output OUT
+//   build-cuda/wring compress --nproc 4 --device cuda --model M --recipe R --dataset D --output OUT
 // or under torchrun (torchrun --nproc-per-node 4 build-cuda/wring compress
 // --device cuda ...); this benchmark prints that line for its own inputs.
 #include <unistd.h>

@@ -4,8 +4,7 @@
 // the time of each stage and extrapolates the decoder layers to the full
 // depth.
 //
-//   bazel run -c opt //bench:rotate_bench -- --shape=llama3-8b --layers=2 \
-//       --rotations=R1,R2 --transform_type=hadamard
+//   bazel run -c opt //bench:rotate_bench -- --shape=llama3-8b --layers=2 --rotations=R1,R2 --transform_type=hadamard
 //
 // "hadamard" (Sylvester) blocks are applied by FastWalshHadamard, the other
 // types by float64 matmuls, as upstream fuses every type.
