@@ -120,27 +120,24 @@ class SequentialPipeline {
     WRING_ASSIGN_OR_RETURN(LayerQuantizers quantizers,
                            InitializeQuantization(plan_, model_.config(), layer, weights));
     const LayerContext context{model_, layer, calibration_tokens_, collectives_};
-    // The original evaluation stream runs before the first epoch end (after
-    // the first calibration pass, so that a non-finite value is still found
-    // there first): the modifiers then replace the layer's weights without a
-    // copy of the originals held for the evaluation.
-    bool original_evaluated = false;
     for (CalibrationStream& stream : streams_) {
       WRING_ASSIGN_OR_RETURN(LayerModifiers modifiers, StartModifiers(context, stream, weights));
       WRING_RETURN_IF_ERROR(Calibrate(layer, weights, quantizers, modifiers, stream));
-      if (!original_evaluated) {
+      // The original evaluation stream runs before the first epoch end (after
+      // the first calibration pass, so that a non-finite value is still found
+      // there first): the modifiers then replace the layer's weights without a
+      // copy of the originals held for the evaluation. (There is always a
+      // first stream: IndependentStreams gives one even without modifiers.)
+      if (&stream == &streams_.front()) {
         WRING_RETURN_IF_ERROR(evaluation_->AdvanceOriginal(model_, layer, weights, progress_));
-        original_evaluated = true;
       }
       WRING_RETURN_IF_ERROR(EndSequentialEpoch(context, weights, quantizers, modifiers, stream));
-    }
-    if (!original_evaluated) {
-      WRING_RETURN_IF_ERROR(evaluation_->AdvanceOriginal(model_, layer, weights, progress_));
     }
 
     WRING_RETURN_IF_ERROR(SyncActivationStatistics(quantizers, collectives_, layer));
     WRING_RETURN_IF_ERROR(EndCalibration(quantizers, weights, collectives_, layer));
-    WRING_ASSIGN_OR_RETURN(CompressedLayer compressed, CompressLayer(quantizers, weights, evaluation_->has_samples()));
+    WRING_ASSIGN_OR_RETURN(CompressedLayer compressed,
+                           CompressLayer(quantizers, weights, evaluation_->has_samples()));
     WRING_RETURN_IF_ERROR(CheckQuantizationParameters(compressed));
     if (keeps_checkpoint_) {
       if (spill_ != nullptr) WRING_RETURN_IF_ERROR(spill_->Spill(compressed.tensors));

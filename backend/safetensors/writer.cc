@@ -152,7 +152,6 @@ void Discard(const std::vector<std::pair<std::string, std::string>>& files) {
   for (const auto& pair : files) ::unlink(pair.first.c_str());
 }
 
-
 }  // namespace
 
 absl::StatusOr<std::string> SafetensorsDtypeName(const TensorToWrite& entry) {
