@@ -1,5 +1,6 @@
 #include "backend/awq/awq.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -104,16 +105,56 @@ absl::StatusOr<double> Loss(const std::vector<torch::Tensor>& reference,
   return (total[0] / count[0]).item<double>();
 }
 
+// The most rows RunParent stacks into one forward: enough for every routed
+// expert of a sparse block to see a few hundred tokens, small enough that a
+// dense MLP's intermediate activations stay a few hundred megabytes.
+constexpr int64_t kMaxStackedRows = 4096;
+
+// The parent's output for each cached input. A parent that runs on tokens
+// gets consecutive inputs stacked (as [rows, features], up to
+// kMaxStackedRows, never splitting one input) and its output split back.
 absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping,
                                                      const std::vector<torch::Tensor>& inputs,
                                                      const ParentForward& forward,
                                                      const model::Weights& weights) {
   std::vector<torch::Tensor> outputs;
   outputs.reserve(inputs.size());
-  for (const torch::Tensor& input : inputs) {
+  size_t next = 0;
+  while (next < inputs.size()) {
     WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
-    WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, input));
-    outputs.push_back(std::move(out));
+    const torch::Tensor& first = inputs[next];
+    size_t end = next + 1;
+    if (mapping.parent_runs_on_tokens && first.dim() >= 1) {
+      int64_t rows = first.numel() / std::max<int64_t>(first.size(-1), 1);
+      while (end < inputs.size() && inputs[end].dim() >= 1 && inputs[end].size(-1) == first.size(-1)) {
+        const int64_t more = inputs[end].numel() / std::max<int64_t>(first.size(-1), 1);
+        if (rows + more > kMaxStackedRows) break;
+        rows += more;
+        ++end;
+      }
+    }
+    if (end == next + 1) {
+      WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, first));
+      outputs.push_back(std::move(out));
+      next = end;
+      continue;
+    }
+    std::vector<torch::Tensor> rows;
+    std::vector<int64_t> counts;
+    for (size_t i = next; i < end; ++i) {
+      rows.push_back(inputs[i].reshape({-1, first.size(-1)}));
+      counts.push_back(rows.back().size(0));
+    }
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor stacked, forward(mapping.parent, weights, torch::cat(rows, 0)));
+    int64_t offset = 0;
+    for (size_t i = next; i < end; ++i) {
+      std::vector<int64_t> shape = inputs[i].sizes().vec();
+      shape.back() = stacked.size(-1);
+      const int64_t count = counts[i - next];
+      outputs.push_back(stacked.slice(0, offset, offset + count).reshape(shape));
+      offset += count;
+    }
+    next = end;
   }
   return outputs;
 }

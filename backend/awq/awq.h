@@ -129,6 +129,11 @@ struct LayerMapping {
   std::string smooth;  // an RMSNorm or a Linear of the layer
   std::vector<BalanceLayer> balance;
   std::string parent;  // what the loss compares: self_attn, mlp or a Linear
+  // The parent computes each token from that token alone (an mlp, an
+  // expert, a Linear): the search may stack several cached inputs into one
+  // forward, which gives the same per-token outputs and losses with fewer,
+  // larger matrix products (a routed expert sees a few tokens per sample).
+  bool parent_runs_on_tokens = false;
 };
 
 // Runs `parent` on one cached input with `weights`.

@@ -115,6 +115,7 @@ absl::StatusOr<absl::optional<AwqPlan>> PlanAwq(const pipeline::CompressionPlan&
     }
     planned.statistic_input = *statistic;
     planned.parent_input = *parent_input;
+    planned.mapping.parent_runs_on_tokens = model::RunsOnTokens(config, layer, planned.mapping.parent);
     out.layers[layer].push_back(std::move(planned));
   }
   return absl::optional<AwqPlan>(std::move(out));

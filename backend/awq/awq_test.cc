@@ -211,6 +211,49 @@ TEST(SmoothMapping, NonFiniteParentOutputsSkipTheMapping) {
   EXPECT_TRUE(toy.weights.at("lin.weight").equal(before));
 }
 
+// A parent that works on tokens gets its samples stacked into one forward
+// (fewer, larger matrix products); every sample's output, and so every grid
+// loss, must be what one forward per sample gives, in any sample shapes, up
+// to the BLAS's accumulation order (a one-row sample is a matrix-vector
+// product on its own).
+TEST(SmoothMapping, StackingSamplesOfATokenWiseParentChangesNoLoss) {
+  Toy per_sample, stacked;
+  for (Toy* toy : {&per_sample, &stacked}) {
+    torch::manual_seed(1);
+    for (int64_t length : {5, 300, 1, 64}) {
+      torch::Tensor x = torch::randn({1, length, 64});
+      x.select(2, 3).mul_(20);
+      toy->inputs.push_back(x);
+      EXPECT_TRUE(toy->stats.Add(x).ok());
+    }
+    toy->inputs.push_back(torch::randn({7, 64}));  // a sample without a batch dimension
+    EXPECT_TRUE(toy->stats.Add(toy->inputs.back()).ok());
+  }
+  stacked.mapping.parent_runs_on_tokens = true;
+  int per_sample_calls = 0, stacked_calls = 0;
+  auto counted = [](Toy& toy, int& calls) {
+    return [&toy, &calls](const std::string& parent, const model::Weights& w,
+                          const torch::Tensor& x) -> absl::StatusOr<torch::Tensor> {
+      ++calls;
+      return toy.forward(parent, w, x);
+    };
+  };
+  auto one = SmoothMapping(per_sample.mapping, Options(DuoScaling::kTrue, 20), per_sample.stats,
+                           per_sample.inputs, counted(per_sample, per_sample_calls), per_sample.weights);
+  auto all = SmoothMapping(stacked.mapping, Options(DuoScaling::kTrue, 20), stacked.stats, stacked.inputs,
+                           counted(stacked, stacked_calls), stacked.weights);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(per_sample_calls, 21 * 6);  // the reference and 20 candidates, per sample
+  EXPECT_EQ(stacked_calls, 21);
+  ASSERT_EQ(all->losses.size(), one->losses.size());
+  for (size_t i = 0; i < one->losses.size(); ++i) {
+    EXPECT_NEAR(all->losses[i], one->losses[i], 1e-6 * one->losses[i]) << "grid point " << i;
+  }
+  EXPECT_EQ(all->best.ratio, one->best.ratio);
+  EXPECT_TRUE(stacked.weights.at("lin.weight").equal(per_sample.weights.at("lin.weight")));
+}
+
 // The Toy's parent is its only balance Linear: the Gram form must choose the
 // same scales and report the same losses as a forward per candidate.
 TEST(SmoothLinearParentMapping, MatchesTheForwardLossOnEveryGridPoint) {

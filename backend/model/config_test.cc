@@ -2,11 +2,14 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "backend/model/submodules.h"
 #include "gtest/gtest.h"
 
 namespace wring {
@@ -216,6 +219,22 @@ TEST(ParseModelConfig, RefusesLayerKindsItCannotRun) {
               absl::StatusCode::kInvalidArgument, "`linear_num_key_heads` (3) must divide linear_num_value_heads (4)");
   ExpectError(absl::StrReplaceAll(kQwen3Next, {{"\"partial_rotary_factor\": 0.25", "\"partial_rotary_factor\": 0.1"}}),
               absl::StatusCode::kInvalidArgument, "`rope_parameters.partial_rotary_factor` is 0.1");
+}
+
+// AWQ stacks the samples of a parent that works token by token; a token
+// mixer must never be stacked (its tokens attend to each other).
+TEST(RunsOnTokens, FeedForwardPartsAndLinearsButNotTokenMixers) {
+  absl::StatusOr<ModelConfig> config = Parse(kQwen3Next);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::vector<std::pair<int, std::string>> token_wise = {
+      {0, "model.layers.0.mlp"},      {0, "model.layers.0.mlp.experts.2"},      {0, "model.layers.0.mlp.shared_expert"},
+      {0, "model.layers.0.mlp.gate"}, {0, "model.layers.0.linear_attn.out_proj"}, {3, "model.layers.3.self_attn.o_proj"}};
+  for (const auto& [layer, module] : token_wise) EXPECT_TRUE(RunsOnTokens(*config, layer, module)) << module;
+  EXPECT_FALSE(RunsOnTokens(*config, 0, "model.layers.0.linear_attn"));
+  EXPECT_FALSE(RunsOnTokens(*config, 3, "model.layers.3.self_attn"));
+  EXPECT_FALSE(RunsOnTokens(*config, 0, "model.layers.0.mlp.experts.9"));  // no such expert
+  EXPECT_FALSE(RunsOnTokens(*config, 0, "model.layers.1.mlp"));             // another layer's
+  EXPECT_FALSE(RunsOnTokens(*config, 7, "model.layers.7.mlp"));             // no such layer
 }
 
 TEST(DecoderLayerModules, ListsExpertsLinearizedAndLinearAttention) {

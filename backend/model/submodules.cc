@@ -45,6 +45,17 @@ std::optional<std::string> HookedInputOf(const ModelConfig& config, int layer, c
   return std::nullopt;
 }
 
+bool RunsOnTokens(const ModelConfig& config, int layer, const std::string& module) {
+  if (layer < 0 || layer >= config.num_hidden_layers) return false;
+  if (IsScalableByInput(config, layer, module)) return true;
+  const std::string prefix = LayerPrefix(config, layer);
+  if (!absl::StartsWith(module, prefix)) return false;
+  // The mlp, its shared expert or one of its experts: every gated MLP and
+  // the sparse block's routing work token by token.
+  const std::string part = module.substr(prefix.size());
+  return (part == "mlp" || absl::StartsWith(part, "mlp.")) && HookedInputOf(config, layer, module).has_value();
+}
+
 bool IsScalableByInput(const ModelConfig& config, int layer, const std::string& module) {
   if (layer < 0 || layer >= config.num_hidden_layers) return false;
   return Hooked(Find(DecoderLayerModules(config, layer), module));

@@ -24,6 +24,12 @@ namespace model {
 // or expert its gate_proj (gate_up_proj). nullopt for anything else.
 std::optional<std::string> HookedInputOf(const ModelConfig& config, int layer, const std::string& module);
 
+// Whether SubmoduleForward of `module` computes each token's output from
+// that token's input alone (a Linear or router, the mlp, a shared expert or
+// expert), so that samples may be stacked into one call; false for the
+// token mixers (self_attn, linear_attn) and anything it does not run.
+bool RunsOnTokens(const ModelConfig& config, int layer, const std::string& module);
+
 // Whether `module` is a balance layer AWQ can scale: a Linear or a router.
 bool IsScalableByInput(const ModelConfig& config, int layer, const std::string& module);
 
