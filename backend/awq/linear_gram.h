@@ -48,13 +48,19 @@ class LinearGram {
   }
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
-  // for weights [out, in].
+  // for weights [out, in]: <G, D^T D> from the upper block triangle of the
+  // symmetric D^T D (GramLossFlops).
   absl::StatusOr<double> MeanSquaredOutputDifference(const torch::Tensor& current,
                                                      const torch::Tensor& trial) const;
 
  private:
   gram::InputGram gram_;
 };
+
+// Matrix FLOPs (2 per multiply-add) of one MeanSquaredOutputDifference for
+// weights [out, in]: blocks of columns of D^T D on and right of the
+// diagonal, a little over half of the full D G product's 2·out·in².
+double GramLossFlops(int64_t out, int64_t in);
 
 }  // namespace awq
 }  // namespace backend

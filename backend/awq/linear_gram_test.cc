@@ -24,28 +24,33 @@ double DirectLoss(const std::vector<torch::Tensor>& inputs, const torch::Tensor&
   return sum / elements;
 }
 
+// Widths of one block of D^T D columns, exactly two, and with a remainder.
 TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
-  torch::manual_seed(3);
-  const torch::Tensor current = torch::randn({24, 40}).to(torch::kBFloat16);
-  const torch::Tensor trial = (current.to(torch::kFloat32) + 0.05 * torch::randn({24, 40}))
-                                  .to(torch::kBFloat16);
-  std::vector<torch::Tensor> inputs = {torch::randn({1, 17, 40}).to(torch::kBFloat16),
-                                       torch::randn({1, 5, 40}).to(torch::kBFloat16),
-                                       torch::randn({1, 31, 40}).to(torch::kBFloat16)};
-  inputs[1].select(2, 3).mul_(40);  // an outlier channel
-  LinearGram gram;
-  for (const torch::Tensor& x : inputs) ASSERT_TRUE(gram.Add(x).ok());
-  EXPECT_EQ(gram.rows(), 53);
-  EXPECT_EQ(gram.width(), 40);
-  EXPECT_TRUE(gram.finite());
-  auto loss = gram.MeanSquaredOutputDifference(current, trial);
-  ASSERT_TRUE(loss.ok()) << loss.status();
-  const double direct = DirectLoss(inputs, current, trial);
-  EXPECT_NEAR(*loss, direct, 1e-5 * direct);
+  for (int64_t width : {40, 512, 600}) {
+    SCOPED_TRACE(width);
+    torch::manual_seed(3);
+    const torch::Tensor current = torch::randn({24, width}).to(torch::kBFloat16);
+    const torch::Tensor trial = (current.to(torch::kFloat32) + 0.05 * torch::randn({24, width}))
+                                    .to(torch::kBFloat16);
+    std::vector<torch::Tensor> inputs = {torch::randn({1, 17, width}).to(torch::kBFloat16),
+                                         torch::randn({1, 5, width}).to(torch::kBFloat16),
+                                         torch::randn({1, 31, width}).to(torch::kBFloat16)};
+    inputs[1].select(2, 3).mul_(40);             // an outlier channel
+    inputs[2].select(2, width - 1).mul_(-20);    // and one in the last block
+    LinearGram gram;
+    for (const torch::Tensor& x : inputs) ASSERT_TRUE(gram.Add(x).ok());
+    EXPECT_EQ(gram.rows(), 53);
+    EXPECT_EQ(gram.width(), width);
+    EXPECT_TRUE(gram.finite());
+    auto loss = gram.MeanSquaredOutputDifference(current, trial);
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    const double direct = DirectLoss(inputs, current, trial);
+    EXPECT_NEAR(*loss, direct, 1e-5 * direct);
 
-  auto same = gram.MeanSquaredOutputDifference(current, current);
-  ASSERT_TRUE(same.ok());
-  EXPECT_EQ(*same, 0);
+    auto same = gram.MeanSquaredOutputDifference(current, current);
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(*same, 0);
+  }
 }
 
 TEST(LinearGram, MismatchedShapesAndEmptyInputsAreErrors) {

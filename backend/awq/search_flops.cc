@@ -50,7 +50,7 @@ absl::StatusOr<double> GridSearchFlops(const model::ModelConfig& config, const L
     const auto [out, in] = *shape;
     double tokens = 0;
     for (int64_t l : sample_tokens) tokens += static_cast<double>(l);
-    return 2 * tokens * in * in + grid_points * 2 * out * in * in;
+    return 2 * tokens * in * in + grid_points * GramLossFlops(out, in);
   }
   auto forward = ParentForwardFlops(config, mapping.parent, weights, sample_tokens);
   if (!forward.ok()) return forward.status();

@@ -30,7 +30,7 @@ absl::StatusOr<double> ParentForwardFlops(const model::ModelConfig& config,
 // The whole search of `mapping` with `grid_points` candidates:
 //  forward loss: a reference forward plus one per candidate;
 //  Gram loss (a Linear parent [out, in], N tokens): X^T X once, 2·N·in²,
-//    plus D·G per candidate, 2·out·in².
+//    plus GramLossFlops(out, in) per candidate (about out·in²).
 absl::StatusOr<double> GridSearchFlops(const model::ModelConfig& config, const LayerMapping& mapping,
                                        const model::Weights& weights,
                                        const std::vector<int64_t>& sample_tokens, int grid_points,
