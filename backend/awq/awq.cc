@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <utility>
-#include <functional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "backend/awq/candidate_weight.h"
@@ -110,51 +111,61 @@ absl::StatusOr<double> Loss(const std::vector<torch::Tensor>& reference,
 // dense MLP's intermediate activations stay a few hundred megabytes.
 constexpr int64_t kMaxStackedRows = 4096;
 
-// The parent's output for each cached input. A parent that runs on tokens
-// gets consecutive inputs stacked (as [rows, features], up to
-// kMaxStackedRows, never splitting one input) and its output split back.
-absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping,
-                                                     const std::vector<torch::Tensor>& inputs,
-                                                     const ParentForward& forward,
-                                                     const model::Weights& weights) {
-  std::vector<torch::Tensor> outputs;
-  outputs.reserve(inputs.size());
+// Which consecutive cached inputs RunParent stacks into one forward: a
+// parent that runs on tokens gets them as [rows, features], up to
+// kMaxStackedRows, never splitting one input; any other parent one each.
+std::vector<std::pair<size_t, size_t>> StackedRanges(const LayerMapping& mapping,
+                                                     const std::vector<torch::Tensor>& inputs) {
+  std::vector<std::pair<size_t, size_t>> ranges;
   size_t next = 0;
   while (next < inputs.size()) {
-    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     const torch::Tensor& first = inputs[next];
     size_t end = next + 1;
     if (mapping.parent_runs_on_tokens && first.dim() >= 1) {
-      int64_t rows = first.numel() / std::max<int64_t>(first.size(-1), 1);
+      const int64_t width = std::max<int64_t>(first.size(-1), 1);
+      int64_t rows = first.numel() / width;
       while (end < inputs.size() && inputs[end].dim() >= 1 && inputs[end].size(-1) == first.size(-1)) {
-        const int64_t more = inputs[end].numel() / std::max<int64_t>(first.size(-1), 1);
+        const int64_t more = inputs[end].numel() / width;
         if (rows + more > kMaxStackedRows) break;
         rows += more;
         ++end;
       }
     }
-    if (end == next + 1) {
-      WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, first));
+    ranges.emplace_back(next, end);
+    next = end;
+  }
+  return ranges;
+}
+
+// The parent's output for each cached input, stacked as StackedRanges says
+// and split back.
+absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping,
+                                                     const std::vector<torch::Tensor>& inputs,
+                                                     const ParentForward& forward,
+                                                     const model::Weights& weights,
+                                                     const LinearWeightSource& candidate) {
+  std::vector<torch::Tensor> outputs;
+  outputs.reserve(inputs.size());
+  for (const auto& [begin, end] : StackedRanges(mapping, inputs)) {
+    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
+    if (end == begin + 1) {
+      WRING_ASSIGN_OR_RETURN(torch::Tensor out, forward(mapping.parent, weights, inputs[begin], candidate));
       outputs.push_back(std::move(out));
-      next = end;
       continue;
     }
+    const int64_t width = inputs[begin].size(-1);
     std::vector<torch::Tensor> rows;
-    std::vector<int64_t> counts;
-    for (size_t i = next; i < end; ++i) {
-      rows.push_back(inputs[i].reshape({-1, first.size(-1)}));
-      counts.push_back(rows.back().size(0));
-    }
-    WRING_ASSIGN_OR_RETURN(const torch::Tensor stacked, forward(mapping.parent, weights, torch::cat(rows, 0)));
+    for (size_t i = begin; i < end; ++i) rows.push_back(inputs[i].reshape({-1, width}));
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor stacked,
+                           forward(mapping.parent, weights, torch::cat(rows, 0), candidate));
     int64_t offset = 0;
-    for (size_t i = next; i < end; ++i) {
+    for (size_t i = begin; i < end; ++i) {
       std::vector<int64_t> shape = inputs[i].sizes().vec();
       shape.back() = stacked.size(-1);
-      const int64_t count = counts[i - next];
+      const int64_t count = rows[i - begin].size(0);
       outputs.push_back(stacked.slice(0, offset, offset + count).reshape(shape));
       offset += count;
     }
-    next = end;
   }
   return outputs;
 }
@@ -217,20 +228,33 @@ absl::Status ValidateMapping(const LayerMapping& mapping, const AwqOptions& opti
   return absl::OkStatus();
 }
 
-// The loss of the balance weights in `trial` (everything else as before).
-using CandidateLoss = std::function<absl::StatusOr<double>(const model::Weights& trial)>;
+// The loss of one grid candidate, whose balance weights `candidate` gives.
+using CandidateLoss = std::function<absl::StatusOr<double>(const LinearWeightSource& candidate)>;
+
+// How the candidates reach the loss.
+struct CandidatePolicy {
+  // As float32 values (model::LinearComputesInFloat32, or a Gram loss).
+  bool as_float32 = false;
+  // Kept for the grid point once made, for a loss that asks for a weight
+  // more than once (a parent run over several stacks of samples); otherwise
+  // each is made when asked and dropped after use, so that an MoE layer's
+  // hundreds of candidates never exist at once.
+  bool keep = false;
+};
 
 // The grid search proper, shared by both ways of scoring a candidate: each
 // grid point's scales, the balance layers fake-quantized through them, the
 // first strictly smallest loss; then the best scales applied to `weights`.
 absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& options,
                             const ActivationStats& stats, const torch::Device& device,
-                            const CandidateLoss& candidate_loss, model::Weights& weights,
-                            MappingResult& result) {
+                            const CandidatePolicy& policy, const CandidateLoss& candidate_loss,
+                            model::Weights& weights, MappingResult& result) {
   WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options));
   std::map<std::string, torch::Tensor> original;
+  std::map<std::string, const BalanceLayer*> quantized;
   for (const BalanceLayer& b : mapping.balance) {
     WRING_ASSIGN_OR_RETURN(original[b.name], WeightOf(weights, b.name));
+    if (b.has_scheme) quantized[b.name] = &b;
   }
   WRING_ASSIGN_OR_RETURN(torch::Tensor x_mean, stats.Mean());
   x_mean = x_mean.to(device);
@@ -240,18 +264,22 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
     w_mean = w_mean.to(device);
   }
 
-  model::Weights trial = weights;
   double best_error = std::numeric_limits<double>::infinity();
   bool found = false;
   for (const GridPoint& point : grid) {
     WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
     const torch::Tensor scales = GridScales(x_mean, w_mean, point);
-    for (const BalanceLayer& b : mapping.balance) {
-      if (!b.has_scheme) continue;
-      WRING_ASSIGN_OR_RETURN(trial[b.name + ".weight"],
-                             CandidateWeight(original.at(b.name), scales, *b.weight_args));
-    }
-    WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(trial));
+    std::map<std::string, torch::Tensor> kept;
+    const LinearWeightSource candidate = [&](const std::string& linear) -> absl::StatusOr<torch::Tensor> {
+      auto b = quantized.find(linear);
+      if (b == quantized.end()) return torch::Tensor();  // not balanced, or no weight scheme
+      if (auto it = kept.find(linear); it != kept.end()) return it->second;
+      WRING_ASSIGN_OR_RETURN(torch::Tensor weight, CandidateWeight(original.at(linear), scales,
+                                                                   *b->second->weight_args, policy.as_float32));
+      if (policy.keep) kept.emplace(linear, weight);
+      return weight;
+    };
+    WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(candidate));
     if (result.losses.empty()) result.initial_error = loss;
     result.losses.push_back(loss);
     if (loss < best_error) {
@@ -437,7 +465,7 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
         result.smooth = mapping.smooth;
         result.parent = mapping.parent;
         WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> reference,
-                               RunParent(mapping, parent_inputs, parent_forward, weights));
+                               RunParent(mapping, parent_inputs, parent_forward, weights, nullptr));
         int64_t elements = 0, non_finite = 0;
         for (const torch::Tensor& r : reference) {
           elements += r.numel();
@@ -460,13 +488,19 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
           result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
           return result;
         }
-        const CandidateLoss loss = [&](const model::Weights& trial) -> absl::StatusOr<double> {
+        const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
           WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> output,
-                                 RunParent(mapping, parent_inputs, parent_forward, trial));
+                                 RunParent(mapping, parent_inputs, parent_forward, weights, candidate));
           return Loss(reference, output, collectives, mapping.smooth);
         };
+        CandidatePolicy policy;
+        if (!mapping.balance.empty()) {
+          WRING_ASSIGN_OR_RETURN(const torch::Tensor first, WeightOf(weights, mapping.balance.front().name));
+          policy.as_float32 = model::LinearComputesInFloat32(first);
+        }
+        policy.keep = StackedRanges(mapping, parent_inputs).size() > 1;
         WRING_RETURN_IF_ERROR(SearchAndApply(mapping, options, stats, reference.front().device(),
-                                             loss, weights, result));
+                                             policy, loss, weights, result));
         return result;
       });
 }
@@ -495,13 +529,15 @@ absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapp
           result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
           return result;
         }
-        const std::string key = mapping.parent + ".weight";
         WRING_ASSIGN_OR_RETURN(const torch::Tensor current, WeightOf(weights, mapping.parent));
-        const CandidateLoss loss = [&](const model::Weights& trial) -> absl::StatusOr<double> {
-          return gram.MeanSquaredOutputDifference(current, trial.at(key));
+        const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
+          WRING_ASSIGN_OR_RETURN(const torch::Tensor trial, candidate(mapping.parent));
+          return gram.MeanSquaredOutputDifference(current, trial.defined() ? trial : current);
         };
+        CandidatePolicy policy;
+        policy.as_float32 = true;  // the loss works in float32
         WRING_RETURN_IF_ERROR(
-            SearchAndApply(mapping, options, stats, current.device(), loss, weights, result));
+            SearchAndApply(mapping, options, stats, current.device(), policy, loss, weights, result));
         return result;
       });
 }

@@ -136,9 +136,15 @@ struct LayerMapping {
   bool parent_runs_on_tokens = false;
 };
 
-// Runs `parent` on one cached input with `weights`.
+// The weight a balance Linear takes for one grid candidate, or an undefined
+// tensor for its weight in `weights` (model::LayerHooks::linear_weight).
+using LinearWeightSource = std::function<absl::StatusOr<torch::Tensor>(const std::string& linear)>;
+
+// Runs `parent` on one cached input with `weights`, its Linears taking
+// their weights from `candidate` where that gives one (unset: none does).
 using ParentForward = std::function<absl::StatusOr<torch::Tensor>(
-    const std::string& parent, const model::Weights& weights, const torch::Tensor& input)>;
+    const std::string& parent, const model::Weights& weights, const torch::Tensor& input,
+    const LinearWeightSource& candidate)>;
 
 struct MappingResult {
   std::string smooth;

@@ -73,8 +73,10 @@ class AwqLayer final : public pipeline::LayerCalibration {
   absl::Status EndLayer(const pipeline::LayerContext& context, model::Weights& weights,
                         pipeline::LayerQuantizers&) override {
     const ParentForward forward = [&context](const std::string& parent, const model::Weights& w,
-                                             const torch::Tensor& input) {
-      return context.model.SubmoduleForward(context.layer, w, parent, input);
+                                             const torch::Tensor& input, const LinearWeightSource& candidate) {
+      model::LayerHooks hooks;
+      hooks.linear_weight = candidate;
+      return context.model.SubmoduleForward(context.layer, w, parent, input, hooks);
     };
     WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options_));
     WRING_RETURN_IF_ERROR(SumOverRanks(context));

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "mapping/base/status_macros.h"
 
 namespace wring {
 namespace backend {
@@ -127,9 +128,14 @@ struct Toy {
   model::Weights weights;
   std::vector<torch::Tensor> inputs;  // the parent's (the Linear's) input
   ActivationStats stats;
-  ParentForward forward = [](const std::string&, const model::Weights& w,
-                             const torch::Tensor& x) -> absl::StatusOr<torch::Tensor> {
-    return torch::matmul(x, w.at("lin.weight").t());
+  ParentForward forward = [](const std::string&, const model::Weights& w, const torch::Tensor& x,
+                             const LinearWeightSource& candidate) -> absl::StatusOr<torch::Tensor> {
+    torch::Tensor weight = w.at("lin.weight");
+    if (candidate) {
+      WRING_ASSIGN_OR_RETURN(const torch::Tensor tried, candidate("lin"));
+      if (tried.defined()) weight = tried;
+    }
+    return torch::matmul(x, weight.t());
   };
 
   Toy() {
@@ -232,10 +238,10 @@ TEST(SmoothMapping, StackingSamplesOfATokenWiseParentChangesNoLoss) {
   stacked.mapping.parent_runs_on_tokens = true;
   int per_sample_calls = 0, stacked_calls = 0;
   auto counted = [](Toy& toy, int& calls) {
-    return [&toy, &calls](const std::string& parent, const model::Weights& w,
-                          const torch::Tensor& x) -> absl::StatusOr<torch::Tensor> {
+    return [&toy, &calls](const std::string& parent, const model::Weights& w, const torch::Tensor& x,
+                          const LinearWeightSource& candidate) -> absl::StatusOr<torch::Tensor> {
       ++calls;
-      return toy.forward(parent, w, x);
+      return toy.forward(parent, w, x, candidate);
     };
   };
   auto one = SmoothMapping(per_sample.mapping, Options(DuoScaling::kTrue, 20), per_sample.stats,

@@ -109,11 +109,21 @@ WRING_ROW_KERNEL void GroupExtremes(const float* x, int64_t group, int64_t group
   }
 }
 
+// The final rounding to the weight's dtype, stored in that dtype or as the
+// float32 of the same value (NaN as the float of c10's NaN).
+template <typename R, typename Out>
+WRING_ROW_KERNEL void StoreRounded(float f, Out* out) {
+  if constexpr (std::is_same<Out, typename R::Stored>::value) {
+    *out = R::Store(f);
+  } else {
+    *out = f != f ? std::numeric_limits<float>::quiet_NaN() : R::Round(f);
+  }
+}
+
 // compressed-tensors' fake quantization of one row, then back through 1 / s.
-template <typename R, typename S>
+template <typename R, typename S, typename Out>
 WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* scale, const float* zero,
-                                      int64_t group, int64_t groups, float qmin, float qmax,
-                                      typename R::Stored* out) {
+                                      int64_t group, int64_t groups, float qmin, float qmax, Out* out) {
   using Product = std::conditional_t<std::is_same<S, double>::value, double, float>;
   for (int64_t g = 0; g < groups; ++g) {
     const float sc = scale[g], zp = zero[g];
@@ -125,7 +135,7 @@ WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* s
       v = RoundHalfToEven(v);
       v = R::Round(v - zp);
       v = R::Round(v * sc);
-      out[k] = R::Store(static_cast<float>(static_cast<Product>(v) / static_cast<Product>(s[k])));
+      StoreRounded<R>(static_cast<float>(static_cast<Product>(v) / static_cast<Product>(s[k])), &out[k]);
     }
   }
 }
@@ -140,23 +150,25 @@ WRING_CLONES void ScaleRowBf16(const uint16_t* w, const float* s, float* x, int6
 WRING_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
   GroupExtremes(x, group, groups, lo, hi);
 }
-WRING_CLONES void FakeQuantizeRowBf16(const float* x, const double* s, const float* scale, const float* zero,
-                                      int64_t group, int64_t groups, float qmin, float qmax,
-                                      uint16_t* out) {
-  FakeQuantizeRow<RoundBf16, double>(x, s, scale, zero, group, groups, qmin, qmax, out);
-}
-WRING_CLONES void FakeQuantizeRowBf16(const float* x, const float* s, const float* scale, const float* zero,
-                                      int64_t group, int64_t groups, float qmin, float qmax,
-                                      uint16_t* out) {
-  FakeQuantizeRow<RoundBf16, float>(x, s, scale, zero, group, groups, qmin, qmax, out);
-}
+// One clone set per scales dtype and output (bf16 or its float32 value).
+#define WRING_FAKE_QUANTIZE_ROW_BF16(S, Out)                                                                   \
+  WRING_CLONES void FakeQuantizeRowBf16(const float* x, const S* s, const float* scale, const float* zero,     \
+                                        int64_t group, int64_t groups, float qmin, float qmax, Out* out) {     \
+    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);                     \
+  }
+WRING_FAKE_QUANTIZE_ROW_BF16(double, uint16_t)
+WRING_FAKE_QUANTIZE_ROW_BF16(float, uint16_t)
+WRING_FAKE_QUANTIZE_ROW_BF16(double, float)
+WRING_FAKE_QUANTIZE_ROW_BF16(float, float)
+#undef WRING_FAKE_QUANTIZE_ROW_BF16
 
 // R: how the weight's dtype rounds; S: the scales' dtype (the grid computes
 // them in float32 or float64).
-template <typename R, typename S>
+template <typename R, typename S, typename Out>
 absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const torch::Tensor& scales,
                                              const quantize::QuantizationArgs& args) {
   using T = typename R::Stored;
+  constexpr bool kFloatOut = std::is_same<Out, float>::value;
   constexpr bool kCloned = std::is_same<R, RoundBf16>::value;
   const int64_t rows = weight.size(0), cols = weight.size(1);
   const int64_t group = args.strategy == QuantizationStrategy::kGroup ? args.group_size : cols;
@@ -195,16 +207,17 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
   const float qmin = static_cast<float>(range.min), qmax = static_cast<float>(range.max);
 
   // Pass 2: compressed-tensors' fake quantization, then back through 1 / s.
-  torch::Tensor out = torch::empty_like(weight);
-  T* o = reinterpret_cast<T*>(out.data_ptr());
+  torch::Tensor out = kFloatOut ? torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat))
+                                : torch::empty_like(weight);
+  Out* o = reinterpret_cast<Out*>(out.data_ptr());
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       if constexpr (kCloned) {
         FakeQuantizeRowBf16(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
                             qmin, qmax, o + r * cols);
       } else {
-        FakeQuantizeRow<R, S>(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
-                              qmin, qmax, o + r * cols);
+        FakeQuantizeRow<R, S, Out>(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
+                                   qmin, qmax, o + r * cols);
       }
     }
   });
@@ -214,9 +227,15 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
 template <typename R>
 absl::StatusOr<torch::Tensor> FusedCandidateForScales(const torch::Tensor& weight,
                                                       const torch::Tensor& scales,
-                                                      const quantize::QuantizationArgs& args) {
-  if (scales.scalar_type() == torch::kDouble) return FusedCandidate<R, double>(weight, scales, args);
-  return FusedCandidate<R, float>(weight, scales, args);
+                                                      const quantize::QuantizationArgs& args, bool as_float32) {
+  const bool by_double = scales.scalar_type() == torch::kDouble;
+  if (as_float32) {
+    return by_double ? FusedCandidate<R, double, float>(weight, scales, args)
+                     : FusedCandidate<R, float, float>(weight, scales, args);
+  }
+  using T = typename R::Stored;
+  return by_double ? FusedCandidate<R, double, T>(weight, scales, args)
+                   : FusedCandidate<R, float, T>(weight, scales, args);
 }
 
 bool HasFusedLoop(const torch::Tensor& weight, const torch::Tensor& scales,
@@ -253,13 +272,19 @@ absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,
 }
 
 absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const torch::Tensor& scales,
-                                              const quantize::QuantizationArgs& args) {
-  if (!HasFusedLoop(weight, scales, args)) return CandidateWeightByOps(weight, scales, args);
+                                              const quantize::QuantizationArgs& args, bool as_float32) {
+  if (!HasFusedLoop(weight, scales, args)) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor chain, CandidateWeightByOps(weight, scales, args));
+    if (!as_float32) return chain;
+    return CatchTorchErrors("AWQ candidate weight", [&]() -> absl::StatusOr<torch::Tensor> {
+      return chain.to(torch::kFloat);
+    });
+  }
   return CatchTorchErrors("AWQ candidate weight", [&]() -> absl::StatusOr<torch::Tensor> {
     switch (weight.scalar_type()) {
-      case torch::kBFloat16: return FusedCandidateForScales<RoundBf16>(weight, scales, args);
-      case torch::kHalf: return FusedCandidateForScales<RoundHalf>(weight, scales, args);
-      default: return FusedCandidateForScales<RoundFloat>(weight, scales, args);
+      case torch::kBFloat16: return FusedCandidateForScales<RoundBf16>(weight, scales, args, as_float32);
+      case torch::kHalf: return FusedCandidateForScales<RoundHalf>(weight, scales, args, as_float32);
+      default: return FusedCandidateForScales<RoundFloat>(weight, scales, args, false);
     }
   });
 }

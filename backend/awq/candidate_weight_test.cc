@@ -79,6 +79,11 @@ TEST(CandidateWeightTest, FusedLoopEqualsTheOperationChainBitForBit) {
     EXPECT_EQ(differ.sum().item<int64_t>(), 0) << Describe(c);
     // The candidate is a real quantization: not the weight itself.
     EXPECT_FALSE(torch::equal(*fused, weight)) << Describe(c);
+    // As float32: the same values, for a matmul that computes in float32.
+    absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, c.args, /*as_float32=*/true);
+    ASSERT_TRUE(as_float.ok()) << Describe(c) << ": " << as_float.status();
+    ASSERT_EQ(as_float->scalar_type(), torch::kFloat) << Describe(c);
+    EXPECT_TRUE(torch::equal(*as_float, chain->to(torch::kFloat))) << Describe(c);
   }
 }
 
@@ -113,6 +118,10 @@ TEST(CandidateWeightTest, NonFiniteValuesPropagateLikeTheChain) {
   EXPECT_TRUE(torch::equal(torch::isnan(*fused), torch::isnan(*chain)));
   const torch::Tensor finite = torch::isfinite(*chain);
   EXPECT_TRUE(torch::equal(fused->masked_select(finite), chain->masked_select(finite)));
+  absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, args, /*as_float32=*/true);
+  ASSERT_TRUE(as_float.ok());
+  EXPECT_TRUE(torch::equal(torch::isnan(*as_float), torch::isnan(*chain)));
+  EXPECT_TRUE(torch::equal(as_float->masked_select(finite), chain->to(torch::kFloat).masked_select(finite)));
 }
 
 TEST(CandidateWeightTest, OtherLayoutsGoThroughTheChain) {

@@ -55,6 +55,8 @@ CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig conf
       config_(std::move(config)),
       checkpoint_(std::move(checkpoint)) {}
 
+bool LinearComputesInFloat32(const torch::Tensor& weight) { return internal::IsCpuHalfPrecision(weight); }
+
 CausalLm::~CausalLm() = default;
 
 absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {

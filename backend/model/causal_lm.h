@@ -56,11 +56,22 @@ struct LayerHooks {
   std::function<std::pair<torch::Tensor, torch::Tensor>(const std::string& attention_name, const torch::Tensor& query,
                                                         const torch::Tensor& key)>
       query_key;
+  // The weight a Linear multiplies by in place of its stored one, or an
+  // undefined tensor for the stored one; same shape. For a half-precision
+  // model on the CPU it may be float32 holding the dtype's values: the CPU
+  // matmul computes in float32 anyway, so no conversion is made. AWQ's grid
+  // search hands each candidate weight here as the forward reaches it.
+  std::function<absl::StatusOr<torch::Tensor>(const std::string& linear_name)> linear_weight;
   // llm-compressor's moe_calibrate_all_experts: every expert's Linears see
   // every token of the layer (so their hooks do), while the layer output
   // still uses only each token's routed experts.
   bool moe_calibrate_all_experts = false;
 };
+
+// Whether a Linear with this (stored) weight computes in float32 from a
+// float32 copy of it, so that LayerHooks::linear_weight may hand it float32
+// values directly: a bf16 or fp16 weight on the CPU.
+bool LinearComputesInFloat32(const torch::Tensor& weight);
 
 class CausalLm {
  public:

@@ -200,6 +200,50 @@ TEST_P(FamiliesMatchTransformers, CalibratingAllExpertsKeepsTheOutput) {
   }
 }
 
+// AWQ's grid search hands candidate weights through LayerHooks.linear_weight:
+// the stored weight's values handed as float32 (a bf16 model on the CPU)
+// must give the very same layer output, another weight must be used, and a
+// weight of the wrong shape is an error naming the Linear.
+TEST_P(FamiliesMatchTransformers, LinearWeightHookReplacesTheStoredWeight) {
+  const int layer = config().num_hidden_layers - 1;
+  absl::StatusOr<Weights> w = model_->LoadLayerWeights(layer);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const torch::Tensor input = layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+  absl::StatusOr<torch::Tensor> stored = model_->DecoderLayerForward(layer, *w, input);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+
+  int asked = 0;
+  LayerHooks same;
+  same.linear_weight = [&](const std::string& linear) -> absl::StatusOr<torch::Tensor> {
+    ++asked;
+    const torch::Tensor& weight = w->at(linear + ".weight");
+    return LinearComputesInFloat32(weight) ? weight.to(torch::kFloat) : weight;
+  };
+  absl::StatusOr<torch::Tensor> handed = model_->DecoderLayerForward(layer, *w, input, same);
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  EXPECT_GT(asked, 0);
+  EXPECT_TRUE(torch::equal(*handed, *stored));
+
+  LayerHooks doubled;
+  doubled.linear_weight = [&](const std::string& linear) -> absl::StatusOr<torch::Tensor> {
+    return absl::EndsWith(linear, "o_proj") || absl::EndsWith(linear, "out_proj") ? w->at(linear + ".weight") * 2
+                                                                                    : torch::Tensor();
+  };
+  absl::StatusOr<torch::Tensor> changed = model_->DecoderLayerForward(layer, *w, input, doubled);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_FALSE(torch::equal(*changed, *stored));
+
+  LayerHooks misshapen;
+  misshapen.linear_weight = [&](const std::string& linear) -> absl::StatusOr<torch::Tensor> {
+    return w->at(linear + ".weight").slice(0, 0, 1);
+  };
+  absl::StatusOr<torch::Tensor> refused = model_->DecoderLayerForward(layer, *w, input, misshapen);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("LayerHooks.linear_weight for " + LayerPrefix(config(), layer)),
+            std::string::npos)
+      << refused.status();
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, FamiliesMatchTransformers, ::testing::ValuesIn(kFamilies),
                          [](const ::testing::TestParamInfo<FamilyCase>& info) { return std::string(info.param.dir); });
 

@@ -26,11 +26,9 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
 
 }  // namespace
 
-namespace {
 bool IsCpuHalfPrecision(const torch::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
 }
-}  // namespace
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!IsCpuHalfPrecision(x)) return torch::linear(x, weight, bias);

@@ -25,7 +25,11 @@ namespace internal {
 // fp16 products are computed by float32 BLAS and rounded once to the input
 // dtype: LibTorch's CPU half-precision GEMM also accumulates in float32 and
 // rounds once, but its own kernel is ~20x slower than BLAS.
+// A float32 `weight` holding the dtype's values gives the same result
+// without the conversion.
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+// Whether Linear and MatMul compute `t`'s dtype through float32 BLAS.
+bool IsCpuHalfPrecision(const torch::Tensor& t);
 torch::Tensor MatMul(const torch::Tensor& a, const torch::Tensor& b);
 
 // LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) in float32, cast back to x's

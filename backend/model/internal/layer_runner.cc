@@ -38,7 +38,25 @@ absl::StatusOr<torch::Tensor> LayerRunner::Linear(const std::string& module, con
     WRING_RETURN_IF_ERROR(CheckHookResult(input, x, "linear_input", name));
   }
   auto bias = weights_.find(name + ".bias");
-  return internal::Linear(input, Weight(module), bias == weights_.end() ? torch::Tensor() : bias->second);
+  const torch::Tensor bias_or_none = bias == weights_.end() ? torch::Tensor() : bias->second;
+  const torch::Tensor& stored = Weight(module);
+  if (hooks_.linear_weight) {
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor weight, hooks_.linear_weight(name));
+    if (weight.defined()) {
+      const bool usable = weight.sizes() == stored.sizes() && weight.device() == stored.device() &&
+                          (weight.scalar_type() == stored.scalar_type() ||
+                           (weight.scalar_type() == torch::kFloat && IsCpuHalfPrecision(input)));
+      if (!usable) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "LayerHooks.linear_weight for ", name, " returned ", Shape(weight), " ",
+            std::string(c10::toString(weight.scalar_type())), " on ", weight.device().str(), "; expected ",
+            Shape(stored), " ", std::string(c10::toString(stored.scalar_type())), " on ", stored.device().str(),
+            " (or float32 for a half-precision model on the CPU)"));
+      }
+      return internal::Linear(input, weight, bias_or_none);
+    }
+  }
+  return internal::Linear(input, stored, bias_or_none);
 }
 
 absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> LayerRunner::QueryKey(torch::Tensor query,
