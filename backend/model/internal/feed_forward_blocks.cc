@@ -63,8 +63,12 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
     const std::string path = absl::StrCat("mlp.experts.", e);
     torch::Tensor expert_out;
     if (all_tokens) {
-      WRING_ASSIGN_OR_RETURN(const torch::Tensor everything, RunGatedMlp(run, path, tokens));
-      expert_out = everything.index_select(0, token);
+      // Every Linear's hooks see every token; down_proj's product is only
+      // needed for the routed ones (upstream computes and discards the rest).
+      WRING_ASSIGN_OR_RETURN(const torch::Tensor gate, run.Linear(path + ".gate_proj", tokens));
+      WRING_ASSIGN_OR_RETURN(const torch::Tensor up, run.Linear(path + ".up_proj", tokens));
+      WRING_ASSIGN_OR_RETURN(expert_out,
+                             run.Linear(path + ".down_proj", Activate(config.hidden_act, gate) * up, token));
     } else {
       WRING_ASSIGN_OR_RETURN(expert_out, RunGatedMlp(run, path, tokens.index_select(0, token)));
     }

@@ -31,12 +31,18 @@ absl::Status CheckHookResult(const torch::Tensor& result, const torch::Tensor& a
 }
 
 absl::StatusOr<torch::Tensor> LayerRunner::Linear(const std::string& module, const torch::Tensor& x) const {
+  return Linear(module, x, torch::Tensor());
+}
+
+absl::StatusOr<torch::Tensor> LayerRunner::Linear(const std::string& module, const torch::Tensor& x,
+                                                  const torch::Tensor& rows) const {
   const std::string name = prefix_ + module;
   torch::Tensor input = x;
   if (hooks_.linear_input) {
     input = hooks_.linear_input(name, x);
     WRING_RETURN_IF_ERROR(CheckHookResult(input, x, "linear_input", name));
   }
+  if (rows.defined()) input = input.index_select(0, rows);
   auto bias = weights_.find(name + ".bias");
   const torch::Tensor bias_or_none = bias == weights_.end() ? torch::Tensor() : bias->second;
   const torch::Tensor& stored = Weight(module);

@@ -44,6 +44,11 @@ class LayerRunner {
 
   // `module`'s Linear (bias when present) on the hooked input.
   absl::StatusOr<torch::Tensor> Linear(const std::string& module, const torch::Tensor& x) const;
+  // The same for the rows `rows` (indices into x's first dimension) only,
+  // while the input hook still sees all of x: an expert calibrated on every
+  // token whose output only its routed tokens use.
+  absl::StatusOr<torch::Tensor> Linear(const std::string& module, const torch::Tensor& x,
+                                       const torch::Tensor& rows) const;
 
   // The attention-state hooks of self_attn.
   absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> QueryKey(torch::Tensor query, torch::Tensor key) const;
