@@ -40,17 +40,26 @@ absl::StatusOr<double> LinearGram::MeanSquaredOutputDifference(const torch::Tens
     const torch::Tensor d = trial.to(g.device(), torch::kFloat32) -
                             current.to(g.device(), torch::kFloat32);
     // tr(D G D^T) = <G, D^T D>, both symmetric: each block of columns of
-    // D^T D from its diagonal block rightwards, the off-diagonal part
-    // counted twice for the lower triangle it stands for.
+    // D^T D from its diagonal block rightwards, against G's block with the
+    // diagonal part halved, counted twice (the lower triangle it stands
+    // for). Halving is exact, so this is 2 <off-diagonal> + <diagonal>.
     const int64_t in = d.size(1);
-    torch::Tensor sum = torch::zeros({}, d.options());
-    for (int64_t start = 0; start < in; start += kBlockColumns) {
-      const int64_t end = std::min(start + kBlockColumns, in);
-      const torch::Tensor block = d.slice(1, start, end).t().mm(d.slice(1, start));  // [width, in - start]
-      const torch::Tensor g_block = g.slice(0, start, end).slice(1, start);
-      const torch::Tensor diagonal = (block.slice(1, 0, end - start) * g_block.slice(1, 0, end - start)).sum();
-      sum += 2 * (block * g_block).sum() - diagonal;
+    if (blocks_.empty()) {
+      for (int64_t start = 0; start < in; start += kBlockColumns) {
+        const int64_t end = std::min(start + kBlockColumns, in);
+        torch::Tensor block = g.slice(0, start, end).slice(1, start).contiguous().clone();
+        block.slice(1, 0, end - start).mul_(0.5);
+        blocks_.push_back(std::move(block));
+      }
     }
+    torch::Tensor sum = torch::zeros({}, d.options());
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      const int64_t start = static_cast<int64_t>(b) * kBlockColumns;
+      const int64_t end = std::min(start + kBlockColumns, in);
+      const torch::Tensor product = d.slice(1, start, end).t().mm(d.slice(1, start));  // [width, in - start]
+      sum += torch::dot(product.view(-1), blocks_[b].view(-1));
+    }
+    sum = 2 * sum;
     const double elements =
         static_cast<double>(gram_.rows()) * static_cast<double>(current.size(0));
     return sum.item<double>() / elements;

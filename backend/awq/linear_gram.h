@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,7 +34,10 @@ class LinearGram {
  public:
   // `input` [..., in] of any floating dtype; accumulated in float32 on the
   // input's device.
-  absl::Status Add(const torch::Tensor& input) { return gram_.Add(input); }
+  absl::Status Add(const torch::Tensor& input) {
+    blocks_.clear();
+    return gram_.Add(input);
+  }
 
   int64_t rows() const { return gram_.rows(); }
   int64_t width() const { return gram_.width(); }
@@ -44,17 +48,22 @@ class LinearGram {
   // count of all ranks' inputs (a non-finite input anywhere stays visible
   // in the sum).
   absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what) {
+    blocks_.clear();
     return gram_.SumOverRanks(collectives, what);
   }
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
   // for weights [out, in]: <G, D^T D> from the upper block triangle of the
-  // symmetric D^T D (GramLossFlops).
+  // symmetric D^T D (GramLossFlops). Not thread-safe (it caches G's blocks).
   absl::StatusOr<double> MeanSquaredOutputDifference(const torch::Tensor& current,
                                                      const torch::Tensor& trial) const;
 
  private:
   gram::InputGram gram_;
+  // G's blocks of rows on and right of the diagonal, contiguous, with the
+  // diagonal block halved, built on the first loss: each candidate's loss
+  // is then two dot products per block. Cleared when G changes.
+  mutable std::vector<torch::Tensor> blocks_;
 };
 
 // Matrix FLOPs (2 per multiply-add) of one MeanSquaredOutputDifference for

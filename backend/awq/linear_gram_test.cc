@@ -50,6 +50,15 @@ TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
     auto same = gram.MeanSquaredOutputDifference(current, current);
     ASSERT_TRUE(same.ok());
     EXPECT_EQ(*same, 0);
+
+    // More inputs after a loss: the next loss sees them.
+    inputs.push_back(torch::randn({2, 9, width}).to(torch::kBFloat16) * 3);
+    ASSERT_TRUE(gram.Add(inputs.back()).ok());
+    auto more = gram.MeanSquaredOutputDifference(current, trial);
+    ASSERT_TRUE(more.ok()) << more.status();
+    const double direct_more = DirectLoss(inputs, current, trial);
+    EXPECT_NEAR(*more, direct_more, 1e-5 * direct_more);
+    EXPECT_GT(std::abs(*more - *loss), 1e-3 * direct_more);
   }
 }
 
