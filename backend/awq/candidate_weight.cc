@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "backend/base/torch_errors.h"
+#include "backend/cpu_kernels/parallel_for.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {

@@ -1,7 +1,6 @@
 #include "backend/spinquant/hadamard.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 
 #include <map>
 #include <string>
@@ -22,6 +21,7 @@ struct EncodedMatrix {
 };
 
 constexpr EncodedMatrix kKnownMatrices[] = {
+#include "backend/cpu_kernels/parallel_for.h"
 #include "backend/spinquant/internal/known_hadamards_data.inc"
 };
 

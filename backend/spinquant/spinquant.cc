@@ -1,6 +1,5 @@
 #include "backend/spinquant/spinquant.h"
 
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compress/quantization_config.h"
+#include "backend/cpu_kernels/parallel_for.h"
 #include "backend/spinquant/hadamard.h"
 #include "mapping/base/status_macros.h"
 #include "mapping/check/reference_versions.h"

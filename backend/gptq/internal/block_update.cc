@@ -1,6 +1,5 @@
 #include "backend/gptq/internal/block_update.h"
 
-#include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -11,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/parallel_for.h"
 
 namespace wring {
 namespace backend {
