@@ -106,35 +106,15 @@ absl::StatusOr<double> Loss(const std::vector<torch::Tensor>& reference,
   return (total[0] / count[0]).item<double>();
 }
 
-// The most rows RunParent stacks into one forward: enough for every routed
-// expert of a sparse block to see a few hundred tokens, small enough that a
-// dense MLP's intermediate activations stay a few hundred megabytes.
-constexpr int64_t kMaxStackedRows = 4096;
-
 // Which consecutive cached inputs RunParent stacks into one forward: a
-// parent that runs on tokens gets them as [rows, features], up to
-// kMaxStackedRows, never splitting one input; any other parent one each.
+// parent that runs on tokens gets them as [rows, features] (StackableRuns);
+// any other parent one at a time.
 std::vector<std::pair<size_t, size_t>> StackedRanges(const LayerMapping& mapping,
                                                      const std::vector<torch::Tensor>& inputs) {
-  std::vector<std::pair<size_t, size_t>> ranges;
-  size_t next = 0;
-  while (next < inputs.size()) {
-    const torch::Tensor& first = inputs[next];
-    size_t end = next + 1;
-    if (mapping.parent_runs_on_tokens && first.dim() >= 1) {
-      const int64_t width = std::max<int64_t>(first.size(-1), 1);
-      int64_t rows = first.numel() / width;
-      while (end < inputs.size() && inputs[end].dim() >= 1 && inputs[end].size(-1) == first.size(-1)) {
-        const int64_t more = inputs[end].numel() / width;
-        if (rows + more > kMaxStackedRows) break;
-        rows += more;
-        ++end;
-      }
-    }
-    ranges.emplace_back(next, end);
-    next = end;
-  }
-  return ranges;
+  if (mapping.parent_runs_on_tokens) return model::StackableRuns(inputs);
+  std::vector<std::pair<size_t, size_t>> one_each;
+  for (size_t i = 0; i < inputs.size(); ++i) one_each.emplace_back(i, i + 1);
+  return one_each;
 }
 
 // The parent's output for each cached input, stacked as StackedRanges says

@@ -1,5 +1,6 @@
 #include "backend/model/causal_lm.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -56,6 +57,28 @@ CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig conf
       checkpoint_(std::move(checkpoint)) {}
 
 bool LinearComputesInFloat32(const torch::Tensor& weight) { return internal::IsCpuHalfPrecision(weight); }
+
+std::vector<std::pair<size_t, size_t>> StackableRuns(const std::vector<torch::Tensor>& samples, int64_t max_rows) {
+  std::vector<std::pair<size_t, size_t>> runs;
+  size_t next = 0;
+  while (next < samples.size()) {
+    const torch::Tensor& first = samples[next];
+    size_t end = next + 1;
+    if (first.dim() >= 1) {
+      const int64_t width = std::max<int64_t>(first.size(-1), 1);
+      int64_t rows = first.numel() / width;
+      while (end < samples.size() && samples[end].dim() >= 1 && samples[end].size(-1) == first.size(-1)) {
+        const int64_t more = samples[end].numel() / width;
+        if (rows + more > max_rows) break;
+        rows += more;
+        ++end;
+      }
+    }
+    runs.emplace_back(next, end);
+    next = end;
+  }
+  return runs;
+}
 
 CausalLm::~CausalLm() = default;
 
@@ -329,6 +352,32 @@ absl::StatusOr<torch::Tensor> CausalLm::DecoderLayerForward(int layer, const Wei
         torch::NoGradGuard no_grad;
         return internal::RunDecoderLayer(internal::LayerRunner(config_, layer, weights, used), hidden);
       });
+  WRING_RETURN_IF_ERROR(transform_error);
+  return out;
+}
+
+absl::StatusOr<std::vector<torch::Tensor>> CausalLm::DecoderLayerForwardSamples(
+    int layer, const Weights& weights, const std::vector<torch::Tensor>& hidden) {
+  if (hidden.size() == 1) {
+    WRING_ASSIGN_OR_RETURN(torch::Tensor out, DecoderLayerForward(layer, weights, hidden.front()));
+    return std::vector<torch::Tensor>{std::move(out)};
+  }
+  if (layer < 0 || layer >= config_.num_hidden_layers) {
+    return absl::OutOfRangeError(absl::StrCat("DecoderLayerForwardSamples: layer ", layer,
+                                              " out of range: the model has ", config_.num_hidden_layers,
+                                              " decoder layers"));
+  }
+  for (const torch::Tensor& h : hidden) WRING_RETURN_IF_ERROR(CheckHidden(h, "DecoderLayerForwardSamples"));
+  WRING_RETURN_IF_ERROR(CheckLayerWeights(layer, weights, device_, "DecoderLayerForwardSamples"));
+  absl::Status transform_error;
+  const LayerHooks used = WithModelTransforms({}, transform_error);
+  absl::StatusOr<std::vector<torch::Tensor>> out =
+      CatchTorchErrors(absl::StrCat("DecoderLayerForwardSamples(layer ", layer, ")"),
+                       [&]() -> absl::StatusOr<std::vector<torch::Tensor>> {
+                         torch::NoGradGuard no_grad;
+                         return internal::RunDecoderLayerOnSamples(
+                             internal::LayerRunner(config_, layer, weights, used), hidden);
+                       });
   WRING_RETURN_IF_ERROR(transform_error);
   return out;
 }

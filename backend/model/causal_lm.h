@@ -68,6 +68,19 @@ struct LayerHooks {
   bool moe_calibrate_all_experts = false;
 };
 
+// The most rows (tokens) a forward stacks from several samples
+// (CausalLm::DecoderLayerForwardSamples, AWQ's token-wise parents): enough
+// for every routed expert of a sparse block to see a few hundred tokens per
+// matrix product, few enough that a dense MLP's intermediate activations
+// stay a few hundred megabytes.
+inline constexpr int64_t kMaxStackedRows = 4096;
+
+// Consecutive runs [begin, end) of `samples` (each [..., features], one
+// feature width) whose rows together stay within `max_rows`; a sample
+// larger than that is a run of its own, and so is one of another width.
+std::vector<std::pair<size_t, size_t>> StackableRuns(const std::vector<torch::Tensor>& samples,
+                                                     int64_t max_rows = kMaxStackedRows);
+
 // Whether a Linear with this (stored) weight computes in float32 from a
 // float32 copy of it, so that LayerHooks::linear_weight may hand it float32
 // values directly: a bf16 or fp16 weight on the CPU.
@@ -106,6 +119,15 @@ class CausalLm {
   // `weights` must hold the layer's parameters with the config's shapes.
   absl::StatusOr<torch::Tensor> DecoderLayerForward(int layer, const Weights& weights, const torch::Tensor& hidden,
                                                     const LayerHooks& hooks = {});
+
+  // DecoderLayerForward without hooks of several samples (one of
+  // StackableRuns' runs): each sample's token mixer on its own, the
+  // feed-forward block once on all their tokens stacked, whose tokens are
+  // independent, so a sparse block's experts see several samples' tokens per
+  // matrix product. The outputs of one DecoderLayerForward per sample, up to
+  // the BLAS's accumulation order.
+  absl::StatusOr<std::vector<torch::Tensor>> DecoderLayerForwardSamples(int layer, const Weights& weights,
+                                                                        const std::vector<torch::Tensor>& hidden);
 
   // One part of decoder layer `layer` on its own input, as AWQ evaluates a
   // mapping's parent: "<layer>.self_attn" or "<layer>.linear_attn" on the

@@ -244,6 +244,34 @@ TEST_P(FamiliesMatchTransformers, LinearWeightHookReplacesTheStoredWeight) {
       << refused.status();
 }
 
+// The propagation pass runs several samples through a layer at once, the
+// feed-forward block on their tokens stacked: every sample's output must be
+// what a DecoderLayerForward of it alone gives (to the BLAS's accumulation
+// order), for samples of different lengths.
+TEST_P(FamiliesMatchTransformers, SamplesStackedThroughTheFeedForwardBlock) {
+  for (int layer = 0; layer < config().num_hidden_layers; ++layer) {
+    SCOPED_TRACE(layer);
+    absl::StatusOr<Weights> w = model_->LoadLayerWeights(layer);
+    ASSERT_TRUE(w.ok()) << w.status();
+    const torch::Tensor input = layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+    const int64_t length = input.size(1);
+    const std::vector<torch::Tensor> samples = {input.slice(1, 0, length / 3 + 1), input.slice(1, 0, length),
+                                                input.slice(1, length / 2, length)};
+    absl::StatusOr<std::vector<torch::Tensor>> stacked = model_->DecoderLayerForwardSamples(layer, *w, samples);
+    ASSERT_TRUE(stacked.ok()) << stacked.status();
+    ASSERT_EQ(stacked->size(), samples.size());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      absl::StatusOr<torch::Tensor> alone = model_->DecoderLayerForward(layer, *w, samples[i]);
+      ASSERT_TRUE(alone.ok()) << alone.status();
+      ASSERT_EQ((*stacked)[i].sizes(), alone->sizes());
+      ExpectClose((*stacked)[i], *alone, GetParam().atol / 10, GetParam().rtol / 10, "stacked sample");
+    }
+  }
+  EXPECT_EQ(StackableRuns({torch::zeros({1, 3000, 8}), torch::zeros({1096, 8}), torch::zeros({1, 1, 8}),
+                           torch::zeros({5000, 8}), torch::zeros({2, 4}), torch::zeros({3, 4})}),
+            (std::vector<std::pair<size_t, size_t>>{{0, 2}, {2, 3}, {3, 4}, {4, 6}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, FamiliesMatchTransformers, ::testing::ValuesIn(kFamilies),
                          [](const ::testing::TestParamInfo<FamilyCase>& info) { return std::string(info.param.dir); });
 

@@ -207,15 +207,22 @@ class SequentialPipeline {
           finite::CheckModifiedWeight(name, tensor,
                                       "the sequential epoch's modifiers (AWQ / SmoothQuant smoothing, GPTQ)"));
     }
+    // Without hooks the samples may share the feed-forward block's matrix
+    // products (model::StackableRuns): an MoE layer's routed experts then
+    // see several samples' tokens at once.
     const int total = static_cast<int>(hidden.size());
-    for (size_t i = 0; i < hidden.size(); ++i) {
+    for (const auto& [begin, end] : model::StackableRuns(hidden)) {
       WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
-      WRING_ASSIGN_OR_RETURN(torch::Tensor output,
-                             model_.DecoderLayerForward(context.layer, weights, hidden[i]));
-      WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden[i], output, {},
-                                                     {"propagation", static_cast<int>(i), true}));
-      hidden[i] = std::move(output);
-      progress_.Sample(context.layer, "propagating", static_cast<int>(i) + 1, total);
+      const std::vector<torch::Tensor> inputs(hidden.begin() + begin, hidden.begin() + end);
+      WRING_ASSIGN_OR_RETURN(std::vector<torch::Tensor> outputs,
+                             model_.DecoderLayerForwardSamples(context.layer, weights, inputs));
+      for (size_t i = begin; i < end; ++i) {
+        WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden[i],
+                                                       outputs[i - begin], {},
+                                                       {"propagation", static_cast<int>(i), true}));
+        hidden[i] = std::move(outputs[i - begin]);
+        progress_.Sample(context.layer, "propagating", static_cast<int>(i) + 1, total);
+      }
     }
     return absl::OkStatus();
   }

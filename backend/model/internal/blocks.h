@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "backend/model/internal/layer_runner.h"
@@ -41,6 +42,11 @@ absl::StatusOr<torch::Tensor> RunFeedForward(const LayerRunner& run, const torch
 
 // The whole decoder layer on hidden [B, T, hidden].
 absl::StatusOr<torch::Tensor> RunDecoderLayer(const LayerRunner& run, const torch::Tensor& hidden);
+
+// The same for several samples: each sample's token mixer on its own, the
+// feed-forward block once on all their tokens stacked.
+absl::StatusOr<std::vector<torch::Tensor>> RunDecoderLayerOnSamples(const LayerRunner& run,
+                                                                   const std::vector<torch::Tensor>& hidden);
 
 }  // namespace internal
 }  // namespace model
