@@ -80,6 +80,27 @@ std::vector<std::pair<size_t, size_t>> StackableRuns(const std::vector<torch::Te
   return runs;
 }
 
+torch::Tensor StackRows(const std::vector<torch::Tensor>& samples) {
+  std::vector<torch::Tensor> rows;
+  rows.reserve(samples.size());
+  for (const torch::Tensor& sample : samples) rows.push_back(sample.reshape({-1, sample.size(-1)}));
+  return torch::cat(rows, 0);
+}
+
+std::vector<torch::Tensor> SplitRows(const torch::Tensor& stacked, const std::vector<torch::Tensor>& samples) {
+  std::vector<torch::Tensor> pieces;
+  pieces.reserve(samples.size());
+  int64_t offset = 0;
+  for (const torch::Tensor& sample : samples) {
+    std::vector<int64_t> shape = sample.sizes().vec();
+    shape.back() = stacked.size(-1);
+    const int64_t rows = sample.numel() / std::max<int64_t>(sample.size(-1), 1);
+    pieces.push_back(stacked.slice(0, offset, offset + rows).reshape(shape));
+    offset += rows;
+  }
+  return pieces;
+}
+
 CausalLm::~CausalLm() = default;
 
 absl::StatusOr<std::unique_ptr<CausalLm>> CausalLm::Open(const std::string& model_dir, torch::Device device) {
@@ -385,24 +406,27 @@ absl::StatusOr<std::vector<torch::Tensor>> CausalLm::DecoderLayerForwardSamples(
 LayerHooks CausalLm::WithModelTransforms(const LayerHooks& hooks, absl::Status& error) const {
   LayerHooks combined = hooks;
   if (input_transform_) {
-    combined.linear_input = [this, &hooks, &error](const std::string& name, const torch::Tensor& input) {
+    // The caller's hooks are captured by value: the combined hooks must not
+    // depend on how long the argument lives.
+    combined.linear_input = [this, inner = hooks.linear_input, &error](const std::string& name,
+                                                                       const torch::Tensor& input) {
       absl::StatusOr<torch::Tensor> transformed = input_transform_(name, input);
       if (!transformed.ok()) {
         if (error.ok()) error = transformed.status();
         return input;
       }
-      return hooks.linear_input ? hooks.linear_input(name, *transformed) : *transformed;
+      return inner ? inner(name, *transformed) : *transformed;
     };
   }
   if (state_transform_) {
-    combined.query_key = [this, &hooks, &error](const std::string& name, const torch::Tensor& query,
-                                                const torch::Tensor& key) {
+    combined.query_key = [this, inner = hooks.query_key, &error](const std::string& name, const torch::Tensor& query,
+                                                                 const torch::Tensor& key) {
       absl::StatusOr<std::pair<torch::Tensor, torch::Tensor>> transformed = state_transform_(name, query, key);
       if (!transformed.ok()) {
         if (error.ok()) error = transformed.status();
         return std::make_pair(query, key);
       }
-      return hooks.query_key ? hooks.query_key(name, transformed->first, transformed->second) : *transformed;
+      return inner ? inner(name, transformed->first, transformed->second) : *transformed;
     };
   }
   return combined;

@@ -119,6 +119,13 @@ TEST(CausalLmErrors, LinearInputTransformRunsBeforeHooksAndReportsFailures) {
   EXPECT_EQ(hooked, 7);  // q, k, v, o, gate, up, down
   EXPECT_EQ(zero_down_inputs, 1);
   EXPECT_FALSE(torch::allclose(*changed, plain));
+  // Several samples at once (the propagation and evaluation passes) run the
+  // transform too.
+  absl::StatusOr<std::vector<torch::Tensor>> stacked =
+      (*model)->DecoderLayerForwardSamples(0, *weights, {*hidden, *hidden});
+  ASSERT_TRUE(stacked.ok()) << stacked.status();
+  ASSERT_EQ(stacked->size(), 2u);
+  for (const torch::Tensor& out : *stacked) EXPECT_TRUE(torch::allclose(out, *changed));
 
   (*model)->SetLinearInputTransform([](const std::string& name, const torch::Tensor& x)
                                         -> absl::StatusOr<torch::Tensor> {
@@ -129,6 +136,8 @@ TEST(CausalLmErrors, LinearInputTransformRunsBeforeHooksAndReportsFailures) {
   ExpectMentions(failed, {"block size 7", "down_proj"});
   failed = (*model)->SubmoduleForward(0, *weights, "model.layers.0.mlp", *hidden).status();
   ExpectMentions(failed, {"block size 7"});
+  failed = (*model)->DecoderLayerForwardSamples(0, *weights, {*hidden, *hidden}).status();
+  ExpectMentions(failed, {"block size 7", "down_proj"});
 }
 
 TEST(CausalLmErrors, LayerWithMissingExtraAndMisshapenTensors) {
