@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/finite/layer_checks.h"
 #include "backend/interrupt/interrupt.h"
+#include "backend/pipeline/advance_samples.h"
 #include "backend/pipeline/end_calibration.h"
 #include "backend/pipeline/quality_metrics.h"
 #include "mapping/base/status_macros.h"
@@ -32,17 +33,8 @@ absl::Status EvaluationStreams::AdvanceOriginal(model::CausalLm& model, int laye
                                                const model::Weights& original_weights,
                                                Progress& progress) {
   original_inputs_ = original_;
-  const int total = static_cast<int>(original_.size());
-  for (size_t i = 0; i < original_.size(); ++i) {
-    WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
-    WRING_ASSIGN_OR_RETURN(torch::Tensor reference,
-                           model.DecoderLayerForward(layer, original_weights, original_inputs_[i]));
-    WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model, layer, original_weights, original_inputs_[i],
-                                                   reference, {},
-                                                   {"evaluation", static_cast<int>(i), false}));
-    original_[i] = std::move(reference);
-    progress.Sample(layer, "evaluating the original", static_cast<int>(i) + 1, total);
-  }
+  WRING_RETURN_IF_ERROR(AdvanceSamples(model, layer, original_weights, original_, {"evaluation", 0, false},
+                                       "evaluating the original", progress));
   advanced_layer_ = layer;
   return absl::OkStatus();
 }

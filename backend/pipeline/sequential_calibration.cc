@@ -12,6 +12,7 @@
 #include "backend/finite/finite.h"
 #include "backend/finite/layer_checks.h"
 #include "backend/interrupt/interrupt.h"
+#include "backend/pipeline/advance_samples.h"
 #include "backend/pipeline/compress_layer.h"
 #include "backend/pipeline/end_calibration.h"
 #include "backend/pipeline/initialize_quantization.h"
@@ -207,24 +208,8 @@ class SequentialPipeline {
           finite::CheckModifiedWeight(name, tensor,
                                       "the sequential epoch's modifiers (AWQ / SmoothQuant smoothing, GPTQ)"));
     }
-    // Without hooks the samples may share the feed-forward block's matrix
-    // products (model::StackableRuns): an MoE layer's routed experts then
-    // see several samples' tokens at once.
-    const int total = static_cast<int>(hidden.size());
-    for (const auto& [begin, end] : model::StackableRuns(hidden)) {
-      WRING_RETURN_IF_ERROR(interrupt::CheckNotInterrupted());
-      const std::vector<torch::Tensor> inputs(hidden.begin() + begin, hidden.begin() + end);
-      WRING_ASSIGN_OR_RETURN(std::vector<torch::Tensor> outputs,
-                             model_.DecoderLayerForwardSamples(context.layer, weights, inputs));
-      for (size_t i = begin; i < end; ++i) {
-        WRING_RETURN_IF_ERROR(finite::CheckLayerOutput(model_, context.layer, weights, hidden[i],
-                                                       outputs[i - begin], {},
-                                                       {"propagation", static_cast<int>(i), true}));
-        hidden[i] = std::move(outputs[i - begin]);
-        progress_.Sample(context.layer, "propagating", static_cast<int>(i) + 1, total);
-      }
-    }
-    return absl::OkStatus();
+    return AdvanceSamples(model_, context.layer, weights, hidden, {"propagation", 0, true}, "propagating",
+                          progress_);
   }
 
   // The token counts of every worker's samples, in rank order: the whole
