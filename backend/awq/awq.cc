@@ -133,19 +133,10 @@ absl::StatusOr<std::vector<torch::Tensor>> RunParent(const LayerMapping& mapping
       outputs.push_back(std::move(out));
       continue;
     }
-    const int64_t width = inputs[begin].size(-1);
-    std::vector<torch::Tensor> rows;
-    for (size_t i = begin; i < end; ++i) rows.push_back(inputs[i].reshape({-1, width}));
+    const std::vector<torch::Tensor> samples(inputs.begin() + begin, inputs.begin() + end);
     WRING_ASSIGN_OR_RETURN(const torch::Tensor stacked,
-                           forward(mapping.parent, weights, torch::cat(rows, 0), candidate));
-    int64_t offset = 0;
-    for (size_t i = begin; i < end; ++i) {
-      std::vector<int64_t> shape = inputs[i].sizes().vec();
-      shape.back() = stacked.size(-1);
-      const int64_t count = rows[i - begin].size(0);
-      outputs.push_back(stacked.slice(0, offset, offset + count).reshape(shape));
-      offset += count;
-    }
+                           forward(mapping.parent, weights, model::StackRows(samples), candidate));
+    for (torch::Tensor& piece : model::SplitRows(stacked, samples)) outputs.push_back(std::move(piece));
   }
   return outputs;
 }

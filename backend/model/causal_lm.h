@@ -81,6 +81,12 @@ inline constexpr int64_t kMaxStackedRows = 4096;
 std::vector<std::pair<size_t, size_t>> StackableRuns(const std::vector<torch::Tensor>& samples,
                                                      int64_t max_rows = kMaxStackedRows);
 
+// One run's samples as a single [rows, features] tensor, and a result of
+// that back into one piece per sample, each shaped like its sample but with
+// the result's feature width. Throw (c10::Error) on mismatched shapes.
+torch::Tensor StackRows(const std::vector<torch::Tensor>& samples);
+std::vector<torch::Tensor> SplitRows(const torch::Tensor& stacked, const std::vector<torch::Tensor>& samples);
+
 // Whether a Linear with this (stored) weight computes in float32 from a
 // float32 copy of it, so that LayerHooks::linear_weight may hand it float32
 // values directly: a bf16 or fp16 weight on the CPU.

@@ -47,20 +47,15 @@ absl::StatusOr<torch::Tensor> RunDecoderLayer(const LayerRunner& run, const torc
 
 absl::StatusOr<std::vector<torch::Tensor>> RunDecoderLayerOnSamples(const LayerRunner& run,
                                                                    const std::vector<torch::Tensor>& hidden) {
-  std::vector<torch::Tensor> after_mixer, ff_rows;
+  std::vector<torch::Tensor> after_mixer, ff_in;
   for (const torch::Tensor& h : hidden) {
     WRING_ASSIGN_OR_RETURN(auto half, RunMixerHalf(run, h));
     after_mixer.push_back(std::move(half.first));
-    ff_rows.push_back(half.second.reshape({-1, half.second.size(-1)}));
+    ff_in.push_back(std::move(half.second));
   }
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor ff, RunFeedForward(run, torch::cat(ff_rows, 0)));
-  std::vector<torch::Tensor> out;
-  int64_t offset = 0;
-  for (size_t i = 0; i < hidden.size(); ++i) {
-    const int64_t rows = ff_rows[i].size(0);
-    out.push_back(FinishLayer(run, after_mixer[i], ff.slice(0, offset, offset + rows).reshape(hidden[i].sizes())));
-    offset += rows;
-  }
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor ff, RunFeedForward(run, StackRows(ff_in)));
+  std::vector<torch::Tensor> out = SplitRows(ff, ff_in);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = FinishLayer(run, after_mixer[i], std::move(out[i]));
   return out;
 }
 
