@@ -13,9 +13,9 @@
 // 2-D bf16 / fp16 / fp32 weight on the CPU, int quantization by channel or
 // group): two vectorized passes, parallel over rows, and the qparams from
 // compressed-tensors' own arithmetic (quantize::CalculateQParams) on the
-// per-group minima and maxima; 6x faster than the chain on one core. The result is bit for bit the chain's, which
-// CandidateWeightByOps spells out and the tests compare against; any other
-// layout goes through the chain.
+// per-group minima and maxima; 6x faster than the chain on one core. The
+// result is bit for bit the chain's, which CandidateWeightByOps spells out
+// and the tests compare against; any other layout goes through the chain.
 #ifndef WRING_BACKEND_AWQ_CANDIDATE_WEIGHT_H_
 #define WRING_BACKEND_AWQ_CANDIDATE_WEIGHT_H_
 

@@ -47,7 +47,7 @@ absl::StatusOr<double> LinearGram::MeanSquaredOutputDifference(const torch::Tens
     if (blocks_.empty()) {
       for (int64_t start = 0; start < in; start += kBlockColumns) {
         const int64_t end = std::min(start + kBlockColumns, in);
-        torch::Tensor block = g.slice(0, start, end).slice(1, start).contiguous().clone();
+        torch::Tensor block = g.slice(0, start, end).slice(1, start).clone(at::MemoryFormat::Contiguous);
         block.slice(1, 0, end - start).mul_(0.5);
         blocks_.push_back(std::move(block));
       }

@@ -62,7 +62,7 @@ class LinearGram {
   gram::InputGram gram_;
   // G's blocks of rows on and right of the diagonal, contiguous, with the
   // diagonal block halved, built on the first loss: each candidate's loss
-  // is then two dot products per block. Cleared when G changes.
+  // is then one dot product per block. Cleared when G changes.
   mutable std::vector<torch::Tensor> blocks_;
 };
 
