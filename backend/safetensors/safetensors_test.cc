@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "backend/interrupt/interrupt.h"
 #include "backend/safetensors/reader.h"
 #include "backend/safetensors/writer.h"
+#include "backend/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "mapping/base/json.h"
 #include "mapping/model/safetensors.h"
@@ -22,13 +22,6 @@ namespace wring {
 namespace backend {
 namespace safetensors {
 namespace {
-
-std::string MakeTempDir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string pattern = std::string(base ? base : "/tmp") + "/st_XXXXXX";
-  EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-  return pattern;
-}
 
 void WriteRaw(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -55,7 +48,7 @@ std::string RawSafetensors(const std::string& header_json, const std::string& da
 }
 
 TEST(Safetensors, RoundTripsEveryDtypeWithMetadata) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   const std::string path = dir + "/model.safetensors";
   torch::manual_seed(5);
   torch::Tensor fp8_source = torch::tensor({1.0625f, -448.0f, 0.5f, 3.0f});
@@ -105,7 +98,7 @@ TEST(Safetensors, RoundTripsEveryDtypeWithMetadata) {
 }
 
 TEST(Safetensors, ViewsAreCopyOnWriteAndOutliveTheFileObject) {
-  const std::string path = MakeTempDir() + "/a.safetensors";
+  const std::string path = testing::MakeTempDir("st") + "/a.safetensors";
   ASSERT_TRUE(WriteSafetensorsFile(path, {{"x", torch::ones({4})}}).ok());
   torch::Tensor view;
   {
@@ -125,7 +118,7 @@ TEST(Safetensors, ViewsAreCopyOnWriteAndOutliveTheFileObject) {
 // Releasing a tensor's pages keeps its views (and modified copies) valid:
 // the kernel reads the file again.
 TEST(Safetensors, ReleasedPagesAreReadAgainFromTheFile) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   const torch::Tensor big = torch::randn({256, 1024});  // 1 MiB: whole pages
   const torch::Tensor small = torch::arange(10).to(torch::kFloat);
   ASSERT_TRUE(WriteSafetensorsCheckpoint(dir, {{"big", big}, {"small", small}}, {}, 1 << 30).ok());
@@ -142,7 +135,7 @@ TEST(Safetensors, ReleasedPagesAreReadAgainFromTheFile) {
 }
 
 TEST(Safetensors, ShardsBySizeWithIndex) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   std::vector<TensorToWrite> tensors;
   for (const char* name : {"model.layers.1.w", "model.layers.0.w", "lm_head.weight"}) {
     tensors.push_back({name, torch::randn({100})});  // 400 bytes each
@@ -176,7 +169,7 @@ TEST(Safetensors, ShardsBySizeWithIndex) {
 }
 
 TEST(Safetensors, SmallCheckpointIsOneFileWithoutIndex) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   absl::StatusOr<std::vector<std::string>> files =
       WriteSafetensorsCheckpoint(dir, {{"a", torch::ones({2})}, {"b", torch::zeros({3})}}, {}, 1 << 20);
   ASSERT_TRUE(files.ok()) << files.status();
@@ -188,7 +181,7 @@ TEST(Safetensors, SmallCheckpointIsOneFileWithoutIndex) {
 }
 
 TEST(Safetensors, MissingTensorNamesFileAndTensor) {
-  const std::string path = MakeTempDir() + "/m.safetensors";
+  const std::string path = testing::MakeTempDir("st") + "/m.safetensors";
   ASSERT_TRUE(WriteSafetensorsFile(path, {{"present", torch::ones({1})}}).ok());
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
   ASSERT_TRUE(file.ok());
@@ -198,7 +191,7 @@ TEST(Safetensors, MissingTensorNamesFileAndTensor) {
 }
 
 TEST(Safetensors, TruncatedFileIsRejectedWithItsName) {
-  const std::string path = MakeTempDir() + "/t.safetensors";
+  const std::string path = testing::MakeTempDir("st") + "/t.safetensors";
   ASSERT_TRUE(WriteSafetensorsFile(path, {{"x", torch::ones({16})}}).ok());
   const std::string bytes = mapping::testing::ReadFileOrFail(path);
   WriteRaw(path, bytes.substr(0, bytes.size() - 4));
@@ -215,7 +208,7 @@ TEST(Safetensors, TruncatedFileIsRejectedWithItsName) {
 }
 
 TEST(Safetensors, MisalignedDataIsCopiedAndUnknownDtypesReported) {
-  const std::string path = MakeTempDir() + "/raw.safetensors";
+  const std::string path = testing::MakeTempDir("st") + "/raw.safetensors";
   // Pad the header so the F32 data starts at a file offset of 3 mod 4.
   std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   while ((header.size() + 8) % 4 != 3) header.push_back(' ');
@@ -237,7 +230,7 @@ TEST(Safetensors, MisalignedDataIsCopiedAndUnknownDtypesReported) {
 }
 
 TEST(Safetensors, FailedWritesLeaveNothingBehind) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   absl::Status duplicate =
       WriteSafetensorsFile(dir + "/d.safetensors", {{"x", torch::ones({1})}, {"x", torch::ones({1})}});
   EXPECT_EQ(duplicate.code(), absl::StatusCode::kInvalidArgument);
@@ -271,12 +264,12 @@ void WriteBeyondFileSizeLimit(const std::string& dir) {
 // error on a half-written file). In a child process, so the limit and the
 // ignored SIGXFSZ stay there.
 TEST(Safetensors, FullDiskIsAClearErrorAndLeavesNothing) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   EXPECT_EXIT(WriteBeyondFileSizeLimit(dir), ::testing::ExitedWithCode(0), "cannot write: File too large");
 }
 
 TEST(Safetensors, StopRequestEndsTheWriteAndLeavesNothing) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("st");
   interrupt::RequestStop(SIGTERM);
   absl::StatusOr<std::vector<std::string>> files =
       WriteSafetensorsCheckpoint(dir, {{"a", torch::ones({300})}, {"b", torch::ones({300})}}, {}, 1000);

@@ -1,26 +1,19 @@
 #include "backend/safetensors/spill_file.h"
 
 #include <dirent.h>
-#include <stdlib.h>
 
 #include <string>
 #include <vector>
 
 #include "backend/safetensors/reader.h"
 #include "backend/safetensors/writer.h"
+#include "backend/testing/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace wring {
 namespace backend {
 namespace safetensors {
 namespace {
-
-std::string MakeTempDir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string pattern = std::string(base ? base : "/tmp") + "/spill_XXXXXX";
-  EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-  return pattern;
-}
 
 int Entries(const std::string& dir) {
   int n = 0;
@@ -31,7 +24,7 @@ int Entries(const std::string& dir) {
 }
 
 TEST(SpillFile, LargeTensorsBecomeViewsOfTheFileWithTheSameValues) {
-  const std::string dir = MakeTempDir();
+  const std::string dir = testing::MakeTempDir("spill");
   absl::StatusOr<std::unique_ptr<SpillFile>> spill = SpillFile::Create(dir, /*min_bytes=*/4096);
   ASSERT_TRUE(spill.ok()) << spill.status();
   EXPECT_EQ(Entries(dir), 0) << "the spill file is unlinked at once";
