@@ -9,6 +9,7 @@
 
 #include "backend/base/torch_errors.h"
 #include "backend/cpu_kernels/parallel_for.h"
+#include "backend/cpu_kernels/rounding.h"
 #include "mapping/base/status_macros.h"
 
 namespace wring {
@@ -16,58 +17,11 @@ namespace backend {
 namespace awq {
 namespace {
 
+using cpu_kernels::RoundBf16;
+using cpu_kernels::RoundFloat;
+using cpu_kernels::RoundHalf;
+using cpu_kernels::RoundHalfToEven;
 using quantize::QuantizationStrategy;
-
-// Values travel as float, rounded to the weight's dtype after each
-// operation the way a LibTorch CPU kernel rounds its result (compute in
-// float, round once). A float64 result is first narrowed to float, as
-// c10::BFloat16 and c10::Half convert from float only.
-struct RoundBf16 {
-  using Stored = uint16_t;  // c10::BFloat16's bits, for the vectorizer
-  static float Load(uint16_t bits) { return FromBits(static_cast<uint32_t>(bits) << 16); }
-  static float Round(float f) {
-    const uint32_t u = ToBits(f);
-    const float rounded = FromBits((u + UINT32_C(0x7FFF) + ((u >> 16) & 1)) & UINT32_C(0xFFFF0000));
-    return f != f ? f : rounded;
-  }
-  // NaN as c10::BFloat16 stores it.
-  static uint16_t Store(float f) {
-    return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(ToBits(Round(f)) >> 16);
-  }
-  static uint32_t ToBits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    return u;
-  }
-  static float FromBits(uint32_t u) {
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-  }
-};
-struct RoundHalf {
-  using Stored = c10::Half;
-  static float Load(Stored v) { return static_cast<float>(v); }
-  static float Round(float f) { return static_cast<float>(c10::Half(f)); }
-  static Stored Store(float f) { return Stored(f); }
-};
-struct RoundFloat {
-  using Stored = float;
-  static float Load(float v) { return v; }
-  static float Round(float f) { return f; }
-  static Stored Store(float f) { return f; }
-};
-
-// Half-to-even rounding of |v| <= 2^22 (the clamped quantized values) without
-// a libm call: adding 1.5 * 2^23 leaves no fraction bits.
-inline float RoundHalfToEven(float v) {
-  constexpr float kMagic = 12582912.0f;
-  return (v + kMagic) - kMagic;
-}
-
-// The row kernels are written for the compiler to vectorize; bf16 ones are
-// also compiled for AVX2 and AVX-512 and picked at load time.
-#define WRING_ROW_KERNEL inline __attribute__((always_inline))
 
 // x = dtype(W * s) for one row (`W * s` computes in the wider of the two).
 template <typename R, typename S>
@@ -141,21 +95,21 @@ WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* s
   }
 }
 
-#define WRING_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-WRING_CLONES void ScaleRowBf16(const uint16_t* w, const double* s, float* x, int64_t n) {
+WRING_CPU_CLONES void ScaleRowBf16(const uint16_t* w, const double* s, float* x, int64_t n) {
   ScaleRow<RoundBf16, double>(w, s, x, n);
 }
-WRING_CLONES void ScaleRowBf16(const uint16_t* w, const float* s, float* x, int64_t n) {
+WRING_CPU_CLONES void ScaleRowBf16(const uint16_t* w, const float* s, float* x, int64_t n) {
   ScaleRow<RoundBf16, float>(w, s, x, n);
 }
-WRING_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
+WRING_CPU_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
   GroupExtremes(x, group, groups, lo, hi);
 }
 // One clone set per scales dtype and output (bf16 or its float32 value).
-#define WRING_FAKE_QUANTIZE_ROW_BF16(S, Out)                                                                   \
-  WRING_CLONES void FakeQuantizeRowBf16(const float* x, const S* s, const float* scale, const float* zero,     \
-                                        int64_t group, int64_t groups, float qmin, float qmax, Out* out) {     \
-    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);                     \
+#define WRING_FAKE_QUANTIZE_ROW_BF16(S, Out)                                                                \
+  WRING_CPU_CLONES void FakeQuantizeRowBf16(const float* x, const S* s, const float* scale,                  \
+                                            const float* zero, int64_t group, int64_t groups, float qmin,    \
+                                            float qmax, Out* out) {                                          \
+    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);                  \
   }
 WRING_FAKE_QUANTIZE_ROW_BF16(double, uint16_t)
 WRING_FAKE_QUANTIZE_ROW_BF16(float, uint16_t)

@@ -1,0 +1,74 @@
+// How LibTorch's CPU kernels round a float result to a half-precision dtype,
+// written for the compiler to vectorize, for the backend's fused kernels
+// that must give the same values as the tensor operations they replace
+// (AWQ's candidate weights, GPTQ's block update).
+#ifndef WRING_BACKEND_CPU_KERNELS_ROUNDING_H_
+#define WRING_BACKEND_CPU_KERNELS_ROUNDING_H_
+
+#include <c10/util/Half.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace wring {
+namespace backend {
+namespace cpu_kernels {
+
+// Values travel as float, rounded to the dtype after each operation the way
+// a LibTorch CPU kernel rounds its result (compute in float, round once).
+struct RoundBf16 {
+  using Stored = uint16_t;  // c10::BFloat16's bits, for the vectorizer
+  static float Load(uint16_t bits) { return FromBits(static_cast<uint32_t>(bits) << 16); }
+  // Round half to even, NaN kept: c10::BFloat16(float) without its branch.
+  static float Round(float f) {
+    const uint32_t u = ToBits(f);
+    const float rounded = FromBits((u + UINT32_C(0x7FFF) + ((u >> 16) & 1)) & UINT32_C(0xFFFF0000));
+    return f != f ? f : rounded;
+  }
+  // NaN as c10::BFloat16 stores it.
+  static uint16_t Store(float f) {
+    return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(ToBits(Round(f)) >> 16);
+  }
+  static uint32_t ToBits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+  }
+  static float FromBits(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+};
+struct RoundHalf {
+  using Stored = c10::Half;
+  static float Load(Stored v) { return static_cast<float>(v); }
+  static float Round(float f) { return static_cast<float>(c10::Half(f)); }
+  static Stored Store(float f) { return Stored(f); }
+};
+struct RoundFloat {
+  using Stored = float;
+  static float Load(float v) { return v; }
+  static float Round(float f) { return f; }
+  static Stored Store(float f) { return f; }
+};
+
+// Half-to-even rounding of |v| <= 2^22 (clamped quantized values) without a
+// libm call: adding 1.5 * 2^23 leaves no fraction bits. Equal to
+// std::nearbyint in the default rounding mode; NaN stays NaN.
+inline float RoundHalfToEven(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
+}  // namespace cpu_kernels
+}  // namespace backend
+}  // namespace wring
+
+// A row kernel is inlined into its callers; the callers marked
+// WRING_CPU_CLONES are also compiled for AVX2 and AVX-512 and picked when the
+// program loads (the build's baseline is plain x86-64).
+#define WRING_ROW_KERNEL inline __attribute__((always_inline))
+#define WRING_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+#endif  // WRING_BACKEND_CPU_KERNELS_ROUNDING_H_
