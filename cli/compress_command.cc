@@ -35,6 +35,11 @@ ABSL_FLAG(bool, awq_forward_loss, false,
           "compress: score AWQ candidates of Linear parents (o_proj, down_proj) with a forward "
           "per candidate, as llm-compressor does, instead of the exact and faster Gram-matrix "
           "form; for bit-for-bit comparisons (--awq-forward-loss)");
+ABSL_FLAG(bool, gptq_upstream_factorization, false,
+          "compress: factorize each GPTQ Hessian as llm-compressor does (Cholesky, inverse, "
+          "Cholesky of the inverse) instead of one Cholesky of the reversed Hessian: the same "
+          "quantities rounded as upstream rounds them, for bit-for-bit comparisons; the solves "
+          "take up to twice as long (--gptq-upstream-factorization)");
 ABSL_FLAG(std::string, demo, "",
           "compress: run the whole path on a built-in tiny model and text, writing to DIR");
 
@@ -102,6 +107,7 @@ backend::job::CompressOptions OptionsFromFlags(const Worker& worker) {
   options.seed = absl::GetFlag(FLAGS_seed);
   options.shuffle = absl::GetFlag(FLAGS_shuffle);
   options.awq_forward_loss = absl::GetFlag(FLAGS_awq_forward_loss);
+  options.gptq_upstream_factorization = absl::GetFlag(FLAGS_gptq_upstream_factorization);
   options.progress = absl::GetFlag(FLAGS_quiet) || !worker.reports ? nullptr : stderr;
   return options;
 }
@@ -144,7 +150,7 @@ const std::vector<std::string>& CompressFlagNames() {
   static const auto* names = [] {
     auto* list = new std::vector<std::string>{
         "dataset", "output", "device", "num_samples", "seq_len", "eval_samples",
-        "seed",    "shuffle", "quiet", "demo", "awq_forward_loss"};
+        "seed",    "shuffle", "quiet", "demo", "awq_forward_loss", "gptq_upstream_factorization"};
     for (const std::string& name : LaunchFlagNames()) list->push_back(name);
     return list;
   }();

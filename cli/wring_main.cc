@@ -101,7 +101,7 @@ constexpr char kCompressUsage[] =
     "  --num-samples N      calibration samples (default 512)\n"
     "  --seq-len L          tokens per sample (default 384)\n"
     "  --eval-samples N     held-out samples for the quality report (default 8; 0: none)\n"
-    "  --seed S, --noshuffle, --quiet, --awq-forward-loss\n\n"
+    "  --seed S, --noshuffle, --quiet, --awq-forward-loss, --gptq-upstream-factorization\n\n"
     "Exit status: 0 written, 1 the recipe would fail, 2 unusable input, 3 the run failed.\n";
 
 const char* UsageOf(const std::string& command) {

@@ -33,11 +33,11 @@ absl::Status CheckWeights(const torch::Tensor& weights, const Factorization& fac
   if (!weights.defined() || weights.dim() != 3 || !weights.is_floating_point()) {
     return absl::InvalidArgumentError("GPTQ: floating weights of shape [batch, out, in] expected");
   }
-  if (factorization.batch() != weights.size(0) || factorization.hinv.size(-1) != weights.size(2)) {
+  if (factorization.batch() != weights.size(0) || factorization.factor.size(-1) != weights.size(2)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "GPTQ: weights [", weights.size(0), ", ", weights.size(1), ", ", weights.size(2),
         "] do not match a factorization of ", factorization.batch(), " Hessians of width ",
-        factorization.hinv.size(-1)));
+        factorization.factor.size(-1)));
   }
   if (!qparams.scale.defined() || qparams.scale.size(0) != weights.size(0)) {
     return absl::InvalidArgumentError("GPTQ: one stacked scale per batch item expected");
@@ -103,7 +103,9 @@ Factorization Factorization::Expand(int64_t batch) const {
   Factorization out;
   if (perm.defined()) out.perm = perm.expand({batch, -1});
   out.dead = dead.expand({batch, -1});
-  out.hinv = hinv.expand({batch, -1, -1});
+  out.factor = factor.expand({batch, -1, -1});
+  out.diagonal = diagonal.expand({batch, -1});
+  out.inverse = inverse;
   out.rtn_fallback.assign(batch, rtn_fallback.at(0));
   return out;
 }
@@ -121,11 +123,14 @@ absl::StatusOr<Factorization> FactorizeHessians(torch::Tensor hessians, const Gp
     hessians = torch::Tensor();
     if (options.activation_ordering) f.perm = internal::OrderByActivation(h);
     const int64_t batch = upstream_batch > 0 ? upstream_batch : h.size(0);
-    absl::StatusOr<torch::Tensor> dead = internal::FactorizeInPlace(
-        h, options.dampening_frac, batch >= kMinBatchedCholeskySize, f.rtn_fallback);
-    if (!dead.ok()) return dead.status();
-    f.dead = *dead;
-    f.hinv = h;
+    absl::StatusOr<internal::FactorDiagonal> factored =
+        internal::FactorizeInPlace(h, options.dampening_frac, batch >= kMinBatchedCholeskySize,
+                                   options.upstream_factorization, f.rtn_fallback);
+    if (!factored.ok()) return factored.status();
+    f.dead = factored->dead;
+    f.diagonal = factored->diagonal;
+    f.factor = h;
+    f.inverse = options.upstream_factorization;
     return f;
   });
 }
@@ -143,15 +148,23 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
     const int64_t batch = weights.size(0);
     const int64_t rows = weights.size(1);
     const int64_t columns = weights.size(2);
-    const torch::Device device = factorization.hinv.device();
-    torch::Tensor w = weights.to(device, torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    const torch::Device device = factorization.factor.device();
+    const torch::Tensor source = weights.to(device);
     quantize::QParams qp{qparams.scale.to(device),
                          qparams.zero_point.defined() ? qparams.zero_point.to(device)
                                                       : torch::Tensor()};
     const torch::Tensor& perm = factorization.perm;
-    if (perm.defined()) {
-      w = torch::gather(w, -1, perm.unsqueeze(-2).expand({-1, rows, -1}));
-    }
+    // The columns [i1, i2) before GPTQ, in the permuted order, dead ones
+    // zeroed (a fresh float32 tensor).
+    const auto original_columns = [&](int64_t i1, int64_t i2) {
+      torch::Tensor columns =
+          perm.defined()
+              ? torch::gather(source, -1, perm.slice(-1, i1, i2).unsqueeze(-2).expand({-1, rows, -1}))
+              : source.slice(2, i1, i2);
+      columns = columns.to(torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
+      columns.masked_fill_(factorization.dead.slice(-1, i1, i2).unsqueeze(1), 0);
+      return columns;
+    };
     // Column -> group index; with activation ordering, the original group
     // of each permuted column.
     torch::Tensor g_idx;
@@ -163,17 +176,22 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
                          "floor");
       if (perm.defined()) g_idx = torch::gather(g_idx.unsqueeze(0).expand({batch, -1}), 1, perm);
     }
-    w.masked_fill_(factorization.dead.unsqueeze(1), 0);
 
-    const torch::Tensor& hinv = factorization.hinv;
+    // w: each column as the feedback of the columns before it leaves it,
+    // then its quantized value.
+    torch::Tensor w = original_columns(0, columns);
+    const torch::Tensor& factor = factorization.factor;
     torch::Tensor losses = torch::zeros({batch, rows}, w.options());
     for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
       const int64_t i2 = std::min(i1 + options.block_size, columns);
       internal::Block block;
       block.weights = w.slice(2, i1, i2).clone();
-      block.quantized = torch::zeros_like(block.weights);
-      block.errors = torch::zeros_like(block.weights);
-      block.hinv = hinv.slice(1, i1, i2).slice(2, i1, i2);
+      block.inverse = factorization.inverse;
+      if (!block.inverse) block.feedback = i1 == 0 ? block.weights.clone() : original_columns(i1, i2);
+      block.quantized = torch::empty_like(block.weights);  // every column written
+      block.errors = torch::empty_like(block.weights);
+      block.factor = factor.slice(1, i1, i2).slice(2, i1, i2);
+      block.diagonal = factorization.diagonal.slice(1, i1, i2);
       std::tie(block.scale, block.zero_point) = ColumnScaleWindow(qp, g_idx, args, rows, i1, i2);
       if (absl::Status status = internal::UpdateBlock(block, args, options.force_tensor_path);
           !status.ok()) {
@@ -182,7 +200,14 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
       w.slice(2, i1, i2).copy_(block.quantized);
       losses.add_(torch::sum(block.errors.square(), 2) / 2);
       if (i2 < columns) {
-        w.slice(2, i2).sub_(torch::bmm(block.errors, hinv.slice(1, i1, i2).slice(2, i2)));
+        // In place: the slice's rows are BLAS's leading dimension, no
+        // temporary of the remaining columns' size.
+        const torch::Tensor rows_of_block = factor.slice(1, i1, i2).slice(2, i2);
+        if (block.inverse) {
+          w.slice(2, i2).baddbmm_(block.errors, rows_of_block, /*beta=*/1, /*alpha=*/-1);
+        } else {
+          w.slice(2, i2).baddbmm_(block.feedback, rows_of_block);
+        }
       }
     }
     if (perm.defined()) {

@@ -10,16 +10,27 @@
 //      unchanged and the checkpoint needs no g_idx (0.14 writes none);
 //   2. dead columns (zero Hessian diagonal): diagonal set to 1, weight
 //      column zeroed;
-//   3. dampening by dampening_frac * mean(diag), Cholesky, cholesky_inverse,
-//      and the upper Cholesky factor of the inverse. A Hessian that is not
-//      positive definite is replaced by the identity: that module is
-//      quantized round-to-nearest with the same scales (rtn_fallback).
-//      Batches of >= 16 factorize batched, smaller ones item by item, each
-//      with upstream's own reductions;
+//   3. dampening by dampening_frac * mean(diag), then the factorization.
+//      Upstream takes L = cholesky(H), cholesky_inverse, and U, the upper
+//      Cholesky factor of H⁻¹ (four n³/3 steps); wring takes one Cholesky,
+//      of H with rows and columns reversed, which gives the upper
+//      triangular F with H = F Fᵀ. Then U = F⁻¹, and step 4 needs only F:
+//      with D = W - Q (the weight before GPTQ minus its quantized value),
+//      upstream's errors are Err = D U⁻¹ = D F, so column j is quantized
+//      from W_j + Σ_{i<j} D_i F_ij / F_jj, its error (w_j - q_j) F_jj. The
+//      same quantities, rounded differently in float32 (about as far from
+//      upstream's as OpenBLAS's factorization is from MKL's, but GPTQ's
+//      error feedback spreads a flipped rounding), at a quarter of the
+//      factorization's work; GptqOptions::upstream_factorization takes
+//      upstream's three steps instead. A Hessian whose Cholesky fails is
+//      replaced by the identity: that module is quantized round-to-nearest
+//      with the same scales (rtn_fallback), as upstream does. Batches of
+//      >= 16 are dampened batched, smaller ones item by item, each with
+//      upstream's own reductions;
 //   4. blocks of block_size columns: each column is fake-quantized with its
-//      row's (group's) scale from the weight observer, its error divided by
-//      the inverse's diagonal feeds the rest of the block, and the block's
-//      errors feed the columns after it through one matrix product;
+//      row's (group's) scale from the weight observer, D_j F_ij / F_jj
+//      feeds the later columns of the block, and the block's D feeds the
+//      columns after it through one matrix product;
 //   5. the permutation is undone.
 // The scales are the weight observer's, computed from the weight before
 // GPTQ (on_sequential_epoch_end observes before compressing); GPTQ changes
@@ -47,14 +58,19 @@ struct GptqOptions {
   // Run the block update as tensor operations (upstream's eager path, any
   // device) even where the fused CPU kernel applies; for tests.
   bool force_tensor_path = false;
+  // Step 3 as upstream computes it (Cholesky, cholesky_inverse, Cholesky:
+  // about twice the work) instead of one Cholesky of the reversed Hessian:
+  // the same quantities, rounded as upstream rounds them, for bit-for-bit
+  // comparisons (`wring compress --gptq_upstream_factorization`).
+  bool upstream_factorization = false;
 };
 
 struct GptqResult {
   // [B, out, in] float32: the fake-quantized weights in their original
   // column order (values of the scale's dtype).
   torch::Tensor quantized;
-  // [B] float32: sum over rows and columns of (error / Hinv_ii)^2 / 2, the
-  // loss upstream's CompressionLogger logs.
+  // [B] float32: sum over rows and columns of ((w - q) / Hinv_ii)^2 / 2
+  // (= ((w - q) F_ii)^2 / 2), the loss upstream's CompressionLogger logs.
   torch::Tensor losses;
   // Modules whose Hessian could not be factorized (quantized round to
   // nearest instead).
@@ -66,10 +82,15 @@ struct GptqResult {
 struct Factorization {
   torch::Tensor perm;  // [B, in] int64; undefined without activation ordering
   torch::Tensor dead;  // [B, in] bool, in the (permuted) column order
-  torch::Tensor hinv;  // [B, in, in] float32: upper Cholesky factor of the damped inverse
+  // [B, in, in] float32, upper triangular: F with each column divided by
+  // its diagonal element (a unit diagonal), where H = F Fᵀ (step 3); or,
+  // with `inverse`, U, the upper Cholesky factor of H⁻¹, as upstream.
+  torch::Tensor factor;
+  torch::Tensor diagonal;  // [B, in] float32: F's (or U's) diagonal
+  bool inverse = false;
   std::vector<bool> rtn_fallback;
 
-  int64_t batch() const { return hinv.size(0); }
+  int64_t batch() const { return factor.size(0); }
   // A factorization of one Hessian used for `batch` modules that read the
   // same input (no copy).
   Factorization Expand(int64_t batch) const;

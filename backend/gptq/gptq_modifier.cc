@@ -99,9 +99,10 @@ class GptqLayer final : public pipeline::LayerCalibration {
 
 absl::StatusOr<std::unique_ptr<GptqModifier>> GptqModifier::Create(
     const pipeline::CompressionPlan& plan, const recipe::GptqModifier& modifier,
-    const std::string& recipe_name) {
+    const std::string& recipe_name, bool upstream_factorization) {
   const std::string where = absl::StrCat(recipe_name, ": GPTQModifier");
   GptqOptions options;
+  options.upstream_factorization = upstream_factorization;
   if (modifier.has_block_size()) options.block_size = modifier.block_size();
   if (options.block_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -44,9 +44,11 @@ class GptqModifier final : public pipeline::LayerModifier {
   // `modifier` is one of plan.gptq (the modifier keeps what it needs of
   // `plan`). Fails (naming `recipe_name` and the field) where upstream
   // raises before calibrating or where wring cannot run it.
+  // `upstream_factorization`: GptqOptions::upstream_factorization.
   static absl::StatusOr<std::unique_ptr<GptqModifier>> Create(const pipeline::CompressionPlan& plan,
                                                               const recipe::GptqModifier& modifier,
-                                                              const std::string& recipe_name);
+                                                              const std::string& recipe_name,
+                                                              bool upstream_factorization = false);
 
   std::string name() const override { return "GPTQModifier"; }
   absl::StatusOr<std::unique_ptr<pipeline::LayerCalibration>> StartLayer(

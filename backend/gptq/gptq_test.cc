@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/gram/input_gram.h"
 #include "backend/quantize/quantize.h"
@@ -122,9 +123,12 @@ TEST_F(GptqReference, ObserverScalesAreUpstreams) {
   }
 }
 
+// Both factorizations: upstream's three steps and the reversed Cholesky.
 TEST_F(GptqReference, QuantizedWeightsLossesAndFallbacksAreUpstreams) {
-  for (const Case& c : Cases()) {
-    SCOPED_TRACE(c.name);
+  for (const bool upstream_factorization : {true, false}) {
+  for (Case c : Cases()) {
+    c.options.upstream_factorization = upstream_factorization;
+    SCOPED_TRACE(c.name + (upstream_factorization ? " (upstream factorization)" : ""));
     const torch::Tensor weight = Get(c.name + ".weight");
     quantize::QParams qparams{Get(c.name + ".scale"), Get(c.name + ".zero_point")};
     const torch::Tensor expected = Get(c.name + ".quantized");
@@ -146,7 +150,8 @@ TEST_F(GptqReference, QuantizedWeightsLossesAndFallbacksAreUpstreams) {
     EXPECT_LE((result->quantized - expected).abs().max().item<double>(), 1.01 * max_scale);
     const torch::Tensor losses_error = (result->losses - expected_losses).abs() / expected_losses.abs();
     EXPECT_LE(losses_error.max().item<double>(), 1e-3);
-    std::cout << c.name << ": " << differ.sum().item<int64_t>() << " of " << differ.numel()
+    std::cout << c.name << (upstream_factorization ? " (upstream factorization)" : "") << ": "
+              << differ.sum().item<int64_t>() << " of " << differ.numel()
               << " elements differ; loss rel error " << losses_error.max().item<double>() << "\n";
 
     // The fused CPU kernel and upstream's tensor operations agree bit for bit.
@@ -156,6 +161,7 @@ TEST_F(GptqReference, QuantizedWeightsLossesAndFallbacksAreUpstreams) {
     ASSERT_TRUE(eager.ok()) << eager.status();
     EXPECT_TRUE(torch::equal(eager->quantized, result->quantized));
     EXPECT_TRUE(torch::equal(eager->losses, result->losses));
+  }
   }
 }
 
@@ -175,6 +181,118 @@ TEST_F(GptqReference, OneFactorizationServesModulesWithTheSameInput) {
   ASSERT_TRUE(separate.ok()) << separate.status();
   EXPECT_TRUE(torch::equal(together->quantized, separate->quantized));
   EXPECT_TRUE(torch::equal(together->losses, separate->losses));
+}
+
+// Step 3 takes one Cholesky, of H reversed: F upper with H = F Fᵀ, and
+// F⁻¹ is the upper Cholesky factor of H⁻¹ that upstream computes in three
+// steps.
+TEST(Gptq, FactorIsTheReversedCholeskyAndInvertsUpstreamsFactor) {
+  torch::manual_seed(3);
+  torch::Tensor x = torch::randn({64, 24}) * torch::rand({24}) * 3;
+  x.select(1, 5).zero_();  // a dead column
+  const torch::Tensor hessian = x.t().mm(x) / 64;
+  for (const int64_t upstream_batch : {int64_t{1}, int64_t{16}}) {  // per item, batched
+    auto f = FactorizeHessians(hessian.unsqueeze(0).clone(), Options(8, 0.01, false), upstream_batch);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_FALSE(f->rtn_fallback[0]);
+    EXPECT_TRUE(f->dead[0][5].item<bool>());
+    EXPECT_EQ(f->dead.sum().item<int64_t>(), 1);
+    EXPECT_TRUE(torch::equal(torch::diagonal(f->factor[0]), torch::ones({24})));
+    EXPECT_TRUE(torch::equal(torch::tril(f->factor[0], -1), torch::zeros({24, 24})));
+
+    torch::Tensor damped = hessian.to(torch::kDouble);
+    damped.diagonal().select(0, 5).fill_(1.0);
+    damped.diagonal().add_(damped.diagonal().mean() * 0.01);
+    const torch::Tensor factor = (f->factor[0] * f->diagonal[0].unsqueeze(0)).to(torch::kDouble);
+    EXPECT_TRUE(torch::allclose(factor.mm(factor.t()), damped, 1e-5, 1e-6));
+    const torch::Tensor upstreams = torch::linalg_cholesky(
+        torch::cholesky_inverse(torch::linalg_cholesky(damped)), /*upper=*/true);
+    EXPECT_TRUE(torch::allclose(torch::inverse(factor), upstreams, 1e-4, 1e-6));
+  }
+}
+
+// OpenBLAS's potrf goes on past a NaN pivot; a NaN or infinite entry
+// anywhere in H must still send the module to round-to-nearest, on both of
+// upstream's paths.
+TEST(Gptq, NonFiniteHessianFallsBackToRoundToNearest) {
+  const QuantizationArgs args = Int(4, true, QuantizationStrategy::kChannel);
+  torch::manual_seed(4);
+  const torch::Tensor weight = torch::randn({1, 6, 10});
+  auto qparams = quantize::ComputeWeightQParams(weight[0], args);
+  ASSERT_TRUE(qparams.ok()) << qparams.status();
+  const quantize::QParams stacked{qparams->scale.unsqueeze(0), qparams->zero_point.unsqueeze(0)};
+  auto rtn = quantize::FakeQuantize(weight[0], *qparams, args);
+  ASSERT_TRUE(rtn.ok()) << rtn.status();
+  const torch::Tensor x = torch::randn({40, 10});
+  for (const float bad : {std::nanf(""), INFINITY}) {
+    for (const int64_t upstream_batch : {int64_t{1}, int64_t{16}}) {
+      SCOPED_TRACE(std::to_string(bad) + " batch " + std::to_string(upstream_batch));
+      torch::Tensor hessian = x.t().mm(x) / 40;
+      hessian[7][2] = bad;  // below the diagonal, away from the last row
+      hessian[2][7] = bad;
+      GptqOptions options = Options(4, 0.01, false);
+      auto f = FactorizeHessians(hessian.unsqueeze(0), options, upstream_batch);
+      ASSERT_TRUE(f.ok()) << f.status();
+      EXPECT_TRUE(f->rtn_fallback[0]);
+      auto result = QuantizeWeights(weight, *f, stacked, args, options);
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_TRUE(torch::equal(result->quantized[0], rtn->to(torch::kFloat)));
+    }
+  }
+}
+
+// The fused CPU kernel (tiles of 16 rows) and the tensor operations agree
+// bit for bit on every dtype and zero-point path, with a partial tile, a
+// partial block and a batch.
+TEST(Gptq, FusedKernelMatchesTensorOperations) {
+  struct Path {
+    std::string name;
+    QuantizationArgs args;
+    torch::Dtype dtype;
+  };
+  const std::vector<Path> paths = {
+      {"int4 bf16", Int(4, true, QuantizationStrategy::kGroup, 16), torch::kBFloat16},
+      {"int4 asym bf16", Int(4, false, QuantizationStrategy::kGroup, 16), torch::kBFloat16},
+      {"int8 fp16", Int(8, true, QuantizationStrategy::kChannel), torch::kHalf},
+      {"int4 asym fp16", Int(4, false, QuantizationStrategy::kGroup, 16), torch::kHalf},
+      {"int4 fp32", Int(4, true, QuantizationStrategy::kGroup, 16), torch::kFloat},
+      {"int4 asym fp32", Int(4, false, QuantizationStrategy::kGroup, 16), torch::kFloat},
+      {"fp8 bf16", Fp8(QuantizationStrategy::kChannel), torch::kBFloat16},
+      {"fp8 fp32", Fp8(QuantizationStrategy::kChannel), torch::kFloat},
+  };
+  torch::manual_seed(5);
+  const int64_t rows = 37, columns = 80;
+  const torch::Tensor x = torch::randn({2, 200, columns}) * torch::rand({columns}) * 2;
+  const torch::Tensor hessians = torch::bmm(x.transpose(1, 2), x) / 200;
+  for (const bool upstream_factorization : {true, false}) {
+  for (const Path& p : paths) {
+    SCOPED_TRACE(p.name + (upstream_factorization ? " (upstream factorization)" : ""));
+    const torch::Tensor weight = (torch::randn({2, rows, columns}) * 0.05).to(p.dtype);
+    std::vector<torch::Tensor> scales, zero_points;
+    for (int64_t b = 0; b < 2; ++b) {
+      auto qparams = quantize::ComputeWeightQParams(weight[b], p.args);
+      ASSERT_TRUE(qparams.ok()) << qparams.status();
+      scales.push_back(qparams->scale);
+      zero_points.push_back(qparams->zero_point);
+    }
+    const quantize::QParams qparams{torch::stack(scales), torch::stack(zero_points)};
+    GptqOptions options = Options(32, 0.01, true);
+    options.upstream_factorization = upstream_factorization;
+    auto fused = QuantizeWeights(weight, hessians.clone(), qparams, p.args, options);
+    options.force_tensor_path = true;
+    auto eager = QuantizeWeights(weight, hessians.clone(), qparams, p.args, options);
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    ASSERT_TRUE(eager.ok()) << eager.status();
+    EXPECT_TRUE(torch::equal(fused->quantized, eager->quantized));
+    EXPECT_TRUE(torch::equal(fused->losses, eager->losses));
+    // The feedback moved values: not what the identity Hessian (round to
+    // nearest) gives.
+    auto rtn = QuantizeWeights(weight, torch::eye(columns).expand({2, -1, -1}).clone(), qparams, p.args,
+                               Options(32, 0.01, false));
+    ASSERT_TRUE(rtn.ok()) << rtn.status();
+    EXPECT_FALSE(torch::equal(fused->quantized, rtn->quantized));
+  }
+  }
 }
 
 TEST(Gptq, RejectsMismatchedShapesAndBadOptions) {

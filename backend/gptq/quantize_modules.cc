@@ -50,23 +50,28 @@ Factorization Slice(const Factorization& f, int64_t i) {
   Factorization out;
   if (f.perm.defined()) out.perm = f.perm.slice(0, i, i + 1);
   out.dead = f.dead.slice(0, i, i + 1);
-  out.hinv = f.hinv.slice(0, i, i + 1);
+  out.factor = f.factor.slice(0, i, i + 1);
+  out.diagonal = f.diagonal.slice(0, i, i + 1);
+  out.inverse = f.inverse;
   out.rtn_fallback = {f.rtn_fallback[i]};
   return out;
 }
 
 Factorization Concatenate(const std::vector<const Factorization*>& parts) {
   Factorization out;
-  std::vector<torch::Tensor> perm, dead, hinv;
+  std::vector<torch::Tensor> perm, dead, factor, diagonal;
   for (const Factorization* p : parts) {
     if (p->perm.defined()) perm.push_back(p->perm);
     dead.push_back(p->dead);
-    hinv.push_back(p->hinv);
+    factor.push_back(p->factor);
+    diagonal.push_back(p->diagonal);
     out.rtn_fallback.push_back(p->rtn_fallback[0]);
   }
   if (!perm.empty()) out.perm = torch::cat(perm);
   out.dead = torch::cat(dead);
-  out.hinv = torch::cat(hinv);
+  out.factor = torch::cat(factor);
+  out.diagonal = torch::cat(diagonal);
+  out.inverse = parts.front()->inverse;
   return out;
 }
 
@@ -147,7 +152,7 @@ absl::StatusOr<std::vector<QuantizedModule>> QuantizeModules(
       for (int i : batch) {
         const int group = hessians.GroupOf(modules[i].name);
         CachedFactorization& entry = cache[{group, batched}];
-        if (!entry.f.hinv.defined() &&
+        if (!entry.f.factor.defined() &&
             std::find(missing.begin(), missing.end(), group) == missing.end()) {
           missing.push_back(group);
         }
@@ -162,8 +167,9 @@ absl::StatusOr<std::vector<QuantizedModule>> QuantizeModules(
           stacked.push_back(*h);
         }
         absl::StatusOr<Factorization> f =
-            FactorizeHessians(torch::stack(stacked).to(modules[batch[0]].weight.device()), options,
-                              size);
+            FactorizeHessians((stacked.size() == 1 ? stacked[0].unsqueeze(0) : torch::stack(stacked))
+                                  .to(modules[batch[0]].weight.device()),
+                              options, size);
         if (!f.ok()) return f.status();
         for (size_t j = 0; j < missing.size(); ++j) cache[{missing[j], batched}].f = Slice(*f, j);
       }

@@ -252,7 +252,8 @@ absl::StatusOr<PreparedJob> Prepare(const CompressOptions& options, int rank,
     } else if (modifier.kind_case() == recipe::Modifier::kGptq) {
       WRING_ASSIGN_OR_RETURN(std::unique_ptr<gptq::GptqModifier> g,
                              gptq::GptqModifier::Create(job.plan, job.plan.gptq.at(next_gptq++),
-                                                        options.recipe_path));
+                                                        options.recipe_path,
+                                                        options.gptq_upstream_factorization));
       job.layer_modifiers.push_back(g.get());
       job.gptq.push_back(std::move(g));
     }

@@ -41,6 +41,10 @@ struct CompressOptions {
   // AWQ: score Linear parents' candidates with upstream's forward per
   // candidate instead of the exact Gram form (--awq-forward-loss).
   bool awq_forward_loss = false;
+  // GPTQ: factorize each Hessian as upstream does (Cholesky, inverse,
+  // Cholesky) instead of one Cholesky of the reversed Hessian
+  // (--gptq_upstream_factorization).
+  bool gptq_upstream_factorization = false;
   // The largest safetensors shard, as save_pretrained's max_shard_size.
   uint64_t max_shard_bytes = uint64_t{5} << 30;
   // Data-parallel workers (llm-compressor's distributed oneshot), or null

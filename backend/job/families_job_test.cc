@@ -39,9 +39,14 @@ std::string TestData(const std::string& path) {
 struct FamilyRun {
   const char* model;
   const char* recipe;
+  // GPTQ with wring's default factorization instead of upstream's
+  // (--gptq_upstream_factorization, which the GPTQ runs otherwise use).
+  bool default_factorization = false;
 };
 
-std::string RunName(const FamilyRun& run) { return absl::StrCat(run.model, "_", run.recipe); }
+std::string RunName(const FamilyRun& run) {
+  return absl::StrCat(run.model, "_", run.recipe, run.default_factorization ? "_default_factorization" : "");
+}
 
 CompressOptions Options(const FamilyRun& run) {
   CompressOptions options;
@@ -57,6 +62,7 @@ CompressOptions Options(const FamilyRun& run) {
   options.eval_samples = 8;
   options.shuffle = false;
   options.progress = nullptr;
+  options.gptq_upstream_factorization = !run.default_factorization;
   return options;
 }
 
@@ -165,8 +171,12 @@ TEST_P(FamiliesMatchLlmCompressor, TensorsAndConfig) {
       // As gptq_job_test: scales observed on the original weights; ints
       // fed back through Hessians that OpenBLAS / bf16 kernels round
       // slightly differently from upstream's.
+      // The default factorization rounds differently in float32 and the
+      // feedback spreads it (as gptq_job_test; observed at most 0.14% in
+      // layer 0 and 5.5% after it).
       if (absl::EndsWith(d.name, "_packed")) {
-        EXPECT_LE(d.differing, (absl::StartsWith(d.name, "model.layers.0.") ? 0.005 : 0.02) * d.elements)
+        const double later = run.default_factorization ? 0.14 : 0.02;
+        EXPECT_LE(d.differing, (absl::StartsWith(d.name, "model.layers.0.") ? 0.005 : later) * d.elements)
             << d.name;
       } else if (absl::EndsWith(d.name, "weight_scale")) {
         EXPECT_LE(d.max_relative, 2.0 / 128) << d.name;
@@ -203,6 +213,7 @@ TEST_P(FamiliesMatchLlmCompressor, TensorsAndConfig) {
 INSTANTIATE_TEST_SUITE_P(Tiny, FamiliesMatchLlmCompressor,
                          ::testing::Values(FamilyRun{"qwen3_moe", "w8a8"}, FamilyRun{"qwen3_moe", "awq_w4a16"},
                                            FamilyRun{"qwen3_moe", "gptq_w4a16"},
+                                           FamilyRun{"qwen3_moe", "gptq_w4a16", true},
                                            FamilyRun{"qwen3_next", "fp8_static_kv"},
                                            FamilyRun{"qwen3_next", "awq_w4a16"},
                                            FamilyRun{"qwen3_5_text", "awq_w4a16"},

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -41,13 +42,16 @@ struct Case {
   // to kLayer0IntTolerance).
   double int_tolerance;
   double layer0_int_tolerance = kLayer0IntTolerance;
+  // Upstream's three-step factorization (--gptq_upstream_factorization),
+  // or wring's default, one Cholesky of the reversed Hessian.
+  bool upstream_factorization = true;
 };
 
 // With one modifier oneshot's two pipelines are the same run. With
 // SmoothQuant or AWQ before GPTQ the references are oneshot's default
 // ("independent") pipeline, which wring runs; the `_sequential` ones
 // (pipeline="sequential") are kept for comparison, not tested.
-std::vector<Case> Cases() {
+std::vector<Case> UpstreamFactorizationCases() {
   const std::string oneshot = "oneshot/tiny_llama", gptq = "gptq/calibration.jsonl";
   return {
       {"gptq_w4a16", oneshot, gptq, 0.02},
@@ -83,6 +87,7 @@ CompressOptions Options(const Case& c, int eval_samples) {
   options.eval_samples = eval_samples;
   options.shuffle = false;
   options.progress = nullptr;
+  options.gptq_upstream_factorization = c.upstream_factorization;
   return options;
 }
 
@@ -170,8 +175,27 @@ TEST_P(GptqJob, CheckpointConfigAndLossesMatchLlmCompressor) {
   }
 }
 
+// The default factorization gives the same quantities rounded another way
+// in float32; GPTQ's error feedback carries a value that lands a step away
+// into its neighbours, and layer 0's into layer 1's Hessians. Observed:
+// layer 0 within its tolerance as before, at most 11.6% of a tensor's ints
+// in layer 1 (upstream's factorization after AWQ: 10.2%), losses and
+// perplexities as close as with upstream's factorization.
+std::vector<Case> Cases() {
+  std::vector<Case> cases = UpstreamFactorizationCases();
+  for (Case c : UpstreamFactorizationCases()) {
+    c.upstream_factorization = false;
+    c.int_tolerance = std::max(c.int_tolerance, 0.14);
+    cases.push_back(c);
+  }
+  return cases;
+}
+
 INSTANTIATE_TEST_SUITE_P(Recipes, GptqJob, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name +
+                                  (info.param.upstream_factorization ? "_upstream_factorization" : "");
+                         });
 
 // What `wring compress` does not run is refused by name while the job is
 // prepared, before a single weight is read (this model directory has none).

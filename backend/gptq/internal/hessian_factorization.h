@@ -1,6 +1,6 @@
 // Steps 1-3 of GPTQ (backend/gptq/gptq.h): activation ordering, dead
-// columns, dampening and the factorization into the upper Cholesky factor of
-// the inverse, with upstream's RTN fallback. Internal to backend/gptq.
+// columns, dampening and the factorization, with upstream's RTN fallback.
+// Internal to backend/gptq.
 #ifndef WRING_BACKEND_GPTQ_INTERNAL_HESSIAN_FACTORIZATION_H_
 #define WRING_BACKEND_GPTQ_INTERNAL_HESSIAN_FACTORIZATION_H_
 
@@ -8,7 +8,6 @@
 
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace wring {
@@ -21,13 +20,26 @@ namespace internal {
 // Returns the permutation [B, in] (int64).
 torch::Tensor OrderByActivation(torch::Tensor& hessians);
 
-// factorize_hessian: marks dead columns (returned, [B, in] bool), dampens
-// `hessians` and replaces each by the upper Cholesky factor of its inverse,
-// or by the identity where the Cholesky fails (then rtn_fallback[b] is set).
-// `batched`: upstream's batched path (batches of >= 16) instead of the
+struct FactorDiagonal {
+  torch::Tensor dead;      // [B, in] bool: zero Hessian diagonal
+  torch::Tensor diagonal;  // [B, in] float32: the factor's diagonal
+};
+
+// factorize_hessian: marks dead columns, dampens `hessians` and replaces
+// each H by a triangular factor, or by the identity where the Cholesky fails
+// (then rtn_fallback[b] is set). `batched`: upstream's batched path (batches
+// of >= 16), which reduces the diagonal's mean differently from the
 // per-item one.
-absl::StatusOr<torch::Tensor> FactorizeInPlace(torch::Tensor& hessians, double dampening_frac,
-                                               bool batched, std::vector<bool>& rtn_fallback);
+//   - `upstream`: as llm-compressor, U, the upper Cholesky factor of H⁻¹
+//     (Cholesky, cholesky_inverse, Cholesky); an inverse that is not
+//     numerically positive definite is an error, as upstream raises.
+//   - otherwise: F with H = F Fᵀ, upper triangular (the Cholesky factor of
+//     H with rows and columns reversed), each column divided by its diagonal
+//     element, so the result has a unit diagonal; F⁻¹ = U.
+// The factor's own diagonal comes back in either case.
+absl::StatusOr<FactorDiagonal> FactorizeInPlace(torch::Tensor& hessians, double dampening_frac,
+                                                bool batched, bool upstream,
+                                                std::vector<bool>& rtn_fallback);
 
 }  // namespace internal
 }  // namespace gptq
