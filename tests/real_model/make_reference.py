@@ -151,13 +151,13 @@ def main():
             previous = json.load(f)
         if previous.get("inputs") == reference["inputs"]:
             for side in ("llmcompressor", "wring"):
+                # --wring-only keeps oneshot's numbers of the named recipes too.
+                keep_named = wring_only and side == "llmcompressor"
                 reference[side].update({name: value for name, value in previous.get(side, {}).items()
-                                        if name not in recipes})
+                                        if keep_named or name not in recipes})
     for name in recipes:
         theirs = os.path.join(work, "llmcompressor", name)
-        if wring_only:
-            reference["llmcompressor"].pop(name, None)
-        else:
+        if not wring_only:
             if not os.path.exists(os.path.join(theirs, "model.safetensors")):
                 run_oneshot(name, rows, theirs)
             reference["llmcompressor"][name] = {"perplexity": checkpoint_perplexity(theirs, evaluation),
