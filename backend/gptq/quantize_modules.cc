@@ -166,10 +166,10 @@ absl::StatusOr<std::vector<QuantizedModule>> QuantizeModules(
           if (!h.ok()) return h.status();
           stacked.push_back(*h);
         }
-        absl::StatusOr<Factorization> f =
-            FactorizeHessians((stacked.size() == 1 ? stacked[0].unsqueeze(0) : torch::stack(stacked))
-                                  .to(modules[batch[0]].weight.device()),
-                              options, size);
+        torch::Tensor together = (stacked.size() == 1 ? stacked[0].unsqueeze(0) : torch::stack(stacked))
+                                     .to(modules[batch[0]].weight.device());
+        stacked.clear();  // the factorization then holds the only reference
+        absl::StatusOr<Factorization> f = FactorizeHessians(std::move(together), options, size);
         if (!f.ok()) return f.status();
         for (size_t j = 0; j < missing.size(); ++j) cache[{missing[j], batched}].f = Slice(*f, j);
       }
