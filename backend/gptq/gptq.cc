@@ -5,9 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "backend/base/torch_errors.h"
-#include "backend/cpu_kernels/parallel_for.h"
 #include "backend/gptq/internal/block_update.h"
 #include "backend/gptq/internal/hessian_factorization.h"
+#include "backend/gptq/internal/permute.h"
 
 namespace wring {
 namespace backend {
@@ -98,39 +98,6 @@ std::pair<torch::Tensor, torch::Tensor> ColumnScaleWindow(const quantize::QParam
   return {scale, zp};
 }
 
-// The columns of `x` [B, rows, n] in the order `index` [B, k] gives, as a
-// new float32 [B, rows, k]. On the CPU (float32 or bf16) one pass row by
-// row, converting as it copies: a gather with an int64 index per element
-// took ~0.8 s each way on a 4096 x 14336 weight.
-torch::Tensor GatherColumnsAsFloat(const torch::Tensor& x, const torch::Tensor& index) {
-  const int64_t batch = x.size(0), rows = x.size(1), width = x.size(2), k = index.size(-1);
-  const bool bf16 = x.scalar_type() == torch::kBFloat16;
-  if (!x.is_cpu() || !x.is_contiguous() || !(bf16 || x.scalar_type() == torch::kFloat)) {
-    return torch::gather(x, -1, index.unsqueeze(-2).expand({-1, rows, -1}))
-        .to(torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
-  }
-  const torch::Tensor order = index.contiguous();
-  torch::Tensor out = torch::empty({batch, rows, k}, x.options().dtype(torch::kFloat));
-  const int64_t* p = order.data_ptr<int64_t>();
-  float* target = out.data_ptr<float>();
-  const auto copy_rows = [&](auto* source) {
-    at::parallel_for(0, batch * rows, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t* columns = p + (row / rows) * k;
-        const auto* in = source + row * width;
-        float* o = target + row * k;
-        for (int64_t j = 0; j < k; ++j) o[j] = static_cast<float>(in[columns[j]]);
-      }
-    });
-  };
-  if (bf16) {
-    copy_rows(x.data_ptr<c10::BFloat16>());
-  } else {
-    copy_rows(x.data_ptr<float>());
-  }
-  return out;
-}
-
 }  // namespace
 
 Factorization Factorization::Expand(int64_t batch) const {
@@ -192,7 +159,7 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
     // zeroed (a fresh float32 tensor).
     const auto original_columns = [&](int64_t i1, int64_t i2) {
       torch::Tensor columns =
-          perm.defined() ? GatherColumnsAsFloat(source, perm.slice(-1, i1, i2))
+          perm.defined() ? internal::PermuteAsFloat(source, perm.slice(-1, i1, i2))
                          : source.slice(2, i1, i2).to(torch::kFloat, /*non_blocking=*/false, /*copy=*/true);
       columns.masked_fill_(factorization.dead.slice(-1, i1, i2).unsqueeze(1), 0);
       return columns;
@@ -244,7 +211,7 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
     }
     if (perm.defined()) {
       const torch::Tensor inverse = torch::argsort(perm, static_cast<int64_t>(-1));
-      w = GatherColumnsAsFloat(w, inverse);
+      w = internal::PermuteAsFloat(w, inverse);
     }
     GptqResult result;
     result.quantized = w;

@@ -295,6 +295,33 @@ TEST(Gptq, FusedKernelMatchesTensorOperations) {
   }
 }
 
+// The permuted columns come from a row-by-row copy for contiguous float32 /
+// bf16 weights and from torch::gather otherwise: the same values.
+TEST(Gptq, ActivationOrderingGivesTheSameResultOnEveryCopyPath) {
+  torch::manual_seed(8);
+  const QuantizationArgs args = Int(4, true, QuantizationStrategy::kGroup, 16);
+  const torch::Tensor x = torch::randn({2, 120, 48}) * torch::rand({48}) * 2;
+  const torch::Tensor hessians = torch::bmm(x.transpose(1, 2), x) / 120;
+  for (const torch::Dtype dtype : {torch::kFloat, torch::kBFloat16}) {
+    const torch::Tensor wide = (torch::randn({2, 20, 64}) * 0.05).to(dtype);
+    const torch::Tensor strided = wide.slice(2, 0, 48);  // not contiguous: the gather path
+    const torch::Tensor contiguous = strided.contiguous();
+    std::vector<torch::Tensor> scales;
+    for (int64_t b = 0; b < 2; ++b) {
+      auto qparams = quantize::ComputeWeightQParams(contiguous[b], args);
+      ASSERT_TRUE(qparams.ok()) << qparams.status();
+      scales.push_back(qparams->scale);
+    }
+    const quantize::QParams qparams{torch::stack(scales), torch::Tensor()};
+    auto fast = QuantizeWeights(contiguous, hessians.clone(), qparams, args, Options(16, 0.01, true));
+    auto gathered = QuantizeWeights(strided, hessians.clone(), qparams, args, Options(16, 0.01, true));
+    ASSERT_TRUE(fast.ok()) << fast.status();
+    ASSERT_TRUE(gathered.ok()) << gathered.status();
+    EXPECT_TRUE(torch::equal(fast->quantized, gathered->quantized));
+    EXPECT_TRUE(torch::equal(fast->losses, gathered->losses));
+  }
+}
+
 TEST(Gptq, RejectsMismatchedShapesAndBadOptions) {
   quantize::QuantizationArgs args = Int(4, true, QuantizationStrategy::kChannel);
   quantize::QParams qparams{torch::ones({1, 4, 1}, torch::kBFloat16), torch::zeros({1, 4, 1})};

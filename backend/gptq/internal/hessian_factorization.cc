@@ -2,7 +2,7 @@
 
 #include <tuple>
 
-#include "backend/cpu_kernels/parallel_for.h"
+#include "backend/gptq/internal/permute.h"
 
 namespace wring {
 namespace backend {
@@ -64,33 +64,9 @@ absl::StatusOr<torch::Tensor> FactorInPlace(torch::Tensor& h, bool upstream) {
 }  // namespace
 
 torch::Tensor OrderByActivation(torch::Tensor& hessians) {
-  const int64_t batch = hessians.size(0);
-  const int64_t columns = hessians.size(-1);
   const torch::Tensor perm =
-      torch::argsort(torch::diagonal(hessians, 0, -2, -1), /*dim=*/-1, /*descending=*/true)
-          .contiguous();
-  if (hessians.is_cpu() && hessians.scalar_type() == torch::kFloat && hessians.is_contiguous()) {
-    // One pass, row by row (a row's gather stays in cache); two gathers
-    // with an int64 index per element took ~1 s for a 14336-wide Hessian.
-    torch::Tensor permuted = torch::empty_like(hessians);
-    const float* in = hessians.data_ptr<float>();
-    float* out = permuted.data_ptr<float>();
-    const int64_t* order = perm.data_ptr<int64_t>();
-    at::parallel_for(0, batch * columns, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t* p = order + (row / columns) * columns;
-        const float* source = in + ((row / columns) * columns + p[row % columns]) * columns;
-        float* target = out + row * columns;
-        for (int64_t j = 0; j < columns; ++j) target[j] = source[p[j]];
-      }
-    });
-    hessians = permuted;
-    return perm;
-  }
-  torch::Tensor permuted =
-      torch::gather(hessians, -1, perm.unsqueeze(-2).expand({-1, columns, -1}));
-  permuted = torch::gather(permuted, -2, perm.unsqueeze(-1).expand({-1, -1, columns}));
-  hessians.copy_(permuted);
+      torch::argsort(torch::diagonal(hessians, 0, -2, -1), /*dim=*/-1, /*descending=*/true);
+  hessians = PermuteAsFloat(hessians, perm, perm);
   return perm;
 }
 

@@ -16,9 +16,8 @@ namespace gptq {
 namespace internal {
 
 // apply_activation_ordering's permutation: the Hessian diagonal's order,
-// descending; `hessians` [B, in, in] is permuted along both axes (on the
-// CPU into a new tensor it then refers to, elsewhere in place). Returns the
-// permutation [B, in] (int64).
+// descending; `hessians` [B, in, in] float32 then refers to a new tensor,
+// permuted along both axes. Returns the permutation [B, in] (int64).
 torch::Tensor OrderByActivation(torch::Tensor& hessians);
 
 struct FactorDiagonal {
