@@ -186,7 +186,7 @@ absl::StatusOr<GptqResult> QuantizeWeights(const torch::Tensor& weights,
       internal::Block block;
       block.weights = w.slice(2, i1, i2).clone();
       block.inverse = factorization.inverse;
-      if (!block.inverse) block.feedback = i1 == 0 ? block.weights.clone() : original_columns(i1, i2);
+      if (!block.inverse) block.feedback = original_columns(i1, i2);
       block.quantized = torch::empty_like(block.weights);  // every column written
       block.errors = torch::empty_like(block.weights);
       block.factor = factor.slice(1, i1, i2).slice(2, i1, i2);

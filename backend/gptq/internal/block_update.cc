@@ -138,23 +138,18 @@ TileKernel Uncloned(bool zero_point) {
   return zero_point ? RunTileUncloned<R, kFloat8, true, kInverse> : RunTileUncloned<R, kFloat8, false, kInverse>;
 }
 
-template <typename R, bool kInverse>
-TileKernel UnclonedFor(bool float8, bool zero_point) {
-  return float8 ? Uncloned<R, true, kInverse>(zero_point) : Uncloned<R, false, kInverse>(zero_point);
+template <typename R>
+TileKernel Uncloned(bool float8, bool zero_point, bool inverse) {
+  if (float8) return inverse ? Uncloned<R, true, true>(zero_point) : Uncloned<R, true, false>(zero_point);
+  return inverse ? Uncloned<R, false, true>(zero_point) : Uncloned<R, false, false>(zero_point);
 }
 
 TileKernel PickTileKernel(torch::Dtype scale_dtype, bool float8, bool zero_point, bool inverse) {
-  using cpu_kernels::RoundBf16;
-  using cpu_kernels::RoundFloat;
-  using cpu_kernels::RoundHalf;
-  if (scale_dtype == torch::kHalf) {
-    return inverse ? UnclonedFor<RoundHalf, true>(float8, zero_point)
-                   : UnclonedFor<RoundHalf, false>(float8, zero_point);
-  }
   const bool bf16 = scale_dtype == torch::kBFloat16;
+  if (scale_dtype == torch::kHalf) return Uncloned<cpu_kernels::RoundHalf>(float8, zero_point, inverse);
   if (float8) {
-    if (bf16) return inverse ? UnclonedFor<RoundBf16, true>(true, zero_point) : UnclonedFor<RoundBf16, false>(true, zero_point);
-    return inverse ? UnclonedFor<RoundFloat, true>(true, zero_point) : UnclonedFor<RoundFloat, false>(true, zero_point);
+    return bf16 ? Uncloned<cpu_kernels::RoundBf16>(true, zero_point, inverse)
+                : Uncloned<cpu_kernels::RoundFloat>(true, zero_point, inverse);
   }
   if (bf16) {
     if (inverse) return zero_point ? RunTileBf16ZeroPointInverse : RunTileBf16Inverse;
@@ -165,14 +160,15 @@ TileKernel PickTileKernel(torch::Dtype scale_dtype, bool float8, bool zero_point
 }
 
 // Every tile of every batch item: rows are copied into a column-major tile
-// (the last one padded with rows of zeros and unit scales) and back.
+// (the last one padded with rows of zeros and unit scales) and the results
+// back (not the scratch weights).
 void RunTiles(Block& b, TileKernel kernel, float q_min, float q_max) {
   constexpr int64_t T = kTileRows;
   const int64_t batch = b.weights.size(0);
   const int64_t rows = b.weights.size(1);
   const int64_t width = b.weights.size(2);
   const int64_t tiles = (rows + T - 1) / T;
-  float* weights = b.weights.data_ptr<float>();
+  const float* weights = b.weights.data_ptr<float>();
   float* feedback = b.inverse ? nullptr : b.feedback.data_ptr<float>();
   float* quantized = b.quantized.data_ptr<float>();
   float* errors = b.errors.data_ptr<float>();
@@ -208,7 +204,6 @@ void RunTiles(Block& b, TileKernel kernel, float q_min, float q_max) {
       for (int64_t r = 0; r < count; ++r) {
         const int64_t at = (first + r) * width;
         for (int64_t i = 0; i < width; ++i) {
-          weights[at + i] = w[i * T + r];
           if (feedback != nullptr) feedback[at + i] = f[i * T + r];
           quantized[at + i] = q[i * T + r];
           errors[at + i] = e[i * T + r];
@@ -243,7 +238,6 @@ absl::Status UpdateBlock(Block& block, const quantize::QuantizationArgs& args, b
   RunTiles(b, PickTileKernel(scale_dtype, float8, b.zero_point.defined(), b.inverse),
            static_cast<float>(range->min), static_cast<float>(range->max));
   // Copies back only where a contiguous copy had to be made.
-  if (!b.weights.is_same(block.weights)) block.weights.copy_(b.weights);
   if (!b.inverse && !b.feedback.is_same(block.feedback)) block.feedback.copy_(b.feedback);
   if (!b.quantized.is_same(block.quantized)) block.quantized.copy_(b.quantized);
   if (!b.errors.is_same(block.errors)) block.errors.copy_(b.errors);

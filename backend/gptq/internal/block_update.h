@@ -26,7 +26,7 @@ namespace internal {
 
 struct Block {
   // [B, out, width] float32: the columns with the earlier blocks' feedback
-  // added; updated in place (scratch).
+  // added; scratch (its values afterwards are unspecified).
   torch::Tensor weights;
   // Factor F only: [B, out, width] float32; in, the columns before GPTQ
   // (permuted, dead columns zeroed); out, those minus their quantized values.

@@ -41,7 +41,9 @@ absl::StatusOr<std::tuple<torch::Tensor, torch::Tensor>> UpperFactorOfInverse(co
   const torch::Tensor failed = CholeskyFailed(lower, info);
   // Failed items are factorized as the identity (replaced afterwards).
   const torch::Tensor usable =
-      torch::where(failed.unsqueeze(-1).unsqueeze(-1), torch::eye(h.size(-1), h.options()), lower);
+      failed.any().item<bool>()
+          ? torch::where(failed.unsqueeze(-1).unsqueeze(-1), torch::eye(h.size(-1), h.options()), lower)
+          : lower;
   auto [upper, inverse_info] = torch::linalg_cholesky_ex(torch::cholesky_inverse(usable), /*upper=*/true,
                                                          /*check_errors=*/false);
   if (inverse_info.ne(0).any().item<bool>()) {
