@@ -204,8 +204,9 @@ using CandidateLoss = std::function<absl::StatusOr<double>(const LinearWeightSou
 
 // How the candidates reach the loss.
 struct CandidatePolicy {
-  // As float32 values (model::LinearComputesInFloat32, or a Gram loss).
-  bool as_float32 = false;
+  // In the weight's dtype, as float32 values (model::LinearComputesInFloat32)
+  // or as the float32 difference to the original weight (the Gram loss).
+  CandidateForm form = CandidateForm::kWeightDtype;
   // Kept for the grid point once made, for a loss that asks for a weight
   // more than once (a parent run over several stacks of samples); otherwise
   // each is made when asked and dropped after use, so that an MoE layer's
@@ -246,7 +247,7 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
       if (b == quantized.end()) return torch::Tensor();  // not balanced, or no weight scheme
       if (auto it = kept.find(linear); it != kept.end()) return it->second;
       WRING_ASSIGN_OR_RETURN(torch::Tensor weight, CandidateWeight(original.at(linear), scales,
-                                                                   *b->second->weight_args, policy.as_float32));
+                                                                   *b->second->weight_args, policy.form));
       if (policy.keep) kept.emplace(linear, weight);
       return weight;
     };
@@ -467,7 +468,7 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
         CandidatePolicy policy;
         if (!mapping.balance.empty()) {
           WRING_ASSIGN_OR_RETURN(const torch::Tensor first, WeightOf(weights, mapping.balance.front().name));
-          policy.as_float32 = model::LinearComputesInFloat32(first);
+          if (model::LinearComputesInFloat32(first)) policy.form = CandidateForm::kFloat32;
         }
         policy.keep = StackedRanges(mapping, parent_inputs).size() > 1;
         WRING_RETURN_IF_ERROR(SearchAndApply(mapping, options, stats, reference.front().device(),
@@ -502,11 +503,13 @@ absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapp
         }
         WRING_ASSIGN_OR_RETURN(const torch::Tensor current, WeightOf(weights, mapping.parent));
         const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
-          WRING_ASSIGN_OR_RETURN(const torch::Tensor trial, candidate(mapping.parent));
-          return gram.MeanSquaredOutputDifference(current, trial.defined() ? trial : current);
+          WRING_ASSIGN_OR_RETURN(const torch::Tensor difference, candidate(mapping.parent));
+          // No weight scheme: the candidate is the weight itself.
+          if (!difference.defined()) return gram.MeanSquaredOutputDifference(current, current);
+          return gram.MeanSquaredOutput(difference);
         };
         CandidatePolicy policy;
-        policy.as_float32 = true;  // the loss works in float32
+        policy.form = CandidateForm::kFloat32Difference;
         WRING_RETURN_IF_ERROR(
             SearchAndApply(mapping, options, stats, current.device(), policy, loss, weights, result));
         return result;

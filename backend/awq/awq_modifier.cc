@@ -94,6 +94,10 @@ class AwqLayer final : public pipeline::LayerCalibration {
                                            weights)
                : SmoothMapping(mapping, options_, stats_[i], parent_inputs_[mapping.parent],
                                forward, weights, &context.collectives));
+      // Nothing after a parent's last mapping needs its Gram matrix: an MoE
+      // layer's hundreds of them (and what each loss derived from one) go
+      // as the search moves on.
+      if (gram && LastMappingOf(mapping.parent) == i) grams_.erase(mapping.parent);
       MappingQuality q;
       q.search_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -128,6 +132,14 @@ class AwqLayer final : public pipeline::LayerCalibration {
           context.collectives, absl::StrCat("the AWQ Gram matrix of ", parent, "'s inputs")));
     }
     return absl::OkStatus();
+  }
+
+  size_t LastMappingOf(const std::string& parent) const {
+    size_t last = 0;
+    for (size_t i = 0; i < mappings_.size(); ++i) {
+      if (mappings_[i].mapping.parent == parent) last = i;
+    }
+    return last;
   }
 
   AwqLayer(const std::vector<PlannedMapping>& mappings, const AwqOptions& options,

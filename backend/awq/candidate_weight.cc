@@ -95,6 +95,16 @@ WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* s
   }
 }
 
+// out[k] -= W[k]: the candidate's difference to the original weight, in
+// float32 (as the tensor subtraction gives it).
+template <typename R>
+WRING_ROW_KERNEL void SubtractOriginalRow(const typename R::Stored* w, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] -= R::Load(w[j]);
+}
+
+WRING_CPU_CLONES void SubtractOriginalRowBf16(const uint16_t* w, float* out, int64_t n) {
+  SubtractOriginalRow<RoundBf16>(w, out, n);
+}
 WRING_CPU_CLONES void ScaleRowBf16(const uint16_t* w, const double* s, float* x, int64_t n) {
   ScaleRow<RoundBf16, double>(w, s, x, n);
 }
@@ -118,12 +128,14 @@ WRING_FAKE_QUANTIZE_ROW_BF16(float, float)
 #undef WRING_FAKE_QUANTIZE_ROW_BF16
 
 // R: how the weight's dtype rounds; S: the scales' dtype (the grid computes
-// them in float32 or float64).
-template <typename R, typename S, typename Out>
+// them in float32 or float64); Out: the weight's storage or float32;
+// kDifference: W' - W instead of W' (float32).
+template <typename R, typename S, typename Out, bool kDifference>
 absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const torch::Tensor& scales,
                                              const quantize::QuantizationArgs& args) {
   using T = typename R::Stored;
   constexpr bool kFloatOut = std::is_same<Out, float>::value;
+  static_assert(kFloatOut || !kDifference, "the difference is float32");
   constexpr bool kCloned = std::is_same<R, RoundBf16>::value;
   const int64_t rows = weight.size(0), cols = weight.size(1);
   const int64_t group = args.strategy == QuantizationStrategy::kGroup ? args.group_size : cols;
@@ -174,6 +186,11 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
         FakeQuantizeRow<R, S, Out>(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
                                    qmin, qmax, o + r * cols);
       }
+      if constexpr (kDifference && kCloned) {
+        SubtractOriginalRowBf16(w + r * cols, o + r * cols, cols);
+      } else if constexpr (kDifference) {
+        SubtractOriginalRow<R>(w + r * cols, o + r * cols, cols);
+      }
     }
   });
   return out;
@@ -182,15 +199,24 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
 template <typename R>
 absl::StatusOr<torch::Tensor> FusedCandidateForScales(const torch::Tensor& weight,
                                                       const torch::Tensor& scales,
-                                                      const quantize::QuantizationArgs& args, bool as_float32) {
+                                                      const quantize::QuantizationArgs& args, CandidateForm form) {
   const bool by_double = scales.scalar_type() == torch::kDouble;
-  if (as_float32) {
-    return by_double ? FusedCandidate<R, double, float>(weight, scales, args)
-                     : FusedCandidate<R, float, float>(weight, scales, args);
-  }
   using T = typename R::Stored;
-  return by_double ? FusedCandidate<R, double, T>(weight, scales, args)
-                   : FusedCandidate<R, float, T>(weight, scales, args);
+  switch (form) {
+    case CandidateForm::kFloat32Difference:
+      return by_double ? FusedCandidate<R, double, float, true>(weight, scales, args)
+                       : FusedCandidate<R, float, float, true>(weight, scales, args);
+    case CandidateForm::kFloat32:
+      if (!std::is_same<T, float>::value) {
+        return by_double ? FusedCandidate<R, double, float, false>(weight, scales, args)
+                         : FusedCandidate<R, float, float, false>(weight, scales, args);
+      }
+      break;
+    case CandidateForm::kWeightDtype:
+      break;
+  }
+  return by_double ? FusedCandidate<R, double, T, false>(weight, scales, args)
+                   : FusedCandidate<R, float, T, false>(weight, scales, args);
 }
 
 bool HasFusedLoop(const torch::Tensor& weight, const torch::Tensor& scales,
@@ -227,19 +253,23 @@ absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,
 }
 
 absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const torch::Tensor& scales,
-                                              const quantize::QuantizationArgs& args, bool as_float32) {
+                                              const quantize::QuantizationArgs& args, CandidateForm form) {
   if (!HasFusedLoop(weight, scales, args)) {
     WRING_ASSIGN_OR_RETURN(torch::Tensor chain, CandidateWeightByOps(weight, scales, args));
-    if (!as_float32) return chain;
     return CatchTorchErrors("AWQ candidate weight", [&]() -> absl::StatusOr<torch::Tensor> {
-      return chain.to(torch::kFloat);
+      switch (form) {
+        case CandidateForm::kWeightDtype: return chain;
+        case CandidateForm::kFloat32: return chain.to(torch::kFloat);
+        case CandidateForm::kFloat32Difference: return chain.to(torch::kFloat) - weight.to(torch::kFloat);
+      }
+      return chain;
     });
   }
   return CatchTorchErrors("AWQ candidate weight", [&]() -> absl::StatusOr<torch::Tensor> {
     switch (weight.scalar_type()) {
-      case torch::kBFloat16: return FusedCandidateForScales<RoundBf16>(weight, scales, args, as_float32);
-      case torch::kHalf: return FusedCandidateForScales<RoundHalf>(weight, scales, args, as_float32);
-      default: return FusedCandidateForScales<RoundFloat>(weight, scales, args, false);
+      case torch::kBFloat16: return FusedCandidateForScales<RoundBf16>(weight, scales, args, form);
+      case torch::kHalf: return FusedCandidateForScales<RoundHalf>(weight, scales, args, form);
+      default: return FusedCandidateForScales<RoundFloat>(weight, scales, args, form);
     }
   });
 }

@@ -28,13 +28,22 @@ namespace wring {
 namespace backend {
 namespace awq {
 
+// What CandidateWeight returns.
+enum class CandidateForm {
+  // W' in the weight's dtype.
+  kWeightDtype,
+  // W' as float32 values (each one of the weight dtype's), which a CPU
+  // matrix product of a half-precision model, done in float32, then uses
+  // without a conversion of its own.
+  kFloat32,
+  // W' - W in float32, what the Gram-matrix loss needs (LinearGram).
+  kFloat32Difference,
+};
+
 // `weight` [out, in]; `scales` [in], float32 or float64 (the grid's dtype).
-// `as_float32`: the same values (each one of the weight dtype's) in a
-// float32 tensor, which a CPU matrix product of a half-precision model, done
-// in float32, then uses without a conversion of its own.
 absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const torch::Tensor& scales,
                                               const quantize::QuantizationArgs& args,
-                                              bool as_float32 = false);
+                                              CandidateForm form = CandidateForm::kWeightDtype);
 
 // The same through LibTorch operations, one per upstream operation.
 absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,

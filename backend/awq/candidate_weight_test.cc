@@ -80,10 +80,16 @@ TEST(CandidateWeightTest, FusedLoopEqualsTheOperationChainBitForBit) {
     // The candidate is a real quantization: not the weight itself.
     EXPECT_FALSE(torch::equal(*fused, weight)) << Describe(c);
     // As float32: the same values, for a matmul that computes in float32.
-    absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, c.args, /*as_float32=*/true);
+    absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, c.args, CandidateForm::kFloat32);
     ASSERT_TRUE(as_float.ok()) << Describe(c) << ": " << as_float.status();
     ASSERT_EQ(as_float->scalar_type(), torch::kFloat) << Describe(c);
     EXPECT_TRUE(torch::equal(*as_float, chain->to(torch::kFloat))) << Describe(c);
+    // The difference the Gram loss takes, as the tensor subtraction gives it.
+    absl::StatusOr<torch::Tensor> difference =
+        CandidateWeight(weight, scales, c.args, CandidateForm::kFloat32Difference);
+    ASSERT_TRUE(difference.ok()) << Describe(c) << ": " << difference.status();
+    ASSERT_EQ(difference->scalar_type(), torch::kFloat) << Describe(c);
+    EXPECT_TRUE(torch::equal(*difference, chain->to(torch::kFloat) - weight.to(torch::kFloat))) << Describe(c);
   }
 }
 
@@ -102,6 +108,11 @@ TEST(CandidateWeightTest, OddWidthsEqualTheOperationChainBitForBit) {
       absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
       ASSERT_TRUE(fused.ok() && chain.ok());
       EXPECT_TRUE(torch::equal(*fused, *chain)) << "group_size " << args.group_size;
+      absl::StatusOr<torch::Tensor> difference =
+          CandidateWeight(weight, scales, args, CandidateForm::kFloat32Difference);
+      ASSERT_TRUE(difference.ok());
+      EXPECT_TRUE(torch::equal(*difference, chain->to(torch::kFloat) - weight.to(torch::kFloat)))
+          << "group_size " << args.group_size;
     }
   }
 }
@@ -118,7 +129,7 @@ TEST(CandidateWeightTest, NonFiniteValuesPropagateLikeTheChain) {
   EXPECT_TRUE(torch::equal(torch::isnan(*fused), torch::isnan(*chain)));
   const torch::Tensor finite = torch::isfinite(*chain);
   EXPECT_TRUE(torch::equal(fused->masked_select(finite), chain->masked_select(finite)));
-  absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, args, /*as_float32=*/true);
+  absl::StatusOr<torch::Tensor> as_float = CandidateWeight(weight, scales, args, CandidateForm::kFloat32);
   ASSERT_TRUE(as_float.ok());
   EXPECT_TRUE(torch::equal(torch::isnan(*as_float), torch::isnan(*chain)));
   EXPECT_TRUE(torch::equal(as_float->masked_select(finite), chain->to(torch::kFloat).masked_select(finite)));
@@ -135,6 +146,10 @@ TEST(CandidateWeightTest, OtherLayoutsGoThroughTheChain) {
     absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
     ASSERT_TRUE(fused.ok() && chain.ok());
     EXPECT_TRUE(torch::equal(*fused, *chain));
+    absl::StatusOr<torch::Tensor> difference =
+        CandidateWeight(weight, scales, args, CandidateForm::kFloat32Difference);
+    ASSERT_TRUE(difference.ok());
+    EXPECT_TRUE(torch::equal(*difference, chain->to(torch::kFloat) - weight.to(torch::kFloat)));
   }
   // A transposed (non-contiguous) weight too.
   const torch::Tensor transposed = TestWeight(128, 64, torch::kBFloat16, 4).t();

@@ -32,10 +32,14 @@ namespace awq {
 
 class LinearGram {
  public:
+  // `blas`: D^T D by the loaded BLAS's ssyrk where G is on the CPU; false
+  // takes LibTorch's products, as on a GPU (the tests compare both).
+  explicit LinearGram(bool blas = true) : blas_(blas) {}
+
   // `input` [..., in] of any floating dtype; accumulated in float32 on the
   // input's device.
   absl::Status Add(const torch::Tensor& input) {
-    blocks_.clear();
+    Forget();
     return gram_.Add(input);
   }
 
@@ -48,27 +52,45 @@ class LinearGram {
   // count of all ranks' inputs (a non-finite input anywhere stays visible
   // in the sum).
   absl::Status SumOverRanks(distributed::Collectives& collectives, absl::string_view what) {
-    blocks_.clear();
+    Forget();
     return gram_.SumOverRanks(collectives, what);
   }
 
   // The mean over rows() x out elements of (X trial^T - X current^T)^2,
-  // for weights [out, in]: <G, D^T D> from the upper block triangle of the
-  // symmetric D^T D (GramLossFlops). Not thread-safe (it caches G's blocks).
+  // for weights [out, in].
   absl::StatusOr<double> MeanSquaredOutputDifference(const torch::Tensor& current,
                                                      const torch::Tensor& trial) const;
+  // The same from D = trial - current [out, in] (float32, as
+  // CandidateWeight's kFloat32Difference gives it): <G, D^T D>, from one
+  // triangle of the symmetric D^T D (GramLossFlops). Not thread-safe (it
+  // caches what it derives from G).
+  absl::StatusOr<double> MeanSquaredOutput(const torch::Tensor& difference) const;
 
  private:
+  void Forget() {
+    blocks_.clear();
+    lower_weights_ = torch::Tensor();
+  }
+  absl::StatusOr<double> SumByBlas(const torch::Tensor& difference) const;
+  double SumByBlocks(const torch::Tensor& difference) const;
+
+  bool blas_;
   gram::InputGram gram_;
-  // G's blocks of rows on and right of the diagonal, contiguous, with the
-  // diagonal block halved, built on the first loss: each candidate's loss
-  // is then one dot product per block. Cleared when G changes.
+  // Where a BLAS ssyrk computes D^T D's lower triangle (a CPU G): G's lower
+  // triangle with the off-diagonal doubled (float64, for the dot product's
+  // accumulator), and the triangle's buffer.
+  mutable torch::Tensor lower_weights_;
+  mutable torch::Tensor product_;
+  // Otherwise, G's blocks of rows on and right of the diagonal,
+  // contiguous, with the diagonal block halved: each candidate's loss is
+  // then one dot product per block.
   mutable std::vector<torch::Tensor> blocks_;
 };
 
-// Matrix FLOPs (2 per multiply-add) of one MeanSquaredOutputDifference for
-// weights [out, in]: blocks of columns of D^T D on and right of the
-// diagonal, a little over half of the full D G product's 2·out·in².
+// Matrix FLOPs (2 per multiply-add) of one MeanSquaredOutput for weights
+// [out, in]: one triangle of D^T D where a BLAS ssyrk is loaded
+// (out·in·(in + 1)), else blocks of columns on and right of the diagonal,
+// a little over half of the full D G product's 2·out·in².
 double GramLossFlops(int64_t out, int64_t in);
 
 }  // namespace awq

@@ -24,10 +24,12 @@ double DirectLoss(const std::vector<torch::Tensor>& inputs, const torch::Tensor&
   return sum / elements;
 }
 
-// Widths of one block of D^T D columns, exactly two, and with a remainder.
+// Widths of one block of D^T D columns, exactly two, and with a remainder;
+// D^T D by BLAS's ssyrk and by LibTorch's blocks.
 TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
+  for (const bool blas : {true, false}) {
   for (int64_t width : {40, 512, 600}) {
-    SCOPED_TRACE(width);
+    SCOPED_TRACE(testing::Message() << "width " << width << (blas ? ", BLAS" : ", blocks"));
     torch::manual_seed(3);
     const torch::Tensor current = torch::randn({24, width}).to(torch::kBFloat16);
     const torch::Tensor trial = (current.to(torch::kFloat32) + 0.05 * torch::randn({24, width}))
@@ -37,7 +39,7 @@ TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
                                          torch::randn({1, 31, width}).to(torch::kBFloat16)};
     inputs[1].select(2, 3).mul_(40);             // an outlier channel
     inputs[2].select(2, width - 1).mul_(-20);    // and one in the last block
-    LinearGram gram;
+    LinearGram gram(blas);
     for (const torch::Tensor& x : inputs) ASSERT_TRUE(gram.Add(x).ok());
     EXPECT_EQ(gram.rows(), 53);
     EXPECT_EQ(gram.width(), width);
@@ -50,6 +52,10 @@ TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
     auto same = gram.MeanSquaredOutputDifference(current, current);
     ASSERT_TRUE(same.ok());
     EXPECT_EQ(*same, 0);
+    // From the difference itself, as the grid search passes it.
+    auto from_difference = gram.MeanSquaredOutput(trial.to(torch::kFloat32) - current.to(torch::kFloat32));
+    ASSERT_TRUE(from_difference.ok()) << from_difference.status();
+    EXPECT_EQ(*from_difference, *loss);
 
     // More inputs after a loss: the next loss sees them.
     inputs.push_back(torch::randn({2, 9, width}).to(torch::kBFloat16) * 3);
@@ -60,6 +66,7 @@ TEST(LinearGram, EqualsTheMeanSquaredOutputDifferenceOverAllBatches) {
     EXPECT_NEAR(*more, direct_more, 1e-5 * direct_more);
     EXPECT_GT(std::abs(*more - *loss), 1e-3 * direct_more);
   }
+  }
 }
 
 TEST(LinearGram, MismatchedShapesAndEmptyInputsAreErrors) {
@@ -69,6 +76,8 @@ TEST(LinearGram, MismatchedShapesAndEmptyInputsAreErrors) {
   EXPECT_FALSE(gram.Add(torch::randn({3, 5})).ok());
   EXPECT_FALSE(gram.MeanSquaredOutputDifference(torch::zeros({2, 5}), torch::zeros({2, 5})).ok());
   EXPECT_FALSE(gram.MeanSquaredOutputDifference(torch::zeros({2, 4}), torch::zeros({3, 4})).ok());
+  EXPECT_FALSE(gram.MeanSquaredOutput(torch::zeros({2, 5})).ok());
+  EXPECT_FALSE(gram.MeanSquaredOutput(torch::zeros({4})).ok());
 }
 
 TEST(LinearGram, NonFiniteInputsAreReported) {
