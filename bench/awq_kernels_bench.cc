@@ -1,0 +1,100 @@
+// Benchmark of the AWQ grid search's per-candidate kernels (never a timed
+// test), on one MoE expert of Qwen3-30B-A3B's shape (gate/up_proj
+// [768 x 2048], down_proj [2048 x 768]), bf16, W4A16 (int4, group 128,
+// symmetric):
+//   candidate        CandidateWeight as the forward loss takes it (float32
+//                    values of the bf16 candidate) and as the Gram loss
+//                    takes it (the float32 difference to the weight);
+//   gram loss        LinearGram::MeanSquaredOutput of down_proj's
+//                    difference, by BLAS's ssyrk and by LibTorch's blocks.
+// Each line: the fastest and the median of --reps calls (a shared host's
+// load moves the median; the fastest is the kernel's own speed), and the
+// rate the fastest implies.
+//
+//   bazel run -c opt //bench:awq_kernels_bench
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "backend/awq/candidate_weight.h"
+#include "backend/awq/linear_gram.h"
+#include "backend/cpu_kernels/intra_op_threads.h"
+#include "backend/cpu_kernels/openblas_core_type.h"
+
+ABSL_FLAG(int, reps, 40, "timed calls per kernel (the median is printed)");
+ABSL_FLAG(int, tokens, 2048, "calibration tokens behind the Gram matrix");
+
+namespace {
+
+namespace awq = wring::backend::awq;
+namespace quantize = wring::backend::quantize;
+
+struct Timing {
+  double fastest, median;
+};
+
+Timing Time(const std::function<void()>& call) {
+  call();  // warm-up: allocations, caches
+  std::vector<double> seconds;
+  for (int i = 0; i < absl::GetFlag(FLAGS_reps); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return {seconds.front(), seconds[seconds.size() / 2]};
+}
+
+void Check(const absl::Status& status) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    std::exit(1);
+  }
+}
+
+int Run() {
+  wring::backend::cpu_kernels::SetIntraOpThreads();  // as `wring` does
+  torch::manual_seed(0);
+  quantize::QuantizationArgs args;
+  args.num_bits = 4;
+  args.symmetric = true;
+  args.strategy = quantize::QuantizationStrategy::kGroup;
+  args.group_size = 128;
+  const torch::Tensor up = (torch::randn({768, 2048}) * 0.02).to(torch::kBFloat16);
+  const torch::Tensor down = (torch::randn({2048, 768}) * 0.02).to(torch::kBFloat16);
+  const torch::Tensor up_scales = torch::rand({2048}, torch::kDouble) + 0.5;
+  const torch::Tensor down_scales = torch::rand({768}, torch::kDouble) + 0.5;
+  std::printf("%d intra-op threads, %d calls each\n", at::get_num_threads(), absl::GetFlag(FLAGS_reps));
+
+  for (const auto& [name, form] : {std::make_pair("float32", awq::CandidateForm::kFloat32),
+                                   std::make_pair("float32 difference", awq::CandidateForm::kFloat32Difference)}) {
+    const Timing t = Time([&, form = form] { Check(awq::CandidateWeight(up, up_scales, args, form).status()); });
+    std::printf("candidate [768 x 2048] %-20s %8.3f ms (median %8.3f)  %6.3f ns/weight\n", name,
+                t.fastest * 1e3, t.median * 1e3, t.fastest * 1e9 / static_cast<double>(up.numel()));
+  }
+
+  const torch::Tensor inputs = torch::randn({absl::GetFlag(FLAGS_tokens), 768}).to(torch::kBFloat16);
+  for (const bool blas : {true, false}) {
+    awq::LinearGram gram(blas);
+    Check(gram.Add(inputs));
+    const torch::Tensor difference =
+        *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference);
+    const Timing t = Time([&] { Check(gram.MeanSquaredOutput(difference).status()); });
+    const double flops = blas ? 2048.0 * 768 * 769 : awq::GramLossFlops(2048, 768);
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
+                blas ? "BLAS ssyrk" : "LibTorch blocks", t.fastest * 1e3, t.median * 1e3, flops / t.fastest / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  wring::backend::cpu_kernels::UseTheCpusKernelsAndThreads(argv);
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}
