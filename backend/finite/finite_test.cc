@@ -1,6 +1,9 @@
 #include "backend/finite/finite.h"
 
 #include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -33,6 +36,34 @@ TEST(FindNonFinite, CountsEachKindAndLocatesTheFirst) {
   EXPECT_EQ(found->negative_infinity, 1);
   EXPECT_EQ(found->first, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(found->Describe(), "2 NaN, 1 +inf, 1 -inf (first at [1, 2])");
+}
+
+// One NaN or inf anywhere in a large tensor (many parallel chunks) of each
+// dtype the bit scan reads, and in a non-contiguous view (LibTorch's path);
+// the largest finite values and subnormals are finite.
+TEST(FindNonFinite, FindsASingleValueInLargeTensorsOfEveryDtype) {
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kHalf, torch::kFloat, torch::kDouble}) {
+    SCOPED_TRACE(std::string(c10::toString(dtype)));
+    const double largest = dtype == torch::kHalf ? 65504.0 : dtype == torch::kBFloat16 ? 3.38e38 : 3.4e38;
+    torch::Tensor t = torch::randn({600, 1000}).to(dtype);
+    t[0][0] = largest;
+    t[0][1] = -largest;
+    t[0][2] = 1e-40;  // subnormal in float32; zero or subnormal in the others
+    EXPECT_FALSE(FindNonFinite(t).has_value());
+    EXPECT_FALSE(FindNonFinite(t.t()).has_value());
+    for (const auto& [row, column, value] : {std::make_tuple(0, 0, kNaN), std::make_tuple(599, 999, kInf),
+                                             std::make_tuple(300, 17, -kInf)}) {
+      torch::Tensor damaged = t.clone();
+      damaged[row][column] = value;
+      const std::optional<NonFinite> found = FindNonFinite(damaged);
+      ASSERT_TRUE(found.has_value()) << row << ", " << column;
+      EXPECT_EQ(found->first, (std::vector<int64_t>{row, column}));
+      EXPECT_EQ(found->nan + found->positive_infinity + found->negative_infinity, 1);
+      const std::optional<NonFinite> transposed = FindNonFinite(damaged.t());
+      ASSERT_TRUE(transposed.has_value());
+      EXPECT_EQ(transposed->first, (std::vector<int64_t>{column, row}));
+    }
+  }
 }
 
 TEST(FindNonFinite, HalfOverflowIsInfinity) {
