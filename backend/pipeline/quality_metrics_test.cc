@@ -1,6 +1,7 @@
 #include "backend/pipeline/quality_metrics.h"
 
 #include <cmath>
+#include <string>
 
 #include "gtest/gtest.h"
 
@@ -17,6 +18,27 @@ TEST(RelativeErrorTest, SumsSquaredDifferencesOverSamples) {
   const torch::Tensor b = torch::tensor({3.0f});                // ||b||^2 = 9
   error.Add(torch::tensor({0.0f}), b);                          // diff 9
   EXPECT_NEAR(error.Value(), (0.09 + 9.0) / 18.0, 1e-12);
+}
+
+// The single pass over contiguous bf16 / float32 weights (several chunks),
+// against the float64 tensor arithmetic it stands for; a transposed view
+// takes that arithmetic itself.
+TEST(RelativeErrorTest, WeightsOfEachDtypeEqualTheFloat64Sums) {
+  torch::manual_seed(5);
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kFloat, torch::kHalf}) {
+    SCOPED_TRACE(std::string(c10::toString(dtype)));
+    const torch::Tensor reference = torch::randn({300, 700}).to(dtype);
+    const torch::Tensor value = (reference.to(torch::kFloat) + 0.01 * torch::randn({300, 700})).to(dtype);
+    const torch::Tensor r = reference.to(torch::kFloat64), v = value.to(torch::kFloat64);
+    const double expected = (v - r).pow(2).sum().item<double>() / r.pow(2).sum().item<double>();
+    RelativeError contiguous;
+    contiguous.Add(value, reference);
+    EXPECT_NEAR(contiguous.Value(), expected, 1e-12 * expected);
+    RelativeError transposed;
+    transposed.Add(value.t(), reference.t());
+    EXPECT_NEAR(transposed.Value(), expected, 1e-12 * expected);
+    EXPECT_GT(expected, 1e-6);
+  }
 }
 
 TEST(RelativeErrorTest, AllZeroReferenceIsZero) {
