@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#include "backend/cpu_kernels/parallel_for.h"
+#include "backend/cpu_kernels/rounding.h"
 
 namespace wring {
 namespace backend {
@@ -22,6 +26,59 @@ torch::Tensor RepeatKv(const torch::Tensor& x, int64_t n_rep) {
 torch::Tensor RotateHalf(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+
+// The eager path's steps from the float32 products Q K^T to the softmax's
+// input, in place on a CPU half-precision model's scores held as float32
+// values: each step rounded to the dtype (R) as its own tensor would be
+// (scores.to(dtype), * scaling in float32, .to(dtype)), masked to -inf.
+// One pass where the tensor operations took five over [B, H, T, T].
+template <typename R>
+void RoundScaleAndMask(torch::Tensor& scores, float scaling, std::optional<int64_t> sliding_window) {
+  const int64_t length = scores.size(-1), rows = scores.numel() / length;
+  float* data = scores.data_ptr<float>();
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t i = row % length;  // the query's position
+      // Allowed keys j: j <= i and, with a window, j > i - window.
+      const int64_t first = sliding_window.has_value() ? std::max<int64_t>(0, i - *sliding_window + 1) : 0;
+      float* s = data + row * length;
+      for (int64_t j = 0; j < length; ++j) s[j] = R::Round(R::Round(s[j]) * scaling);
+      for (int64_t j = 0; j < first; ++j) s[j] = -std::numeric_limits<float>::infinity();
+      for (int64_t j = i + 1; j < length; ++j) s[j] = -std::numeric_limits<float>::infinity();
+    }
+  });
+}
+
+// probabilities.to(dtype), kept as float32 values for the next product.
+template <typename R>
+void RoundInPlace(torch::Tensor& values) {
+  float* data = values.data_ptr<float>();
+  at::parallel_for(0, values.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) data[k] = R::Round(data[k]);
+  });
+}
+
+// CausalAttention's scores -> probabilities for a CPU bf16 / fp16 model
+// without a softcap: the same values as the tensor operations, fewer passes.
+torch::Tensor FusedProbabilities(const torch::Tensor& q, const torch::Tensor& k, float scaling,
+                                 std::optional<int64_t> sliding_window) {
+  torch::Tensor scores = torch::matmul(q.to(torch::kFloat), k.to(torch::kFloat).transpose(2, 3)).contiguous();
+  const bool bf16 = q.scalar_type() == torch::kBFloat16;
+  if (bf16) {
+    RoundScaleAndMask<cpu_kernels::RoundBf16>(scores, scaling, sliding_window);
+  } else {
+    RoundScaleAndMask<cpu_kernels::RoundHalf>(scores, scaling, sliding_window);
+  }
+  // softmax(x, dtype=float32) converts x to float32 first: the same input.
+  torch::Tensor probabilities = torch::softmax(scores, -1);
+  if (bf16) {
+    RoundInPlace<cpu_kernels::RoundBf16>(probabilities);
+  } else {
+    RoundInPlace<cpu_kernels::RoundHalf>(probabilities);
+  }
+  return probabilities;
 }
 
 }  // namespace
@@ -171,6 +228,11 @@ torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& k
     const torch::Tensor q = query.slice(1, start * n_rep, end * n_rep);
     const torch::Tensor k = RepeatKv(key.slice(1, start, end), n_rep);
     const torch::Tensor v = RepeatKv(value.slice(1, start, end), n_rep);
+    if (IsCpuHalfPrecision(q) && !softcap.has_value()) {
+      const torch::Tensor probabilities = FusedProbabilities(q, k, static_cast<float>(scaling), sliding_window);
+      outputs.push_back(torch::matmul(probabilities, v.to(torch::kFloat)).to(dtype));
+      continue;
+    }
     torch::Tensor scores = MatMul(q, k.transpose(2, 3));
     // `scores * scaling` in PyTorch multiplies in float32 (the op-math type
     // of bf16/fp16 too) by the float32-rounded scalar; spelt out so that
