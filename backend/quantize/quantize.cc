@@ -1,8 +1,8 @@
 #include "backend/quantize/quantize.h"
 
 #include <cmath>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/quantize/internal/fused_quantize.h"
 
 namespace wring {
 namespace backend {
@@ -186,6 +187,14 @@ absl::StatusOr<torch::Tensor> Process(const torch::Tensor& x, const QParams& qpa
   absl::StatusOr<QuantizedRange> range = CalculateRange(args);
   if (!range.ok()) return range.status();
   return CatchTorchErrors(operation, [&]() -> absl::StatusOr<torch::Tensor> {
+    const bool by_rows = args.strategy == QuantizationStrategy::kGroup || args.strategy == QuantizationStrategy::kChannel;
+    if (by_rows && args.type == QuantizationType::kInt && steps != Steps::kDequantize && x.dim() == 2) {
+      const int64_t group = args.strategy == QuantizationStrategy::kGroup ? args.group_size : x.size(1);
+      if (std::optional<torch::Tensor> fused = internal::FusedQuantize(
+              x, qparams.scale, qparams.zero_point, group, range->min, range->max, steps == Steps::kBoth, dtype)) {
+        return *std::move(fused);
+      }
+    }
     const RangeTensors bounds = MakeRangeTensors(*range, x.device());
     if (args.strategy == QuantizationStrategy::kBlock) {
       return ProcessBlocks(x, qparams, args, bounds, dtype, steps);
