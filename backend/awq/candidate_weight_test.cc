@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "backend/testing/quantization_cases.h"
 #include "gtest/gtest.h"
 
 namespace wring {
@@ -13,26 +14,8 @@ namespace {
 using quantize::QuantizationArgs;
 using quantize::QuantizationStrategy;
 
-QuantizationArgs IntArgs(int bits, bool symmetric, QuantizationStrategy strategy, int64_t group_size = 0) {
-  QuantizationArgs args;
-  args.num_bits = bits;
-  args.symmetric = symmetric;
-  args.strategy = strategy;
-  args.group_size = group_size;
-  return args;
-}
-
-// Weights as AWQ meets them, plus the corners of the arithmetic: an all-zero
-// group (the scale becomes eps), a row of one sign, values near the int
-// range's ties, and magnitudes spread over many binades.
-torch::Tensor TestWeight(int64_t rows, int64_t cols, torch::Dtype dtype, int seed) {
-  torch::manual_seed(seed);
-  torch::Tensor w = torch::randn({rows, cols}) * torch::exp(torch::randn({rows, 1}) * 2);
-  w.index_put_({0}, 0.0);
-  w.index_put_({1}, w[1].abs());
-  w.index_put_({2}, torch::arange(cols).to(torch::kFloat) * 0.5 - cols / 4.0);
-  return w.to(dtype);
-}
+using testing::IntArgs;
+using testing::TestWeight;
 
 torch::Tensor TestScales(int64_t cols, torch::Dtype dtype, int seed) {
   torch::manual_seed(seed + 1000);

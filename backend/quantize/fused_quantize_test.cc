@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "backend/quantize/quantize.h"
+#include "backend/testing/quantization_cases.h"
 #include "gtest/gtest.h"
 
 namespace wring {
@@ -14,25 +15,8 @@ namespace backend {
 namespace quantize {
 namespace {
 
-QuantizationArgs IntArgs(int bits, bool symmetric, QuantizationStrategy strategy, int64_t group_size = 0) {
-  QuantizationArgs args;
-  args.num_bits = bits;
-  args.symmetric = symmetric;
-  args.strategy = strategy;
-  args.group_size = group_size;
-  return args;
-}
-
-// Spread magnitudes, an all-zero row, a one-signed row and values on the
-// levels' ties.
-torch::Tensor TestWeight(int64_t rows, int64_t cols, torch::Dtype dtype, int seed) {
-  torch::manual_seed(seed);
-  torch::Tensor w = torch::randn({rows, cols}) * torch::exp(torch::randn({rows, 1}) * 2);
-  w.index_put_({0}, 0.0);
-  w.index_put_({1}, w[1].abs());
-  w.index_put_({2}, torch::arange(cols).to(torch::kFloat) * 0.5 - cols / 4.0);
-  return w.to(dtype);
-}
+using testing::IntArgs;
+using testing::TestWeight;
 
 // The same values through the tensor operations: a non-contiguous view.
 torch::Tensor ByOperations(const torch::Tensor& w) { return w.t().contiguous().t(); }
