@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "backend/base/torch_errors.h"
+#include "backend/cpu_kernels/fake_quantize.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
 #include "mapping/base/status_macros.h"
@@ -20,7 +21,8 @@ namespace {
 using cpu_kernels::RoundBf16;
 using cpu_kernels::RoundFloat;
 using cpu_kernels::RoundHalf;
-using cpu_kernels::RoundHalfToEven;
+using cpu_kernels::DequantizeLevel;
+using cpu_kernels::QuantizeToLevel;
 using quantize::QuantizationStrategy;
 
 // x = dtype(W * s) for one row (`W * s` computes in the wider of the two).
@@ -83,13 +85,7 @@ WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* s
   for (int64_t g = 0; g < groups; ++g) {
     const float sc = scale[g], zp = zero[g];
     for (int64_t k = g * group; k < (g + 1) * group; ++k) {
-      float v = R::Round(x[k] / sc);
-      v = R::Round(v + zp);
-      v = v > qmax ? qmax : v;  // NaN stays NaN, as in torch.clamp
-      v = v < qmin ? qmin : v;
-      v = RoundHalfToEven(v);
-      v = R::Round(v - zp);
-      v = R::Round(v * sc);
+      const float v = DequantizeLevel<R, true>(QuantizeToLevel<R, true>(x[k], sc, zp, qmin, qmax), sc, zp);
       StoreRounded<R>(static_cast<float>(static_cast<Product>(v) / static_cast<Product>(s[k])), &out[k]);
     }
   }

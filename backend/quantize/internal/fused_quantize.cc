@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backend/cpu_kernels/fake_quantize.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
 
@@ -15,7 +16,8 @@ namespace {
 using cpu_kernels::RoundBf16;
 using cpu_kernels::RoundFloat;
 using cpu_kernels::RoundHalf;
-using cpu_kernels::RoundHalfToEven;
+using cpu_kernels::DequantizeLevel;
+using cpu_kernels::QuantizeToLevel;
 
 // R::Store, for bf16 as 32-bit selects the vectorizer takes (c10's NaN,
 // else the rounded value's upper half).
@@ -37,14 +39,9 @@ WRING_ROW_KERNEL void QuantizeRow(const typename R::Stored* x, const float* scal
   for (int64_t g = 0; g < groups; ++g) {
     const float sc = scale[g], zp = kZeroPoint ? zero[g] : 0.0f;
     for (int64_t k = g * group; k < (g + 1) * group; ++k) {
-      float v = R::Round(R::Load(x[k]) / sc);
-      if constexpr (kZeroPoint) v = R::Round(v + zp);
-      v = v > qmax ? qmax : v;  // NaN stays NaN, as in torch.clamp
-      v = v < qmin ? qmin : v;
-      v = RoundHalfToEven(v);
+      const float v = QuantizeToLevel<R, kZeroPoint>(R::Load(x[k]), sc, zp, qmin, qmax);
       if constexpr (kDequantize) {
-        if constexpr (kZeroPoint) v = R::Round(v - zp);
-        out[k] = StoreVectorizable<R>(R::Round(v * sc));
+        out[k] = StoreVectorizable<R>(DequantizeLevel<R, kZeroPoint>(v, sc, zp));
       } else if constexpr (std::is_same<Out, int8_t>::value) {
         // NaN: 0, as PyTorch's cast on x86; selected in float so it vectorizes.
         out[k] = static_cast<int8_t>(static_cast<int32_t>(v != v ? 0.0f : v));
