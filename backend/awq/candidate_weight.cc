@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "backend/base/torch_errors.h"
 #include "backend/cpu_kernels/fake_quantize.h"
@@ -115,7 +116,7 @@ WRING_CPU_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t
   WRING_CPU_CLONES void FakeQuantizeRowBf16(const float* x, const S* s, const float* scale,                  \
                                             const float* zero, int64_t group, int64_t groups, float qmin,    \
                                             float qmax, Out* out) {                                          \
-    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);                  \
+    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);         \
   }
 WRING_FAKE_QUANTIZE_ROW_BF16(double, uint16_t)
 WRING_FAKE_QUANTIZE_ROW_BF16(float, uint16_t)
@@ -139,48 +140,38 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
   const T* w = reinterpret_cast<const T*>(weight.data_ptr());
   const S* s = scales.data_ptr<S>();
 
-  // Pass 1: dtype(W * s) and each group's minimum and maximum.
-  torch::Tensor scaled = torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat));
-  torch::Tensor minima = torch::empty({rows, groups}, torch::kFloat);
-  torch::Tensor maxima = torch::empty({rows, groups}, torch::kFloat);
-  float* x = scaled.data_ptr<float>();
-  float* lo = minima.data_ptr<float>();
-  float* hi = maxima.data_ptr<float>();
-  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      if constexpr (kCloned) {
-        ScaleRowBf16(w + r * cols, s, x + r * cols, cols);
-        GroupExtremesCloned(x + r * cols, group, groups, lo + r * groups, hi + r * groups);
-      } else {
-        ScaleRow<R, S>(w + r * cols, s, x + r * cols, cols);
-        GroupExtremes(x + r * cols, group, groups, lo + r * groups, hi + r * groups);
-      }
-    }
-  });
-
-  // The extremes are values of the weight's dtype: exact in either.
-  WRING_ASSIGN_OR_RETURN(
-      const quantize::QParams qparams,
-      quantize::CalculateQParams(minima.to(weight.scalar_type()), maxima.to(weight.scalar_type()), args));
   WRING_ASSIGN_OR_RETURN(const quantize::QuantizedRange range, quantize::CalculateRange(args));
-  const torch::Tensor scale = qparams.scale.to(torch::kFloat).contiguous();
-  const torch::Tensor zero = qparams.zero_point.to(torch::kFloat).contiguous();
-  const float* q_scale = scale.data_ptr<float>();
-  const float* q_zero = zero.data_ptr<float>();
   const float qmin = static_cast<float>(range.min), qmax = static_cast<float>(range.max);
-
-  // Pass 2: compressed-tensors' fake quantization, then back through 1 / s.
   torch::Tensor out = kFloatOut ? torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat))
                                 : torch::empty_like(weight);
   Out* o = reinterpret_cast<Out*>(out.data_ptr());
+
+  // One row at a time, its dtype(W * s) kept in a buffer that stays in the
+  // cache: the row's extremes, its qparams (compressed-tensors' arithmetic,
+  // cpu_kernels::CalculateGroupQParams), then the fake quantization and the
+  // way back through 1 / s.
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> x(cols);
+    std::vector<float> lo(groups), hi(groups), q_scale(groups), q_zero(groups);
     for (int64_t r = begin; r < end; ++r) {
       if constexpr (kCloned) {
-        FakeQuantizeRowBf16(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
-                            qmin, qmax, o + r * cols);
+        ScaleRowBf16(w + r * cols, s, x.data(), cols);
+        GroupExtremesCloned(x.data(), group, groups, lo.data(), hi.data());
       } else {
-        FakeQuantizeRow<R, S, Out>(x + r * cols, s, q_scale + r * groups, q_zero + r * groups, group, groups,
-                                   qmin, qmax, o + r * cols);
+        ScaleRow<R, S>(w + r * cols, s, x.data(), cols);
+        GroupExtremes(x.data(), group, groups, lo.data(), hi.data());
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        const cpu_kernels::GroupQParams q =
+            cpu_kernels::CalculateGroupQParams<R>(lo[g], hi[g], args.symmetric, qmin, qmax);
+        q_scale[g] = q.scale;
+        q_zero[g] = q.zero;
+      }
+      if constexpr (kCloned) {
+        FakeQuantizeRowBf16(x.data(), s, q_scale.data(), q_zero.data(), group, groups, qmin, qmax, o + r * cols);
+      } else {
+        FakeQuantizeRow<R, S, Out>(x.data(), s, q_scale.data(), q_zero.data(), group, groups, qmin, qmax,
+                                   o + r * cols);
       }
       if constexpr (kDifference && kCloned) {
         SubtractOriginalRowBf16(w + r * cols, o + r * cols, cols);
