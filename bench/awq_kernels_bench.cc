@@ -6,7 +6,13 @@
 //                    values of the bf16 candidate) and as the Gram loss
 //                    takes it (the float32 difference to the weight);
 //   gram loss        LinearGram::MeanSquaredOutput of down_proj's
-//                    difference, by BLAS's ssyrk and by LibTorch's blocks.
+//                    difference, by BLAS's ssyrk and by LibTorch's blocks;
+//   expert step      one expert's share of a grid point as the layer runs
+//                    it: its gate and up candidates through the forward of
+//                    --routed tokens (down_proj as stored), then its down
+//                    candidate through the Gram loss; LibTorch's threads and
+//                    BLAS's take turns, as in the layer, so thread settings
+//                    (OPENBLAS_THREAD_TIMEOUT) show here.
 // Each line: the fastest and the median of --reps calls (a shared host's
 // load moves the median; the fastest is the kernel's own speed), and the
 // rate the fastest implies.
@@ -27,6 +33,7 @@
 
 ABSL_FLAG(int, reps, 40, "timed calls per kernel (the median is printed)");
 ABSL_FLAG(int, tokens, 2048, "calibration tokens behind the Gram matrix");
+ABSL_FLAG(int, routed, 128, "tokens routed to the expert in the expert step");
 
 namespace {
 
@@ -89,6 +96,26 @@ int Run() {
     std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
                 blas ? "BLAS ssyrk" : "LibTorch blocks", t.fastest * 1e3, t.median * 1e3, flops / t.fastest / 1e9);
   }
+
+  const torch::Tensor gate = (torch::randn({768, 2048}) * 0.02).to(torch::kBFloat16);
+  const torch::Tensor routed = torch::randn({absl::GetFlag(FLAGS_routed), 2048}).to(torch::kBFloat16);
+  awq::LinearGram gram;
+  Check(gram.Add(inputs));
+  const Timing step = Time([&] {
+    // A CPU half-precision Linear: float32 product, rounded once.
+    const torch::Tensor x = routed.to(torch::kFloat);
+    const torch::Tensor g = torch::linear(x, *awq::CandidateWeight(gate, up_scales, args, awq::CandidateForm::kFloat32))
+                                .to(torch::kBFloat16);
+    const torch::Tensor u = torch::linear(x, *awq::CandidateWeight(up, up_scales, args, awq::CandidateForm::kFloat32))
+                                .to(torch::kBFloat16);
+    const torch::Tensor h = (torch::silu(g) * u).to(torch::kFloat);
+    const torch::Tensor y = torch::linear(h, down.to(torch::kFloat)).to(torch::kBFloat16);
+    Check(gram.MeanSquaredOutput(
+                  *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference))
+              .status());
+  });
+  std::printf("expert step (%d routed tokens)        %8.3f ms (median %8.3f)\n", absl::GetFlag(FLAGS_routed),
+              step.fastest * 1e3, step.median * 1e3);
   return 0;
 }
 
