@@ -24,6 +24,7 @@ using cpu_kernels::RoundFloat;
 using cpu_kernels::RoundHalf;
 using cpu_kernels::DequantizeLevel;
 using cpu_kernels::QuantizeToLevel;
+using cpu_kernels::ZeroPoint;
 using quantize::QuantizationStrategy;
 
 // x = dtype(W * s) for one row (`W * s` computes in the wider of the two).
@@ -68,28 +69,60 @@ WRING_ROW_KERNEL void GroupExtremes(const float* x, int64_t group, int64_t group
 }
 
 // The final rounding to the weight's dtype, stored in that dtype or as the
-// float32 of the same value (NaN as the float of c10's NaN).
-template <typename R, typename Out>
+// float32 of the same value (NaN as the float of c10's NaN); kFinite: f is
+// no NaN.
+template <typename R, bool kFinite, typename Out>
 WRING_ROW_KERNEL void StoreRounded(float f, Out* out) {
   if constexpr (std::is_same<Out, typename R::Stored>::value) {
     *out = R::Store(f);
+  } else if constexpr (kFinite) {
+    *out = R::RoundFinite(f);
   } else {
     *out = f != f ? std::numeric_limits<float>::quiet_NaN() : R::Round(f);
   }
 }
 
 // compressed-tensors' fake quantization of one row, then back through 1 / s.
-template <typename R, typename S, typename Out>
-WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const float* scale, const float* zero,
-                                      int64_t group, int64_t groups, float qmin, float qmax, Out* out) {
+// The steps that cannot change a value are left out: kSymmetric (every zero
+// point 0) or int8 zero points (cpu_kernels::ZeroPoint); kFinite (the row,
+// its scales and s hold no NaN, infinity or zero divisor): no NaN can arise,
+// so the roundings skip their NaN selects.
+//
+// kByReciprocal (float64 s, a finite row): the division by s through its
+// reciprocal `s_inverse` (cpu_kernels::DivideByReciprocal, the same
+// quotient), for a caller compiled with FMA.
+template <typename R, typename S, typename Out, bool kSymmetric, bool kFinite, bool kByReciprocal = false>
+WRING_ROW_KERNEL void FakeQuantizeRow(const float* x, const S* s, const S* s_inverse, const float* scale,
+                                      const float* zero, int64_t group, int64_t groups, float qmin, float qmax,
+                                      Out* out) {
   using Product = std::conditional_t<std::is_same<S, double>::value, double, float>;
+  static_assert(!kByReciprocal || (kFinite && std::is_same<S, double>::value), "finite rows, float64 s");
+  constexpr ZeroPoint kZero = kSymmetric ? ZeroPoint::kZero : ZeroPoint::kInt8;
   for (int64_t g = 0; g < groups; ++g) {
     const float sc = scale[g], zp = zero[g];
     for (int64_t k = g * group; k < (g + 1) * group; ++k) {
-      const float v = DequantizeLevel<R, true>(QuantizeToLevel<R, true>(x[k], sc, zp, qmin, qmax), sc, zp);
-      StoreRounded<R>(static_cast<float>(static_cast<Product>(v) / static_cast<Product>(s[k])), &out[k]);
+      const float level = QuantizeToLevel<R, kZero, kFinite>(x[k], sc, zp, qmin, qmax);
+      const float v = DequantizeLevel<R, kZero, kFinite>(level, sc, zp);
+      Product back;
+      if constexpr (kByReciprocal) {
+        back = cpu_kernels::DivideByReciprocal(v, s[k], s_inverse[k]);
+      } else {
+        back = static_cast<Product>(v) / static_cast<Product>(s[k]);
+      }
+      StoreRounded<R, kFinite>(static_cast<float>(back), &out[k]);
     }
   }
+}
+
+// Whether FakeQuantizeRow<..., kFinite = true> may run on a row: its groups'
+// extremes and scales are finite (so is every value between), and the
+// candidate's s are finite and nonzero (checked once, `s_finite`).
+WRING_ROW_KERNEL bool RowIsFinite(const float* lo, const float* hi, const float* scale, int64_t groups) {
+  bool finite = true;
+  for (int64_t g = 0; g < groups; ++g) {
+    finite &= std::isfinite(lo[g]) && std::isfinite(hi[g]) && std::isfinite(scale[g]);
+  }
+  return finite;
 }
 
 // out[k] -= W[k]: the candidate's difference to the original weight, in
@@ -111,18 +144,77 @@ WRING_CPU_CLONES void ScaleRowBf16(const uint16_t* w, const float* s, float* x, 
 WRING_CPU_CLONES void GroupExtremesCloned(const float* x, int64_t group, int64_t groups, float* lo, float* hi) {
   GroupExtremes(x, group, groups, lo, hi);
 }
-// One clone set per scales dtype and output (bf16 or its float32 value).
-#define WRING_FAKE_QUANTIZE_ROW_BF16(S, Out)                                                                \
+// One clone set per scales dtype, output (bf16 or its float32 value) and
+// variant, told apart by the tag arguments.
+template <bool kValue>
+using Flag = std::integral_constant<bool, kValue>;
+#define WRING_FAKE_QUANTIZE_ROW_BF16(S, Out, kSymmetric, kFinite)                                           \
   WRING_CPU_CLONES void FakeQuantizeRowBf16(const float* x, const S* s, const float* scale,                  \
                                             const float* zero, int64_t group, int64_t groups, float qmin,    \
-                                            float qmax, Out* out) {                                          \
-    FakeQuantizeRow<RoundBf16, S, Out>(x, s, scale, zero, group, groups, qmin, qmax, out);         \
+                                            float qmax, Out* out, Flag<kSymmetric>, Flag<kFinite>) {         \
+    FakeQuantizeRow<RoundBf16, S, Out, kSymmetric, kFinite>(x, s, nullptr, scale, zero, group, groups, qmin, \
+                                                            qmax, out);                                      \
   }
-WRING_FAKE_QUANTIZE_ROW_BF16(double, uint16_t)
-WRING_FAKE_QUANTIZE_ROW_BF16(float, uint16_t)
-WRING_FAKE_QUANTIZE_ROW_BF16(double, float)
-WRING_FAKE_QUANTIZE_ROW_BF16(float, float)
+#define WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS(S, Out) \
+  WRING_FAKE_QUANTIZE_ROW_BF16(S, Out, true, true)    \
+  WRING_FAKE_QUANTIZE_ROW_BF16(S, Out, true, false)   \
+  WRING_FAKE_QUANTIZE_ROW_BF16(S, Out, false, true)   \
+  WRING_FAKE_QUANTIZE_ROW_BF16(S, Out, false, false)
+WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS(double, uint16_t)
+WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS(float, uint16_t)
+WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS(double, float)
+WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS(float, float)
+#undef WRING_FAKE_QUANTIZE_ROW_BF16_VARIANTS
 #undef WRING_FAKE_QUANTIZE_ROW_BF16
+// Finite rows with float64 s, by reciprocals, on a CPU with AVX-512.
+#define WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL(Out, kSymmetric)                                           \
+  WRING_AVX512_KERNEL void FakeQuantizeRowBf16ByReciprocal(const float* x, const double* s,                  \
+                                                           const double* s_inverse, const float* scale,      \
+                                                           const float* zero, int64_t group, int64_t groups, \
+                                                           float qmin, float qmax, Out* out,                 \
+                                                           Flag<kSymmetric>) {                               \
+    FakeQuantizeRow<RoundBf16, double, Out, kSymmetric, true, true>(x, s, s_inverse, scale, zero, group,      \
+                                                                    groups, qmin, qmax, out);                \
+  }
+WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL(uint16_t, true)
+WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL(uint16_t, false)
+WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL(float, true)
+WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL(float, false)
+#undef WRING_FAKE_QUANTIZE_ROW_BF16_BY_RECIPROCAL
+
+// Runs the row's variant of FakeQuantizeRow. `s_inverse`: the reciprocals
+// of float64 s where they may replace the division, else null.
+template <typename R, typename S, typename Out, bool kSymmetric, bool kFinite>
+WRING_ROW_KERNEL void RunFakeQuantizeRow(const float* x, const S* s, const S* s_inverse, const float* scale,
+                                         const float* zero, int64_t group, int64_t groups, float qmin, float qmax,
+                                         Out* out) {
+  if constexpr (std::is_same<R, RoundBf16>::value && std::is_same<S, double>::value && kFinite) {
+    if (s_inverse != nullptr) {
+      FakeQuantizeRowBf16ByReciprocal(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out,
+                                      Flag<kSymmetric>());
+      return;
+    }
+  }
+  if constexpr (std::is_same<R, RoundBf16>::value) {
+    FakeQuantizeRowBf16(x, s, scale, zero, group, groups, qmin, qmax, out, Flag<kSymmetric>(), Flag<kFinite>());
+  } else {
+    FakeQuantizeRow<R, S, Out, kSymmetric, kFinite>(x, s, nullptr, scale, zero, group, groups, qmin, qmax, out);
+  }
+}
+template <typename R, typename S, typename Out>
+void RunFakeQuantizeRow(bool symmetric, bool finite, const float* x, const S* s, const S* s_inverse,
+                        const float* scale, const float* zero, int64_t group, int64_t groups, float qmin,
+                        float qmax, Out* out) {
+  if (symmetric && finite) {
+    RunFakeQuantizeRow<R, S, Out, true, true>(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out);
+  } else if (symmetric) {
+    RunFakeQuantizeRow<R, S, Out, true, false>(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out);
+  } else if (finite) {
+    RunFakeQuantizeRow<R, S, Out, false, true>(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out);
+  } else {
+    RunFakeQuantizeRow<R, S, Out, false, false>(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out);
+  }
+}
 
 // R: how the weight's dtype rounds; S: the scales' dtype (the grid computes
 // them in float32 or float64); Out: the weight's storage or float32;
@@ -140,6 +232,14 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
   const T* w = reinterpret_cast<const T*>(weight.data_ptr());
   const S* s = scales.data_ptr<S>();
 
+  const bool s_finite = std::all_of(s, s + cols, [](S v) { return std::isfinite(v) && v != 0; });
+  // The division by s through reciprocals where it gives the same quotients.
+  std::vector<S> s_inverse;
+  if (std::is_same<R, RoundBf16>::value && std::is_same<S, double>::value && cpu_kernels::CpuHasAvx512() &&
+      std::all_of(s, s + cols, [](S v) { return cpu_kernels::ReciprocalDivisionIsExact(v); })) {
+    s_inverse.resize(cols);
+    for (int64_t j = 0; j < cols; ++j) s_inverse[j] = S(1) / s[j];
+  }
   WRING_ASSIGN_OR_RETURN(const quantize::QuantizedRange range, quantize::CalculateRange(args));
   const float qmin = static_cast<float>(range.min), qmax = static_cast<float>(range.max);
   torch::Tensor out = kFloatOut ? torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat))
@@ -167,12 +267,10 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
         q_scale[g] = q.scale;
         q_zero[g] = q.zero;
       }
-      if constexpr (kCloned) {
-        FakeQuantizeRowBf16(x.data(), s, q_scale.data(), q_zero.data(), group, groups, qmin, qmax, o + r * cols);
-      } else {
-        FakeQuantizeRow<R, S, Out>(x.data(), s, q_scale.data(), q_zero.data(), group, groups, qmin, qmax,
-                                   o + r * cols);
-      }
+      const bool finite = s_finite && RowIsFinite(lo.data(), hi.data(), q_scale.data(), groups);
+      RunFakeQuantizeRow<R, S, Out>(args.symmetric, finite, x.data(), s,
+                                    s_inverse.empty() ? nullptr : s_inverse.data(), q_scale.data(),
+                                    q_zero.data(), group, groups, qmin, qmax, o + r * cols);
       if constexpr (kDifference && kCloned) {
         SubtractOriginalRowBf16(w + r * cols, o + r * cols, cols);
       } else if constexpr (kDifference) {

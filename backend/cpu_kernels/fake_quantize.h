@@ -6,6 +6,7 @@
 #ifndef WRING_BACKEND_CPU_KERNELS_FAKE_QUANTIZE_H_
 #define WRING_BACKEND_CPU_KERNELS_FAKE_QUANTIZE_H_
 
+#include <cmath>
 #include <limits>
 #include <type_traits>
 
@@ -58,23 +59,73 @@ WRING_ROW_KERNEL GroupQParams CalculateGroupQParams(float lo, float hi, bool sym
   return {scale, zero};
 }
 
+// How a kernel's zero point enters (compressed-tensors adds and subtracts
+// it whenever the qparams have one), from the most general to the fewest
+// steps that give the same values:
+enum class ZeroPoint {
+  kAny,   // any value: each step rounded to the dtype
+  kInt8,  // int8 values: level - zero, integers of at most 8 bits, is exact
+  kZero,  // symmetric qparams' 0: adding it only turns -0 into +0, and the
+          // level (never -0 then) minus 0 is the level
+  kNone,  // no zero point: no addition (it could turn -0 into +0)
+};
+
+// R::Round, or R::RoundFinite where the caller knows no NaN can arise.
+template <typename R, bool kFinite>
+WRING_ROW_KERNEL float RoundTo(float f) {
+  if constexpr (kFinite) {
+    return R::RoundFinite(f);
+  } else {
+    return R::Round(f);
+  }
+}
+
 // The level: round half to even of clamp(dtype(dtype(x / scale) + zero)),
-// an integer held as float; NaN stays NaN, as in torch.clamp. Without a
-// zero point its addition is skipped (it could turn -0 into +0).
-template <typename R, bool kZeroPoint>
+// an integer held as float; NaN stays NaN, as in torch.clamp.
+template <typename R, ZeroPoint kZeroPoint, bool kFinite = false>
 WRING_ROW_KERNEL float QuantizeToLevel(float x, float scale, float zero, float qmin, float qmax) {
-  float v = R::Round(x / scale);
-  if constexpr (kZeroPoint) v = R::Round(v + zero);
+  float v = RoundTo<R, kFinite>(x / scale);
+  if constexpr (kZeroPoint == ZeroPoint::kZero) {
+    v = v + 0.0f;
+  } else if constexpr (kZeroPoint != ZeroPoint::kNone) {
+    v = RoundTo<R, kFinite>(v + zero);
+  }
   v = v > qmax ? qmax : v;
   v = v < qmin ? qmin : v;
   return RoundHalfToEven(v);
 }
 
 // dtype(dtype(level - zero) * scale).
-template <typename R, bool kZeroPoint>
+template <typename R, ZeroPoint kZeroPoint, bool kFinite = false>
 WRING_ROW_KERNEL float DequantizeLevel(float level, float scale, float zero) {
-  if constexpr (kZeroPoint) level = R::Round(level - zero);
-  return R::Round(level * scale);
+  if constexpr (kZeroPoint == ZeroPoint::kAny) {
+    level = RoundTo<R, kFinite>(level - zero);
+  } else if constexpr (kZeroPoint == ZeroPoint::kInt8) {
+    level = level - zero;
+  }
+  return RoundTo<R, kFinite>(level * scale);
+}
+
+// a / b as the division instruction rounds it, from y = 1 / b (rounded),
+// with a tenth of the division's cost: a * y is within two ulps of the
+// quotient, one FMA correction makes it faithful, a second gives the
+// correctly rounded quotient (Markstein: y within half an ulp of 1 / b, the
+// remainders exact by FMA). Needs no underflow in the remainders: callers
+// keep |b| in [2^-400, 2^400] (ReciprocalDivisionIsExact) and divide values
+// of float range in double. A zero or non-finite a * y is the quotient
+// itself (this keeps a zero's sign and infinities). Compiled with FMA
+// instructions by its callers (WRING_AVX512_KERNEL).
+WRING_ROW_KERNEL double DivideByReciprocal(double a, double b, double y) {
+  const double q0 = a * y;
+  const double q1 = std::fma(std::fma(-q0, b, a), y, q0);
+  const double q2 = std::fma(std::fma(-q1, b, a), y, q1);
+  const double magnitude = q0 < 0 ? -q0 : q0;
+  return (magnitude == 0 || !(magnitude <= std::numeric_limits<double>::max())) ? q0 : q2;
+}
+
+inline bool ReciprocalDivisionIsExact(double b) {
+  const double magnitude = b < 0 ? -b : b;
+  return magnitude >= 0x1p-400 && magnitude <= 0x1p400;
 }
 
 }  // namespace cpu_kernels

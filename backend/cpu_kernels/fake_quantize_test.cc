@@ -2,11 +2,12 @@
 // operations it must reproduce: every bf16 and fp16 value as a maximum
 // (and, negated, as a minimum) against minima that exercise each branch,
 // random float32 pairs, and the non-finite cases, for int2 / int4 / int8,
-// symmetric and asymmetric.
+// symmetric and asymmetric. DivideByReciprocal against the division.
 #include "backend/cpu_kernels/fake_quantize.h"
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -134,6 +135,54 @@ TEST(CalculateGroupQParamsTest, ZeroRangeTakesTheDtypesEpsilon) {
   EXPECT_EQ((CalculateGroupQParams<RoundHalf>(0.0f, 0.0f, true, -8.0f, 7.0f).scale), 0.0009765625f);
   EXPECT_EQ((CalculateGroupQParams<RoundFloat>(0.0f, 0.0f, true, -8.0f, 7.0f).scale),
             std::numeric_limits<float>::epsilon());
+}
+
+uint64_t Bits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+// The quotient by reciprocal against the division for every bf16 and fp16
+// value (zeros, subnormals, infinities, NaN) as the dividend and divisors
+// over the whole allowed range: random significands in many binades, the
+// range's ends, powers of two and all-ones significands (where 1 / b rounds
+// the most).
+TEST(DivideByReciprocalTest, EqualsTheDivisionBitForBit) {
+  std::vector<double> divisors = {1.0, 3.0, 0.1, 1e-4, 7.0 / 3.0, 0x1p-400, 0x1p400, -2.5,
+                                  std::nextafter(2.0, 0.0), std::nextafter(0x1p-400, 1.0),
+                                  std::nextafter(0x1p400, 0.0)};
+  torch::manual_seed(11);
+  const torch::Tensor random = torch::rand({300}, torch::kDouble) + 1;
+  const torch::Tensor exponents = torch::randint(-60, 60, {300}, torch::kDouble);
+  for (int64_t i = 0; i < random.numel(); ++i) {
+    divisors.push_back(std::ldexp(random[i].item<double>(), static_cast<int>(exponents[i].item<double>())));
+  }
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kHalf}) {
+    const torch::Tensor values = AllValues(dtype).contiguous();
+    const float* v = values.data_ptr<float>();
+    int64_t mismatches = 0;
+    for (const double b : divisors) {
+      ASSERT_TRUE(ReciprocalDivisionIsExact(b)) << b;
+      const double y = 1.0 / b;
+      for (int64_t i = 0; i < values.numel(); ++i) {
+        const double want = static_cast<double>(v[i]) / b, got = DivideByReciprocal(v[i], b, y);
+        const bool same = Bits(got) == Bits(want) || (got != got && want != want);
+        if (!same && ++mismatches <= 5) ADD_FAILURE() << v[i] << " / " << b << ": " << got << " vs " << want;
+      }
+    }
+    EXPECT_EQ(mismatches, 0);
+  }
+}
+
+TEST(DivideByReciprocalTest, RangeLeavesOutWhatCouldUnderflow) {
+  EXPECT_TRUE(ReciprocalDivisionIsExact(1e-4));
+  EXPECT_TRUE(ReciprocalDivisionIsExact(-3.0));
+  EXPECT_FALSE(ReciprocalDivisionIsExact(0.0));
+  EXPECT_FALSE(ReciprocalDivisionIsExact(0x1p-401));
+  EXPECT_FALSE(ReciprocalDivisionIsExact(0x1p401));
+  EXPECT_FALSE(ReciprocalDivisionIsExact(std::numeric_limits<double>::infinity()));
+  EXPECT_FALSE(ReciprocalDivisionIsExact(std::numeric_limits<double>::quiet_NaN()));
 }
 
 }  // namespace

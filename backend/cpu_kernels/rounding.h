@@ -25,6 +25,12 @@ struct RoundBf16 {
     const float rounded = FromBits((u + UINT32_C(0x7FFF) + ((u >> 16) & 1)) & UINT32_C(0xFFFF0000));
     return f != f ? f : rounded;
   }
+  // The same for a value known not to be NaN (infinities round to
+  // themselves), without the select.
+  static float RoundFinite(float f) {
+    const uint32_t u = ToBits(f);
+    return FromBits((u + UINT32_C(0x7FFF) + ((u >> 16) & 1)) & UINT32_C(0xFFFF0000));
+  }
   // NaN as c10::BFloat16 stores it.
   static uint16_t Store(float f) {
     return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(ToBits(Round(f)) >> 16);
@@ -44,12 +50,14 @@ struct RoundHalf {
   using Stored = c10::Half;
   static float Load(Stored v) { return static_cast<float>(v); }
   static float Round(float f) { return static_cast<float>(c10::Half(f)); }
+  static float RoundFinite(float f) { return Round(f); }
   static Stored Store(float f) { return Stored(f); }
 };
 struct RoundFloat {
   using Stored = float;
   static float Load(float v) { return v; }
   static float Round(float f) { return f; }
+  static float RoundFinite(float f) { return f; }
   static Stored Store(float f) { return f; }
 };
 
@@ -70,5 +78,22 @@ inline float RoundHalfToEven(float v) {
 // program loads (the build's baseline is plain x86-64).
 #define WRING_ROW_KERNEL inline __attribute__((always_inline))
 #define WRING_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// A kernel compiled only for AVX-512 (whose CPUs all have FMA), called where
+// CpuHasAvx512() says so: for loops that need the FMA instruction, which the
+// avx2 and default clones lack (std::fma would call libm per value).
+#define WRING_AVX512_KERNEL __attribute__((target("avx512f,fma")))
+
+namespace wring {
+namespace backend {
+namespace cpu_kernels {
+
+inline bool CpuHasAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+}  // namespace cpu_kernels
+}  // namespace backend
+}  // namespace wring
 
 #endif  // WRING_BACKEND_CPU_KERNELS_ROUNDING_H_

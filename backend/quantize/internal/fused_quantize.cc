@@ -18,6 +18,7 @@ using cpu_kernels::RoundFloat;
 using cpu_kernels::RoundHalf;
 using cpu_kernels::DequantizeLevel;
 using cpu_kernels::QuantizeToLevel;
+using cpu_kernels::ZeroPoint;
 
 // R::Store, for bf16 as 32-bit selects the vectorizer takes (c10's NaN,
 // else the rounded value's upper half).
@@ -36,12 +37,13 @@ WRING_ROW_KERNEL typename R::Stored StoreVectorizable(float rounded) {
 template <typename R, bool kZeroPoint, bool kDequantize, typename Out>
 WRING_ROW_KERNEL void QuantizeRow(const typename R::Stored* x, const float* scale, const float* zero,
                                   int64_t group, int64_t groups, float qmin, float qmax, Out* out) {
+  constexpr ZeroPoint kZero = kZeroPoint ? ZeroPoint::kAny : ZeroPoint::kNone;
   for (int64_t g = 0; g < groups; ++g) {
     const float sc = scale[g], zp = kZeroPoint ? zero[g] : 0.0f;
     for (int64_t k = g * group; k < (g + 1) * group; ++k) {
-      const float v = QuantizeToLevel<R, kZeroPoint>(R::Load(x[k]), sc, zp, qmin, qmax);
+      const float v = QuantizeToLevel<R, kZero>(R::Load(x[k]), sc, zp, qmin, qmax);
       if constexpr (kDequantize) {
-        out[k] = StoreVectorizable<R>(DequantizeLevel<R, kZeroPoint>(v, sc, zp));
+        out[k] = StoreVectorizable<R>(DequantizeLevel<R, kZero>(v, sc, zp));
       } else if constexpr (std::is_same<Out, int8_t>::value) {
         // NaN: 0, as PyTorch's cast on x86; selected in float so it vectorizes.
         out[k] = static_cast<int8_t>(static_cast<int32_t>(v != v ? 0.0f : v));
