@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -72,10 +73,15 @@ class AwqLayer final : public pipeline::LayerCalibration {
   // the previous one left.
   absl::Status EndLayer(const pipeline::LayerContext& context, model::Weights& weights,
                         pipeline::LayerQuantizers&) override {
-    const ParentForward forward = [&context](const std::string& parent, const model::Weights& w,
-                                             const torch::Tensor& input, const LinearWeightSource& candidate) {
+    // A sparse MoE parent routes the same tokens with the same router for
+    // every candidate: its routing is kept for the mapping's search.
+    std::shared_ptr<model::MoeRoutingCache> routing;
+    const ParentForward forward = [&context, &routing](const std::string& parent, const model::Weights& w,
+                                                       const torch::Tensor& input,
+                                                       const LinearWeightSource& candidate) {
       model::LayerHooks hooks;
       hooks.linear_weight = candidate;
+      hooks.moe_routing = routing;
       return context.model.SubmoduleForward(context.layer, w, parent, input, hooks);
     };
     WRING_ASSIGN_OR_RETURN(const std::vector<GridPoint> grid, GridSearchParams(options_));
@@ -83,6 +89,7 @@ class AwqLayer final : public pipeline::LayerCalibration {
     for (size_t i = 0; i < mappings_.size(); ++i) {
       const LayerMapping& mapping = mappings_[i].mapping;
       const bool gram = gram_parent_.at(mapping.parent);
+      routing = std::make_shared<model::MoeRoutingCache>();
       WRING_ASSIGN_OR_RETURN(const double flops,
                              GridSearchFlops(context.model.config(), mapping, weights,
                                              context.calibration_tokens,

@@ -37,6 +37,21 @@ class CheckpointLayout;
 // the model's device, in the model dtype.
 using Weights = std::map<std::string, torch::Tensor>;
 
+// A sparse MoE block's routing (each expert's tokens, their slots and
+// weights, and the tokens gathered for it), kept from one forward for the
+// next: AWQ's grid search runs the same block on the same input once per
+// candidate while the router stays as it is. Filled and checked by the
+// block itself; a caller only creates one and hands it over in LayerHooks.
+struct MoeRoutingCache {
+  std::string block;              // the block's layer prefix
+  torch::Tensor tokens;           // [N, hidden], the input the routing is for
+  torch::Tensor router_weight;    // the router weight it used
+  int64_t router_version = -1;    // and that weight's version counter
+  torch::Tensor top_weights;      // [N, top_k]
+  // Per expert: top-k slots, token rows, the gathered tokens, their weights.
+  std::vector<torch::Tensor> slots, token_rows, expert_tokens, expert_weights;
+};
+
 struct LayerHooks {
   // Called with each Linear's (and MoE router's) input just before its
   // matmul; returns the tensor actually fed to it (same shape). Identity when unset. q/k/v
@@ -66,6 +81,11 @@ struct LayerHooks {
   // every token of the layer (so their hooks do), while the layer output
   // still uses only each token's routed experts.
   bool moe_calibrate_all_experts = false;
+  // When set, a sparse MoE block takes its routing from here if the cache
+  // holds one for equal tokens and the same, unchanged router weight, and
+  // stores the first one it computes. Never used while linear_input is set
+  // or linear_weight replaces the router, which could see or change it.
+  std::shared_ptr<MoeRoutingCache> moe_routing;
 };
 
 // The most rows (tokens) a forward stacks from several samples

@@ -200,6 +200,56 @@ TEST_P(FamiliesMatchTransformers, CalibratingAllExpertsKeepsTheOutput) {
   }
 }
 
+// AWQ's grid search runs a sparse MoE parent once per candidate on the same
+// tokens: LayerHooks.moe_routing keeps the routing of the first forward and
+// serves equal tokens with the unchanged router from it, and nothing else.
+TEST_P(FamiliesMatchTransformers, MoeRoutingCacheServesOnlyTheSameTokensAndRouter) {
+  int moe_layer = -1;
+  for (int i = 0; i < config().num_hidden_layers && moe_layer < 0; ++i) {
+    if (config().layers[i].feed_forward == FeedForward::kSparseMoe) moe_layer = i;
+  }
+  if (moe_layer < 0) GTEST_SKIP() << "no sparse MoE layer";
+  absl::StatusOr<Weights> w = model_->LoadLayerWeights(moe_layer);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const std::string mlp = LayerPrefix(config(), moe_layer) + "mlp";
+  const torch::Tensor hidden =
+      moe_layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", moe_layer - 1, "_output"));
+  const torch::Tensor input = Norm(*w, moe_layer, "post_attention_layernorm", hidden);
+  const torch::Tensor other = Norm(*w, moe_layer, "post_attention_layernorm", hidden.flip(1));
+  const auto forward = [&](const torch::Tensor& x, const LayerHooks& hooks) {
+    absl::StatusOr<torch::Tensor> out = model_->SubmoduleForward(moe_layer, *w, mlp, x, hooks);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : torch::Tensor();
+  };
+  const torch::Tensor plain = forward(input, LayerHooks());
+  const torch::Tensor plain_other = forward(other, LayerHooks());
+
+  LayerHooks cached;
+  cached.moe_routing = std::make_shared<MoeRoutingCache>();
+  EXPECT_TRUE(torch::equal(forward(input, cached), plain));  // computes and keeps the routing
+  ASSERT_TRUE(cached.moe_routing->tokens.defined());
+  EXPECT_TRUE(torch::equal(forward(input, cached), plain));  // from the cache
+  // Served from the cache: a changed cached weight shows in the output...
+  const torch::Tensor kept = cached.moe_routing->top_weights;
+  cached.moe_routing->expert_weights.assign(cached.moe_routing->expert_weights.size(), torch::Tensor());
+  cached.moe_routing->top_weights = kept * 2;
+  EXPECT_FALSE(torch::equal(forward(input, cached), plain));
+  // ...but other tokens are routed afresh (and do not replace the first).
+  EXPECT_TRUE(torch::equal(forward(other, cached), plain_other));
+  EXPECT_TRUE(torch::equal(cached.moe_routing->top_weights, kept * 2));
+
+  // A router weight handed by linear_weight, or one changed in place, is
+  // routed afresh.
+  LayerHooks replaced = cached;
+  replaced.linear_weight = [&](const std::string& linear) -> absl::StatusOr<torch::Tensor> {
+    return absl::EndsWith(linear, "mlp.gate") ? w->at(linear + ".weight").clone() : torch::Tensor();
+  };
+  EXPECT_TRUE(torch::equal(forward(input, replaced), plain));
+  torch::Tensor& router = w->at(mlp + ".gate.weight");
+  router.mul_(1);  // same values, a new version
+  EXPECT_TRUE(torch::equal(forward(input, cached), plain));
+}
+
 // AWQ's grid search hands candidate weights through LayerHooks.linear_weight:
 // the stored weight's values handed as float32 (a bf16 model on the CPU)
 // must give the very same layer output, another weight must be used, and a

@@ -30,6 +30,57 @@ absl::StatusOr<torch::Tensor> RunGatedMlp(const LayerRunner& run, const std::str
   return run.Linear(path + ".down_proj", Activate(config.hidden_act, gate) * up);
 }
 
+namespace {
+
+// Which tokens each expert gets, in which top-k slot, with which weight.
+struct Routing {
+  torch::Tensor top_weights;  // [N, top_k]
+  std::vector<torch::Tensor> slots, token_rows;
+};
+
+// TopKRouter: float32 softmax, top-k, optional renormalization; the Qwen
+// families cast the weights back to the model dtype, Mixtral does not.
+// The router is hooked like a Linear (AWQ may balance it).
+absl::StatusOr<Routing> Route(const LayerRunner& run, const torch::Tensor& tokens) {
+  const MoeConfig& moe = run.config().moe;
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor logits, run.Linear("mlp.gate", tokens));
+  const torch::Tensor probabilities = torch::softmax(logits, -1, torch::kFloat);
+  auto [top_weights, top_experts] = torch::topk(probabilities, moe.top_k, -1);
+  if (moe.norm_topk_prob) top_weights = top_weights / top_weights.sum(-1, /*keepdim=*/true);
+  if (!moe.float32_routing_weights) top_weights = top_weights.to(tokens.scalar_type());
+  Routing routing;
+  routing.top_weights = top_weights;
+  const torch::Tensor expert_mask =
+      torch::one_hot(top_experts, moe.num_experts).permute({2, 1, 0});  // [experts, top_k, N]
+  for (int64_t e = 0; e < moe.num_experts; ++e) {
+    std::vector<torch::Tensor> where = torch::where(expert_mask[e]);
+    routing.slots.push_back(std::move(where[0]));
+    routing.token_rows.push_back(std::move(where[1]));
+  }
+  return routing;
+}
+
+// The router's weight when the routing cache may serve this forward: no
+// input hook to see the router's input, no replacement weight; else none.
+absl::StatusOr<torch::Tensor> CacheableRouterWeight(const LayerRunner& run) {
+  const LayerHooks& hooks = run.hooks();
+  if (!hooks.moe_routing || hooks.linear_input || hooks.moe_calibrate_all_experts) return torch::Tensor();
+  if (hooks.linear_weight) {
+    WRING_ASSIGN_OR_RETURN(const torch::Tensor replaced, hooks.linear_weight(run.prefix() + "mlp.gate"));
+    if (replaced.defined()) return torch::Tensor();
+  }
+  return run.Weight("mlp.gate");
+}
+
+bool CacheHolds(const MoeRoutingCache& cache, const LayerRunner& run, const torch::Tensor& tokens,
+                const torch::Tensor& router) {
+  return cache.block == run.prefix() && cache.tokens.defined() && cache.router_weight.is_same(router) &&
+         cache.router_version == router._version() && cache.tokens.sizes() == tokens.sizes() &&
+         cache.tokens.scalar_type() == tokens.scalar_type() && torch::equal(cache.tokens, tokens);
+}
+
+}  // namespace
+
 absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::Tensor& normed) {
   const ModelConfig& config = run.config();
   const MoeConfig& moe = config.moe;
@@ -40,25 +91,31 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
   if (moe.shared_expert_intermediate_size > 0) {
     WRING_ASSIGN_OR_RETURN(shared, RunGatedMlp(run, "mlp.shared_expert", tokens));
   }
-  // TopKRouter: float32 softmax, top-k, optional renormalization; the Qwen
-  // families cast the weights back to the model dtype, Mixtral does not.
-  // The router is hooked like a Linear (AWQ may balance it).
-  WRING_ASSIGN_OR_RETURN(const torch::Tensor logits, run.Linear("mlp.gate", tokens));
-  const torch::Tensor probabilities = torch::softmax(logits, -1, torch::kFloat);
-  auto [top_weights, top_experts] = torch::topk(probabilities, moe.top_k, -1);
-  if (moe.norm_topk_prob) top_weights = top_weights / top_weights.sum(-1, /*keepdim=*/true);
-  if (!moe.float32_routing_weights) top_weights = top_weights.to(dtype);
+
+  // The routing, and each expert's gathered tokens, from the cache when it
+  // holds them for these tokens and this router.
+  WRING_ASSIGN_OR_RETURN(const torch::Tensor cacheable_router, CacheableRouterWeight(run));
+  MoeRoutingCache* cache = cacheable_router.defined() ? run.hooks().moe_routing.get() : nullptr;
+  const bool cached = cache != nullptr && CacheHolds(*cache, run, tokens, cacheable_router);
+  Routing routing;
+  std::vector<torch::Tensor> expert_tokens(moe.num_experts), expert_weights(moe.num_experts);
+  if (cached) {
+    routing.top_weights = cache->top_weights;
+    routing.slots = cache->slots;
+    routing.token_rows = cache->token_rows;
+    expert_tokens = cache->expert_tokens;
+    expert_weights = cache->expert_weights;
+  } else {
+    WRING_ASSIGN_OR_RETURN(routing, Route(run, tokens));
+  }
 
   // LinearExperts2D.forward: experts in index order, each output weighted
   // and accumulated with index_add_ (rounding to the dtype after each add).
   torch::Tensor output = torch::zeros_like(tokens);
-  const torch::Tensor expert_mask =
-      torch::one_hot(top_experts, moe.num_experts).permute({2, 1, 0});  // [experts, top_k, N]
   const bool all_tokens = run.hooks().moe_calibrate_all_experts;
   for (int64_t e = 0; e < moe.num_experts; ++e) {
-    const std::vector<torch::Tensor> where = torch::where(expert_mask[e]);
-    const torch::Tensor& slot = where[0];
-    const torch::Tensor& token = where[1];
+    const torch::Tensor& slot = routing.slots[e];
+    const torch::Tensor& token = routing.token_rows[e];
     if (token.numel() == 0 && !all_tokens) continue;  // nothing routed: no output, no hook call
     const std::string path = absl::StrCat("mlp.experts.", e);
     torch::Tensor expert_out;
@@ -70,10 +127,24 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
       WRING_ASSIGN_OR_RETURN(expert_out,
                              run.Linear(path + ".down_proj", Activate(config.hidden_act, gate) * up, token));
     } else {
-      WRING_ASSIGN_OR_RETURN(expert_out, RunGatedMlp(run, path, tokens.index_select(0, token)));
+      if (!expert_tokens[e].defined()) expert_tokens[e] = tokens.index_select(0, token);
+      WRING_ASSIGN_OR_RETURN(expert_out, RunGatedMlp(run, path, expert_tokens[e]));
     }
-    const torch::Tensor weights = top_weights.index({token, slot}).unsqueeze(-1);
-    output.index_add_(0, token, (expert_out * weights).to(dtype));
+    if (!expert_weights[e].defined()) expert_weights[e] = routing.top_weights.index({token, slot}).unsqueeze(-1);
+    output.index_add_(0, token, (expert_out * expert_weights[e]).to(dtype));
+  }
+  // The first input the cache sees stays (a search over several stacked
+  // inputs reuses the first one's routing, not thrashing between them).
+  if (cache != nullptr && !cached && !cache->tokens.defined()) {
+    cache->block = run.prefix();
+    cache->tokens = tokens.clone();
+    cache->router_weight = cacheable_router;
+    cache->router_version = cacheable_router._version();
+    cache->top_weights = routing.top_weights;
+    cache->slots = routing.slots;
+    cache->token_rows = routing.token_rows;
+    cache->expert_tokens = expert_tokens;
+    cache->expert_weights = expert_weights;
   }
   if (shared.defined()) {
     WRING_ASSIGN_OR_RETURN(const torch::Tensor gate_logit, run.Linear("mlp.shared_expert_gate", tokens));
