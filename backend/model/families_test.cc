@@ -102,6 +102,17 @@ class FamiliesMatchTransformers : public ::testing::TestWithParam<FamilyCase> {
   }
   const ModelConfig& config() const { return model_->config(); }
   torch::Tensor Ref(const std::string& name) const { return reference_->Get(name).to(config().dtype); }
+  // The reference input of decoder layer `layer`.
+  torch::Tensor LayerInput(int layer) const {
+    return layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+  }
+  // The first sparse MoE layer, or -1.
+  int FirstMoeLayer() const {
+    for (int i = 0; i < config().num_hidden_layers; ++i) {
+      if (config().layers[i].feed_forward == FeedForward::kSparseMoe) return i;
+    }
+    return -1;
+  }
   torch::Tensor Norm(const Weights& w, int layer, const std::string& norm, const torch::Tensor& x) const {
     return internal::Norm(config().norm_style, x, w.at(LayerPrefix(config(), layer) + norm + ".weight"),
                           config().rms_norm_eps);
@@ -123,7 +134,7 @@ TEST_P(FamiliesMatchTransformers, EveryBlockAndTheLogits) {
     absl::StatusOr<Weights> w = model_->LoadLayerWeights(layer);
     ASSERT_TRUE(w.ok()) << w.status();
     const std::string prefix = LayerPrefix(config(), layer);
-    const torch::Tensor input = layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+    const torch::Tensor input = LayerInput(layer);
 
     const bool linear = config().layers[layer].mixer == TokenMixer::kLinearAttention;
     absl::StatusOr<torch::Tensor> mixer = model_->SubmoduleForward(
@@ -161,15 +172,11 @@ TEST_P(FamiliesMatchTransformers, EveryBlockAndTheLogits) {
 // llm-compressor's moe_calibrate_all_experts: each expert's Linears see every
 // token, while the layer output is the routed one.
 TEST_P(FamiliesMatchTransformers, CalibratingAllExpertsKeepsTheOutput) {
-  int moe_layer = -1;
-  for (int i = 0; i < config().num_hidden_layers && moe_layer < 0; ++i) {
-    if (config().layers[i].feed_forward == FeedForward::kSparseMoe) moe_layer = i;
-  }
+  const int moe_layer = FirstMoeLayer();
   if (moe_layer < 0) GTEST_SKIP() << "no sparse MoE layer";
   absl::StatusOr<Weights> w = model_->LoadLayerWeights(moe_layer);
   ASSERT_TRUE(w.ok()) << w.status();
-  const torch::Tensor input =
-      moe_layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", moe_layer - 1, "_output"));
+  const torch::Tensor input = LayerInput(moe_layer);
   const int64_t tokens = input.size(0) * input.size(1);
   for (const bool all : {false, true}) {
     SCOPED_TRACE(all ? "all experts" : "routed experts");
@@ -204,16 +211,12 @@ TEST_P(FamiliesMatchTransformers, CalibratingAllExpertsKeepsTheOutput) {
 // tokens: LayerHooks.moe_routing keeps the routing of the first forward and
 // serves equal tokens with the unchanged router from it, and nothing else.
 TEST_P(FamiliesMatchTransformers, MoeRoutingCacheServesOnlyTheSameTokensAndRouter) {
-  int moe_layer = -1;
-  for (int i = 0; i < config().num_hidden_layers && moe_layer < 0; ++i) {
-    if (config().layers[i].feed_forward == FeedForward::kSparseMoe) moe_layer = i;
-  }
+  const int moe_layer = FirstMoeLayer();
   if (moe_layer < 0) GTEST_SKIP() << "no sparse MoE layer";
   absl::StatusOr<Weights> w = model_->LoadLayerWeights(moe_layer);
   ASSERT_TRUE(w.ok()) << w.status();
   const std::string mlp = LayerPrefix(config(), moe_layer) + "mlp";
-  const torch::Tensor hidden =
-      moe_layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", moe_layer - 1, "_output"));
+  const torch::Tensor hidden = LayerInput(moe_layer);
   const torch::Tensor input = Norm(*w, moe_layer, "post_attention_layernorm", hidden);
   const torch::Tensor other = Norm(*w, moe_layer, "post_attention_layernorm", hidden.flip(1));
   const auto forward = [&](const torch::Tensor& x, const LayerHooks& hooks) {
@@ -258,7 +261,7 @@ TEST_P(FamiliesMatchTransformers, LinearWeightHookReplacesTheStoredWeight) {
   const int layer = config().num_hidden_layers - 1;
   absl::StatusOr<Weights> w = model_->LoadLayerWeights(layer);
   ASSERT_TRUE(w.ok()) << w.status();
-  const torch::Tensor input = layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+  const torch::Tensor input = LayerInput(layer);
   absl::StatusOr<torch::Tensor> stored = model_->DecoderLayerForward(layer, *w, input);
   ASSERT_TRUE(stored.ok()) << stored.status();
 
@@ -303,7 +306,7 @@ TEST_P(FamiliesMatchTransformers, SamplesStackedThroughTheFeedForwardBlock) {
     SCOPED_TRACE(layer);
     absl::StatusOr<Weights> w = model_->LoadLayerWeights(layer);
     ASSERT_TRUE(w.ok()) << w.status();
-    const torch::Tensor input = layer == 0 ? Ref("embeddings") : Ref(absl::StrCat("layer_", layer - 1, "_output"));
+    const torch::Tensor input = LayerInput(layer);
     const int64_t length = input.size(1);
     const std::vector<torch::Tensor> samples = {input.slice(1, 0, length / 3 + 1), input.slice(1, 0, length),
                                                 input.slice(1, length / 2, length)};
