@@ -37,19 +37,24 @@ class CheckpointLayout;
 // the model's device, in the model dtype.
 using Weights = std::map<std::string, torch::Tensor>;
 
-// A sparse MoE block's routing (each expert's tokens, their slots and
-// weights, and the tokens gathered for it), kept from one forward for the
-// next: AWQ's grid search runs the same block on the same input once per
-// candidate while the router stays as it is. Filled and checked by the
-// block itself; a caller only creates one and hands it over in LayerHooks.
-struct MoeRoutingCache {
-  std::string block;              // the block's layer prefix
-  torch::Tensor tokens;           // [N, hidden], the input the routing is for
-  torch::Tensor router_weight;    // the router weight it used
-  int64_t router_version = -1;    // and that weight's version counter
-  torch::Tensor top_weights;      // [N, top_k]
-  // Per expert: top-k slots, token rows, the gathered tokens, their weights.
+// A sparse MoE block's routing: the top-k weights, and per expert its
+// top-k slots and token rows, with the tokens gathered for it and their
+// weights once the forward has needed them.
+struct MoeRouting {
+  torch::Tensor top_weights;  // [N, top_k]
   std::vector<torch::Tensor> slots, token_rows, expert_tokens, expert_weights;
+};
+
+// A routing kept from one forward for the next: AWQ's grid search runs the
+// same block on the same input once per candidate while the router stays as
+// it is. Filled and checked by the block itself; a caller only creates one
+// and hands it over in LayerHooks.
+struct MoeRoutingCache {
+  std::string block;            // the block's layer prefix
+  torch::Tensor tokens;         // [N, hidden], the input the routing is for
+  torch::Tensor router_weight;  // the router weight it used
+  int64_t router_version = -1;  // and that weight's version counter
+  MoeRouting routing;
 };
 
 struct LayerHooks {

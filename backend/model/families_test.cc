@@ -233,13 +233,14 @@ TEST_P(FamiliesMatchTransformers, MoeRoutingCacheServesOnlyTheSameTokensAndRoute
   ASSERT_TRUE(cached.moe_routing->tokens.defined());
   EXPECT_TRUE(torch::equal(forward(input, cached), plain));  // from the cache
   // Served from the cache: a changed cached weight shows in the output...
-  const torch::Tensor kept = cached.moe_routing->top_weights;
-  cached.moe_routing->expert_weights.assign(cached.moe_routing->expert_weights.size(), torch::Tensor());
-  cached.moe_routing->top_weights = kept * 2;
+  MoeRouting& routing = cached.moe_routing->routing;
+  const torch::Tensor kept = routing.top_weights;
+  routing.expert_weights.assign(routing.expert_weights.size(), torch::Tensor());
+  routing.top_weights = kept * 2;
   EXPECT_FALSE(torch::equal(forward(input, cached), plain));
   // ...but other tokens are routed afresh (and do not replace the first).
   EXPECT_TRUE(torch::equal(forward(other, cached), plain_other));
-  EXPECT_TRUE(torch::equal(cached.moe_routing->top_weights, kept * 2));
+  EXPECT_TRUE(torch::equal(routing.top_weights, kept * 2));
 
   // A router weight handed by linear_weight, or one changed in place, is
   // routed afresh.

@@ -28,7 +28,6 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
   return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
 }
 
-
 // The eager path's steps from the float32 products Q K^T to the softmax's
 // input, in place on a CPU half-precision model's scores held as float32
 // values: each step rounded to the dtype (R) as its own tensor would be

@@ -32,23 +32,17 @@ absl::StatusOr<torch::Tensor> RunGatedMlp(const LayerRunner& run, const std::str
 
 namespace {
 
-// Which tokens each expert gets, in which top-k slot, with which weight.
-struct Routing {
-  torch::Tensor top_weights;  // [N, top_k]
-  std::vector<torch::Tensor> slots, token_rows;
-};
-
 // TopKRouter: float32 softmax, top-k, optional renormalization; the Qwen
 // families cast the weights back to the model dtype, Mixtral does not.
 // The router is hooked like a Linear (AWQ may balance it).
-absl::StatusOr<Routing> Route(const LayerRunner& run, const torch::Tensor& tokens) {
+absl::StatusOr<MoeRouting> Route(const LayerRunner& run, const torch::Tensor& tokens) {
   const MoeConfig& moe = run.config().moe;
   WRING_ASSIGN_OR_RETURN(const torch::Tensor logits, run.Linear("mlp.gate", tokens));
   const torch::Tensor probabilities = torch::softmax(logits, -1, torch::kFloat);
   auto [top_weights, top_experts] = torch::topk(probabilities, moe.top_k, -1);
   if (moe.norm_topk_prob) top_weights = top_weights / top_weights.sum(-1, /*keepdim=*/true);
   if (!moe.float32_routing_weights) top_weights = top_weights.to(tokens.scalar_type());
-  Routing routing;
+  MoeRouting routing;
   routing.top_weights = top_weights;
   const torch::Tensor expert_mask =
       torch::one_hot(top_experts, moe.num_experts).permute({2, 1, 0});  // [experts, top_k, N]
@@ -57,6 +51,8 @@ absl::StatusOr<Routing> Route(const LayerRunner& run, const torch::Tensor& token
     routing.slots.push_back(std::move(where[0]));
     routing.token_rows.push_back(std::move(where[1]));
   }
+  routing.expert_tokens.resize(moe.num_experts);
+  routing.expert_weights.resize(moe.num_experts);
   return routing;
 }
 
@@ -97,14 +93,9 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
   WRING_ASSIGN_OR_RETURN(const torch::Tensor cacheable_router, CacheableRouterWeight(run));
   MoeRoutingCache* cache = cacheable_router.defined() ? run.hooks().moe_routing.get() : nullptr;
   const bool cached = cache != nullptr && CacheHolds(*cache, run, tokens, cacheable_router);
-  Routing routing;
-  std::vector<torch::Tensor> expert_tokens(moe.num_experts), expert_weights(moe.num_experts);
+  MoeRouting routing;
   if (cached) {
-    routing.top_weights = cache->top_weights;
-    routing.slots = cache->slots;
-    routing.token_rows = cache->token_rows;
-    expert_tokens = cache->expert_tokens;
-    expert_weights = cache->expert_weights;
+    routing = cache->routing;
   } else {
     WRING_ASSIGN_OR_RETURN(routing, Route(run, tokens));
   }
@@ -127,11 +118,13 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
       WRING_ASSIGN_OR_RETURN(expert_out,
                              run.Linear(path + ".down_proj", Activate(config.hidden_act, gate) * up, token));
     } else {
-      if (!expert_tokens[e].defined()) expert_tokens[e] = tokens.index_select(0, token);
-      WRING_ASSIGN_OR_RETURN(expert_out, RunGatedMlp(run, path, expert_tokens[e]));
+      torch::Tensor& gathered = routing.expert_tokens[e];
+      if (!gathered.defined()) gathered = tokens.index_select(0, token);
+      WRING_ASSIGN_OR_RETURN(expert_out, RunGatedMlp(run, path, gathered));
     }
-    if (!expert_weights[e].defined()) expert_weights[e] = routing.top_weights.index({token, slot}).unsqueeze(-1);
-    output.index_add_(0, token, (expert_out * expert_weights[e]).to(dtype));
+    torch::Tensor& weights = routing.expert_weights[e];
+    if (!weights.defined()) weights = routing.top_weights.index({token, slot}).unsqueeze(-1);
+    output.index_add_(0, token, (expert_out * weights).to(dtype));
   }
   // The first input the cache sees stays (a search over several stacked
   // inputs reuses the first one's routing, not thrashing between them).
@@ -140,11 +133,7 @@ absl::StatusOr<torch::Tensor> RunSparseMoe(const LayerRunner& run, const torch::
     cache->tokens = tokens.clone();
     cache->router_weight = cacheable_router;
     cache->router_version = cacheable_router._version();
-    cache->top_weights = routing.top_weights;
-    cache->slots = routing.slots;
-    cache->token_rows = routing.token_rows;
-    cache->expert_tokens = expert_tokens;
-    cache->expert_weights = expert_weights;
+    cache->routing = std::move(routing);
   }
   if (shared.defined()) {
     WRING_ASSIGN_OR_RETURN(const torch::Tensor gate_logit, run.Linear("mlp.shared_expert_gate", tokens));
