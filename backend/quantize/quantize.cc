@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/fake_quantize.h"
 #include "backend/quantize/internal/fused_quantize.h"
 
 namespace wring {
@@ -26,10 +27,10 @@ bool IsFloat8(const QuantizationArgs& args) { return args.type == QuantizationTy
 // zero scale (no scale_dtype here, so it is the scale's own dtype).
 double Epsilon(torch::Dtype dtype) {
   switch (dtype) {
-    case torch::kBFloat16: return 0.0078125;  // 2^-7
-    case torch::kHalf: return 0.0009765625;   // 2^-10
+    case torch::kBFloat16: return cpu_kernels::ScaleEpsilon<cpu_kernels::RoundBf16>();
+    case torch::kHalf: return cpu_kernels::ScaleEpsilon<cpu_kernels::RoundHalf>();
     case torch::kDouble: return std::numeric_limits<double>::epsilon();
-    default: return std::numeric_limits<float>::epsilon();
+    default: return cpu_kernels::ScaleEpsilon<cpu_kernels::RoundFloat>();
   }
 }
 
