@@ -56,7 +56,7 @@ CausalLm::CausalLm(std::string model_dir, torch::Device device, ModelConfig conf
       config_(std::move(config)),
       checkpoint_(std::move(checkpoint)) {}
 
-bool LinearComputesInFloat32(const torch::Tensor& weight) { return internal::IsCpuHalfPrecision(weight); }
+bool LinearComputesInFloat32(const torch::Tensor& weight) { return internal::LinearConvertsToFloat32(weight); }
 
 std::vector<std::pair<size_t, size_t>> StackableRuns(const std::vector<torch::Tensor>& samples, int64_t max_rows) {
   std::vector<std::pair<size_t, size_t>> runs;

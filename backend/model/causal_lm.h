@@ -114,7 +114,8 @@ std::vector<torch::Tensor> SplitRows(const torch::Tensor& stacked, const std::ve
 
 // Whether a Linear with this (stored) weight computes in float32 from a
 // float32 copy of it, so that LayerHooks::linear_weight may hand it float32
-// values directly: a bf16 or fp16 weight on the CPU.
+// values directly: a bf16 or fp16 weight on the CPU, but for a bf16 one
+// where the AMX tiles multiply it (cpu_kernels/bf16_linear.h).
 bool LinearComputesInFloat32(const torch::Tensor& weight);
 
 class CausalLm {

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
 
@@ -86,8 +87,30 @@ bool IsCpuHalfPrecision(const torch::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
 }
 
+namespace {
+
+bool TilesTake(const torch::Tensor& x, const torch::Tensor& weight) {
+  return x.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16 &&
+         x.device().is_cpu() && weight.device().is_cpu() && cpu_kernels::HasAmxBf16Linear();
+}
+
+}  // namespace
+
+bool LinearConvertsToFloat32(const torch::Tensor& weight) {
+  return IsCpuHalfPrecision(weight) && !TilesTake(weight, weight);
+}
+
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!IsCpuHalfPrecision(x)) return torch::linear(x, weight, bias);
+  if (TilesTake(x, weight) && x.dim() >= 1) {
+    absl::StatusOr<torch::Tensor> sums =
+        cpu_kernels::Bf16LinearToFloat32(x.reshape({-1, x.size(-1)}), weight, bias);
+    if (sums.ok()) {
+      std::vector<int64_t> sizes = x.sizes().vec();
+      sizes.back() = weight.size(0);
+      return sums->to(torch::kBFloat16).view(sizes);
+    }
+  }
   // transformers adds the bias inside the same addmm, before rounding.
   return torch::linear(x.to(torch::kFloat), weight.to(torch::kFloat),
                        bias.defined() ? bias.to(torch::kFloat) : bias)

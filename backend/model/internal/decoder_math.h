@@ -26,8 +26,12 @@ namespace internal {
 // dtype: LibTorch's CPU half-precision GEMM also accumulates in float32 and
 // rounds once, but its own kernel is ~20x slower than BLAS.
 // A float32 `weight` holding the dtype's values gives the same result
-// without the conversion.
+// without the conversion. On a CPU with AMX tiles a bf16 product takes the
+// same float32 sums from the tiles instead (cpu_kernels/bf16_linear.h).
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+// Whether Linear computes with this weight through a float32 copy of it
+// (a CPU half-precision weight the AMX tiles do not take).
+bool LinearConvertsToFloat32(const torch::Tensor& weight);
 // Whether Linear and MatMul compute `t`'s dtype through float32 BLAS.
 bool IsCpuHalfPrecision(const torch::Tensor& t);
 torch::Tensor MatMul(const torch::Tensor& a, const torch::Tensor& b);
