@@ -7,9 +7,13 @@
 //                    takes it (the float32 difference to the weight);
 //   gram loss        LinearGram::MeanSquaredOutput of down_proj's
 //                    difference, by BLAS's ssyrk and by LibTorch's blocks;
+//   linear           the bf16 products of an MoE layer ([tokens x in] x
+//                    [out x in]^T): through float32 (upcast, sgemm, round)
+//                    and, on a CPU with AMX, on the tiles (bf16_linear.h);
 //   expert step      one expert's share of a grid point as the layer runs
 //                    it: its gate and up candidates through the forward of
-//                    --routed tokens (down_proj as stored), then its down
+//                    --routed tokens (down_proj as stored; on the tiles where
+//                    the CPU has them, as the layer does), then its down
 //                    candidate through the Gram loss; LibTorch's threads and
 //                    BLAS's take turns, as in the layer, so thread settings
 //                    (OPENBLAS_THREAD_TIMEOUT) show here.
@@ -22,12 +26,14 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "backend/awq/candidate_weight.h"
 #include "backend/awq/linear_gram.h"
+#include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 
@@ -38,6 +44,7 @@ ABSL_FLAG(int, routed, 128, "tokens routed to the expert in the expert step");
 namespace {
 
 namespace awq = wring::backend::awq;
+namespace cpu_kernels = wring::backend::cpu_kernels;
 namespace quantize = wring::backend::quantize;
 
 struct Timing {
@@ -97,19 +104,43 @@ int Run() {
                 blas ? "BLAS ssyrk" : "LibTorch blocks", t.fastest * 1e3, t.median * 1e3, flops / t.fastest / 1e9);
   }
 
+  const int64_t routed_tokens = absl::GetFlag(FLAGS_routed), all_tokens = absl::GetFlag(FLAGS_tokens);
+  const bool tiles = cpu_kernels::HasAmxBf16Linear();
+  // A CPU bf16 Linear as the layer computes it: float32 sums, rounded once.
+  const auto linear = [tiles](const torch::Tensor& x, const torch::Tensor& w) {
+    if (tiles && w.scalar_type() == torch::kBFloat16) {
+      return cpu_kernels::Bf16LinearToFloat32(x, w, torch::Tensor())->to(torch::kBFloat16);
+    }
+    return torch::linear(x.to(torch::kFloat), w.to(torch::kFloat)).to(torch::kBFloat16);
+  };
+  for (const auto& [rows, in, out] : {std::make_tuple(routed_tokens, int64_t{2048}, int64_t{768}),
+                                      std::make_tuple(routed_tokens, int64_t{768}, int64_t{2048}),
+                                      std::make_tuple(all_tokens, int64_t{2048}, int64_t{768})}) {
+    const torch::Tensor x = torch::randn({rows, in}).to(torch::kBFloat16);
+    const torch::Tensor w = (torch::randn({out, in}) * 0.02).to(torch::kBFloat16);
+    const double flops = 2.0 * static_cast<double>(rows * in * out);
+    const Timing f32 = Time([&] { torch::linear(x.to(torch::kFloat), w.to(torch::kFloat)).to(torch::kBFloat16); });
+    std::printf("linear [%4ld x %4ld] x [%4ld]  float32 sgemm  %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
+                static_cast<long>(rows), static_cast<long>(in), static_cast<long>(out), f32.fastest * 1e3,
+                f32.median * 1e3, flops / f32.fastest / 1e9);
+    if (!tiles) continue;
+    const Timing amx = Time([&] { Check(cpu_kernels::Bf16LinearToFloat32(x, w, torch::Tensor()).status()); });
+    std::printf("linear [%4ld x %4ld] x [%4ld]  AMX tiles      %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
+                static_cast<long>(rows), static_cast<long>(in), static_cast<long>(out), amx.fastest * 1e3,
+                amx.median * 1e3, flops / amx.fastest / 1e9);
+  }
+  if (!tiles) std::printf("linear on AMX tiles: not available here (or WRING_AMX=0)\n");
+
   const torch::Tensor gate = (torch::randn({768, 2048}) * 0.02).to(torch::kBFloat16);
-  const torch::Tensor routed = torch::randn({absl::GetFlag(FLAGS_routed), 2048}).to(torch::kBFloat16);
+  const torch::Tensor routed = torch::randn({routed_tokens, 2048}).to(torch::kBFloat16);
   awq::LinearGram gram;
   Check(gram.Add(inputs));
+  const awq::CandidateForm form = tiles ? awq::CandidateForm::kWeightDtype : awq::CandidateForm::kFloat32;
   const Timing step = Time([&] {
-    // A CPU half-precision Linear: float32 product, rounded once.
-    const torch::Tensor x = routed.to(torch::kFloat);
-    const torch::Tensor g = torch::linear(x, *awq::CandidateWeight(gate, up_scales, args, awq::CandidateForm::kFloat32))
-                                .to(torch::kBFloat16);
-    const torch::Tensor u = torch::linear(x, *awq::CandidateWeight(up, up_scales, args, awq::CandidateForm::kFloat32))
-                                .to(torch::kBFloat16);
-    const torch::Tensor h = (torch::silu(g) * u).to(torch::kFloat);
-    const torch::Tensor y = torch::linear(h, down.to(torch::kFloat)).to(torch::kBFloat16);
+    const torch::Tensor g = linear(routed, *awq::CandidateWeight(gate, up_scales, args, form));
+    const torch::Tensor u = linear(routed, *awq::CandidateWeight(up, up_scales, args, form));
+    const torch::Tensor h = (torch::silu(g) * u).to(torch::kBFloat16);
+    const torch::Tensor y = linear(h, down);
     Check(gram.MeanSquaredOutput(
                   *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference))
               .status());
