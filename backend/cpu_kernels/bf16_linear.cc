@@ -11,7 +11,6 @@
 #include <cstring>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "backend/cpu_kernels/parallel_for.h"
 
 namespace wring {
