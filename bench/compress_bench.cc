@@ -11,7 +11,9 @@
 // AWQModifier before the quantization; the bench then prints the grid
 // search's matrix FLOPs (awq/search_flops.h), its time, and how far that is
 // from the device's own matmul rate (measured here, in the dtype the search
-// multiplies in: bf16 on CUDA, float32 BLAS on the CPU).
+// multiplies in: bf16 on CUDA, float32 BLAS on the CPU, and on a CPU with
+// AMX tiles also their bf16 rate, which the Linears' forward losses use
+// while the Gram losses stay with float32 BLAS).
 #include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "backend/compat/torch_compat.h"
+#include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/intra_op_threads.h"
 #include "backend/cpu_kernels/openblas_core_type.h"
 #include "backend/job/compress_job.h"
@@ -102,6 +105,23 @@ double MatmulFlopsPerSecond(const std::string& device) {
   return best;
 }
 
+// FLOP/s of a square bf16 product on the CPU's AMX tiles (the kernel the
+// Linears use), best of a few; 0 where the CPU has none.
+double TilesFlopsPerSecond() {
+  if (!wring::backend::cpu_kernels::HasAmxBf16Linear()) return 0;
+  const int64_t n = 1024;
+  const torch::Tensor a = torch::randn({n, n}).to(torch::kBFloat16), b = torch::randn({n, n}).to(torch::kBFloat16);
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const absl::StatusOr<torch::Tensor> c = wring::backend::cpu_kernels::Bf16LinearToFloat32(a, b, torch::Tensor());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!c.ok()) return 0;
+    if (i > 0) best = std::max(best, 2.0 * n * n * n / seconds);
+  }
+  return best;
+}
+
 void PrintAwqSearch(const Json& quality, const std::string& device, int layers) {
   std::map<std::string, std::pair<double, double>> by_loss;  // loss -> flops, seconds
   std::map<std::string, std::pair<double, double>> by_layer;  // "layers.<i>" -> flops, seconds
@@ -133,6 +153,10 @@ void PrintAwqSearch(const Json& quality, const std::string& device, int layers) 
   }
   std::printf("device matmul rate   %.3g FLOP/s (%s); the FLOP count needs %.2f s: ratio %.2fx\n",
               rate, device.c_str(), flops / rate, seconds / (flops / rate));
+  if (const double tiles = device == "cpu" ? TilesFlopsPerSecond() : 0; tiles > 0) {
+    std::printf("AMX bf16 tile rate   %.3g FLOP/s (the Linears' products); the FLOP count needs %.2f s: ratio %.2fx\n",
+                tiles, flops / tiles, seconds / (flops / tiles));
+  }
 }
 
 void WriteText(const fs::path& path, const std::string& text) {
