@@ -46,7 +46,18 @@ std::string ShorterOpenMpSpin(bool libgomp, int openblas_parallel, const char* o
   return "10000";
 }
 
+std::string ShorterOpenBlasSpin(int openblas_parallel, const char* thread_timeout) {
+  if (openblas_parallel != 1 || thread_timeout != nullptr) return "";
+  return "4";
+}
+
 namespace {
+
+int OpenBlasParallel() {
+  using Parallel = int (*)();
+  const auto parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  return parallel == nullptr ? 0 : parallel();
+}
 
 // OpenBLAS's core when it is the loaded BLAS and picked one worse than the
 // CPU allows; empty otherwise.
@@ -61,11 +72,9 @@ std::string OpenBlasCoreToSet() {
 }
 
 std::string OpenMpSpinToSet() {
-  using Parallel = int (*)();
-  const auto parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
   const bool libgomp = dlsym(RTLD_DEFAULT, "GOMP_parallel") != nullptr;
-  return ShorterOpenMpSpin(libgomp, parallel == nullptr ? 0 : parallel(),
-                           std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
+  return ShorterOpenMpSpin(libgomp, OpenBlasParallel(), std::getenv("OMP_WAIT_POLICY"),
+                           std::getenv("GOMP_SPINCOUNT"));
 }
 
 }  // namespace
@@ -73,7 +82,8 @@ std::string OpenMpSpinToSet() {
 void UseTheCpusKernelsAndThreads(char** argv) {
   const std::string core = OpenBlasCoreToSet();
   const std::string spin = OpenMpSpinToSet();
-  if (core.empty() && spin.empty()) return;
+  const std::string blas_spin = ShorterOpenBlasSpin(OpenBlasParallel(), std::getenv("OPENBLAS_THREAD_TIMEOUT"));
+  if (core.empty() && spin.empty() && blas_spin.empty()) return;
   // The binary's own path, not /proc/self/exe: the process keeps its name
   // ("wring", not "exe") in ps and top.
   char path[4096];
@@ -82,6 +92,7 @@ void UseTheCpusKernelsAndThreads(char** argv) {
   path[length] = '\0';
   if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), /*overwrite=*/1) != 0) return;
   if (!spin.empty() && setenv("GOMP_SPINCOUNT", spin.c_str(), /*overwrite=*/1) != 0) return;
+  if (!blas_spin.empty() && setenv("OPENBLAS_THREAD_TIMEOUT", blas_spin.c_str(), /*overwrite=*/1) != 0) return;
   execv(path, argv);
   // Still here: the run goes on as it would have; the variables stay set,
   // so children started later get them.

@@ -39,6 +39,16 @@ TEST(OpenMpSpin, LeftAloneForOneThreadPoolOrTheUsersSetting) {
   EXPECT_EQ(ShorterOpenMpSpin(true, 1, nullptr, "300000"), "");
 }
 
+TEST(OpenBlasSpin, ShortenedWhereOpenBlasRunsItsOwnThreads) {
+  EXPECT_EQ(ShorterOpenBlasSpin(1, nullptr), "4");
+}
+
+TEST(OpenBlasSpin, LeftAloneForOtherThreadingOrTheUsersSetting) {
+  EXPECT_EQ(ShorterOpenBlasSpin(0, nullptr), "");  // sequential or another BLAS
+  EXPECT_EQ(ShorterOpenBlasSpin(2, nullptr), "");  // OpenBLAS on OpenMP
+  EXPECT_EQ(ShorterOpenBlasSpin(1, "28"), "");
+}
+
 }  // namespace
 }  // namespace cpu_kernels
 }  // namespace backend
