@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <string>
@@ -87,39 +88,43 @@ void ResetPeakRss() {
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 
-// FLOP/s of a square matmul on `device`, best of a few.
+// FLOP/s of `multiply`, an n x n x n product, best of a few calls (the
+// first warms up).
+double BestFlopsPerSecond(int64_t n, const std::function<void()>& multiply) {
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    multiply();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (i > 0) best = std::max(best, 2.0 * n * n * n / seconds);
+  }
+  return best;
+}
+
+// FLOP/s of a square matmul on `device`.
 double MatmulFlopsPerSecond(const std::string& device) {
   const torch::Device where(device);
   const torch::Dtype dtype = where.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
   const int64_t n = where.is_cuda() ? 8192 : 1024;
   const torch::Tensor a = torch::randn({n, n}).to(where, dtype), b = torch::randn({n, n}).to(where, dtype);
-  double best = 0;
-  for (int i = 0; i < 5; ++i) {
+  return BestFlopsPerSecond(n, [&] {
     wring::backend::compat::SynchronizeDevice(where);
-    const auto start = std::chrono::steady_clock::now();
     const torch::Tensor c = a.mm(b);
     wring::backend::compat::SynchronizeDevice(where);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (i > 0) best = std::max(best, 2.0 * n * n * n / seconds);  // the first one warms up
-  }
-  return best;
+  });
 }
 
 // FLOP/s of a square bf16 product on the CPU's AMX tiles (the kernel the
-// Linears use), best of a few; 0 where the CPU has none.
+// Linears use); 0 where the CPU has none.
 double TilesFlopsPerSecond() {
-  if (!wring::backend::cpu_kernels::HasAmxBf16Linear()) return 0;
+  namespace cpu_kernels = wring::backend::cpu_kernels;
+  if (!cpu_kernels::HasAmxBf16Linear()) return 0;
   const int64_t n = 1024;
   const torch::Tensor a = torch::randn({n, n}).to(torch::kBFloat16), b = torch::randn({n, n}).to(torch::kBFloat16);
-  double best = 0;
-  for (int i = 0; i < 5; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const absl::StatusOr<torch::Tensor> c = wring::backend::cpu_kernels::Bf16LinearToFloat32(a, b, torch::Tensor());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!c.ok()) return 0;
-    if (i > 0) best = std::max(best, 2.0 * n * n * n / seconds);
-  }
-  return best;
+  bool ok = true;
+  const double rate =
+      BestFlopsPerSecond(n, [&] { ok = ok && cpu_kernels::Bf16LinearToFloat32(a, b, torch::Tensor()).ok(); });
+  return ok ? rate : 0;
 }
 
 void PrintAwqSearch(const Json& quality, const std::string& device, int layers) {

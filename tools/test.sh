@@ -18,7 +18,7 @@ failed=0
 skipped_cases=0
 
 # Adds the cases of the tests `query` names, from their JUnit XML under
-# `testlogs`: each <testsuite> element carries its own tests/failures/errors
+# `testlogs`: each <testsuite> element carries its own tests/failures/errors/skipped
 # (GoogleTest writes one per test suite, Bazel one per other test). A run
 # whose targets failed to build or timed out leaves no cases: it counts once.
 attr() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$2"; }

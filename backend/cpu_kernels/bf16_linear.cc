@@ -53,11 +53,10 @@ bool AmxWanted() {
 
 // The operands as the tiles read them. x: row-major [rows, k_padded], one
 // pointer per 32-row block (the caller's rows where they are contiguous and
-// whole, else a zero-padded copy). Weight: per 16 output columns, K/2 rows
+// K needs no padding, else a zero-padded copy). Weight: per 16 output columns, K/2 rows
 // of 16 pairs (w[n][2p], w[n][2p+1]), the pairs the instruction multiplies.
 struct Operands {
   std::vector<const uint16_t*> x_blocks;
-  int64_t x_stride = 0;  // elements between rows
   const uint16_t* weight_tiles = nullptr;
   int64_t rows = 0, columns = 0, k_padded = 0;
   float* out = nullptr;
@@ -69,11 +68,11 @@ __attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlocks(const Operands&
   const int64_t strip_elements = k * kTileColumns;  // one 16-column group
   const uint16_t* w0 = ops.weight_tiles + (n0 / kTileColumns) * strip_elements;
   const uint16_t* w1 = w0 + strip_elements;
-  const int64_t x_bytes = ops.x_stride * 2;
+  const int64_t x_bytes = k * 2;
   alignas(64) float edge[kBlock * kBlock];
   for (int64_t m0 = first_row; m0 < end_row; m0 += kBlock) {
     const uint16_t* x0 = ops.x_blocks[m0 / kBlock];
-    const uint16_t* x1 = x0 + kTileColumns * ops.x_stride;
+    const uint16_t* x1 = x0 + kTileColumns * k;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -181,7 +180,6 @@ absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const 
     torch::Tensor padded;
     const bool direct = k == k_padded && x.is_contiguous();
     if (direct) {
-      ops.x_stride = k;
       if (m % kBlock != 0) {
         padded = torch::zeros({kBlock, k_padded}, x.options());
         padded.slice(0, 0, m % kBlock).copy_(x.slice(0, m - m % kBlock));
@@ -189,7 +187,6 @@ absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const 
     } else {
       padded = torch::zeros({blocks * kBlock, k_padded}, x.options());
       padded.slice(0, 0, m).slice(1, 0, k).copy_(x);
-      ops.x_stride = k_padded;
     }
     for (int64_t b = 0; b < blocks; ++b) {
       const bool whole = direct && (b + 1) * kBlock <= m;

@@ -71,9 +71,9 @@ std::string OpenBlasCoreToSet() {
   return BetterOpenBlasCoreType(loaded, DetectCpuFeatures());
 }
 
-std::string OpenMpSpinToSet() {
+std::string OpenMpSpinToSet(int openblas_parallel) {
   const bool libgomp = dlsym(RTLD_DEFAULT, "GOMP_parallel") != nullptr;
-  return ShorterOpenMpSpin(libgomp, OpenBlasParallel(), std::getenv("OMP_WAIT_POLICY"),
+  return ShorterOpenMpSpin(libgomp, openblas_parallel, std::getenv("OMP_WAIT_POLICY"),
                            std::getenv("GOMP_SPINCOUNT"));
 }
 
@@ -81,8 +81,9 @@ std::string OpenMpSpinToSet() {
 
 void UseTheCpusKernelsAndThreads(char** argv) {
   const std::string core = OpenBlasCoreToSet();
-  const std::string spin = OpenMpSpinToSet();
-  const std::string blas_spin = ShorterOpenBlasSpin(OpenBlasParallel(), std::getenv("OPENBLAS_THREAD_TIMEOUT"));
+  const int openblas_parallel = OpenBlasParallel();
+  const std::string spin = OpenMpSpinToSet(openblas_parallel);
+  const std::string blas_spin = ShorterOpenBlasSpin(openblas_parallel, std::getenv("OPENBLAS_THREAD_TIMEOUT"));
   if (core.empty() && spin.empty() && blas_spin.empty()) return;
   // The binary's own path, not /proc/self/exe: the process keeps its name
   // ("wring", not "exe") in ps and top.

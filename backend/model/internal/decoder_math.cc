@@ -89,20 +89,20 @@ bool IsCpuHalfPrecision(const torch::Tensor& t) {
 
 namespace {
 
-bool TilesTake(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16 &&
-         x.device().is_cpu() && weight.device().is_cpu() && cpu_kernels::HasAmxBf16Linear();
+// Whether the AMX tiles take `t` as a Linear operand (both must).
+bool TilesTake(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && cpu_kernels::HasAmxBf16Linear();
 }
 
 }  // namespace
 
 bool LinearConvertsToFloat32(const torch::Tensor& weight) {
-  return IsCpuHalfPrecision(weight) && !TilesTake(weight, weight);
+  return IsCpuHalfPrecision(weight) && !TilesTake(weight);
 }
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!IsCpuHalfPrecision(x)) return torch::linear(x, weight, bias);
-  if (TilesTake(x, weight) && x.dim() >= 1) {
+  if (TilesTake(x) && TilesTake(weight) && x.dim() >= 1) {
     absl::StatusOr<torch::Tensor> sums =
         cpu_kernels::Bf16LinearToFloat32(x.reshape({-1, x.size(-1)}), weight, bias);
     if (sums.ok()) {
