@@ -153,6 +153,9 @@ TEST_P(Invariance, LogitsUnchanged) {
   auto original = Open(dir);
   auto rotated = Open(dir);
   ASSERT_TRUE(spin && original && rotated);
+  // Fixed ids: mistral's bf16 noise (a few percent) comes close to its
+  // bound, and unseeded ids made the check pass or fail from run to run.
+  torch::manual_seed(0);
   const torch::Tensor ids = torch::randint(0, original->config().vocab_size, {2, 12},
                                            torch::TensorOptions().dtype(torch::kLong));
   auto embedding = original->GetTensor("model.embed_tokens.weight");
