@@ -2,11 +2,13 @@
 // test), on one MoE expert of Qwen3-30B-A3B's shape (gate/up_proj
 // [768 x 2048], down_proj [2048 x 768]), bf16, W4A16 (int4, group 128,
 // symmetric):
-//   candidate        CandidateWeight as the forward loss takes it (float32
-//                    values of the bf16 candidate) and as the Gram loss
-//                    takes it (the float32 difference to the weight);
-//   gram loss        LinearGram::MeanSquaredOutput of down_proj's
-//                    difference, by BLAS's ssyrk and by LibTorch's blocks;
+//   candidate        CandidateWeight in each form a loss takes: bf16 (the
+//                    tiles' Linears and the factored Gram loss), float32
+//                    values (a float32 product), the float32 difference
+//                    to the weight (LinearGram);
+//   gram loss        down_proj's candidate loss: LinearGram by BLAS's ssyrk
+//                    and by LibTorch's blocks, and on a CPU with AMX
+//                    FactoredGramLoss on the tiles;
 //   linear           the bf16 products of an MoE layer ([tokens x in] x
 //                    [out x in]^T): through float32 (upcast, sgemm, round)
 //                    and, on a CPU with AMX, on the tiles (bf16_linear.h);
@@ -14,7 +16,7 @@
 //                    it: its gate and up candidates through the forward of
 //                    --routed tokens (down_proj as stored; on the tiles where
 //                    the CPU has them, as the layer does), then its down
-//                    candidate through the Gram loss; LibTorch's threads and
+//                    candidate through the Gram loss (factored on the tiles); LibTorch's threads and
 //                    BLAS's take turns, as in the layer, so thread settings
 //                    (OPENBLAS_THREAD_TIMEOUT) show here.
 // Each line: the fastest and the median of --reps calls (a shared host's
@@ -26,12 +28,14 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "backend/awq/candidate_weight.h"
+#include "backend/awq/factored_gram_loss.h"
 #include "backend/awq/linear_gram.h"
 #include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/intra_op_threads.h"
@@ -84,7 +88,8 @@ int Run() {
   const torch::Tensor down_scales = torch::rand({768}, torch::kDouble) + 0.5;
   std::printf("%d intra-op threads, %d calls each\n", at::get_num_threads(), absl::GetFlag(FLAGS_reps));
 
-  for (const auto& [name, form] : {std::make_pair("float32", awq::CandidateForm::kFloat32),
+  for (const auto& [name, form] : {std::make_pair("bf16", awq::CandidateForm::kWeightDtype),
+                                   std::make_pair("float32", awq::CandidateForm::kFloat32),
                                    std::make_pair("float32 difference", awq::CandidateForm::kFloat32Difference)}) {
     const Timing t = Time([&, form = form] { Check(awq::CandidateWeight(up, up_scales, args, form).status()); });
     std::printf("candidate [768 x 2048] %-20s %8.3f ms (median %8.3f)  %6.3f ns/weight\n", name,
@@ -102,6 +107,18 @@ int Run() {
     const double flops = blas ? 2048.0 * 768 * 769 : 2.0 * 2048 * 256 * (768 + 512 + 256);
     std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
                 blas ? "BLAS ssyrk" : "LibTorch blocks", t.fastest * 1e3, t.median * 1e3, flops / t.fastest / 1e9);
+  }
+  awq::LinearGram down_gram;
+  Check(down_gram.Add(inputs));
+  const absl::StatusOr<std::optional<awq::FactoredGramLoss>> factored = awq::FactoredGramLoss::Make(down_gram, down);
+  Check(factored.status());
+  if (factored->has_value()) {
+    const torch::Tensor candidate = *awq::CandidateWeight(down, down_scales, args);
+    const Timing t = Time([&] { Check((*factored)->MeanSquaredOutput(candidate).status()); });
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n", "factored, AMX tiles",
+                t.fastest * 1e3, t.median * 1e3, awq::FactoredGramLossFlops(2048, 768) / t.fastest / 1e9);
+  } else {
+    std::printf("gram loss factored on AMX tiles: not available here (or WRING_AMX=0)\n");
   }
 
   const int64_t routed_tokens = absl::GetFlag(FLAGS_routed), all_tokens = absl::GetFlag(FLAGS_tokens);
@@ -141,9 +158,13 @@ int Run() {
     const torch::Tensor u = linear(routed, *awq::CandidateWeight(up, up_scales, args, form));
     const torch::Tensor h = (torch::silu(g) * u).to(torch::kBFloat16);
     const torch::Tensor y = linear(h, down);
-    Check(gram.MeanSquaredOutput(
-                  *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference))
-              .status());
+    if (factored->has_value()) {
+      Check((*factored)->MeanSquaredOutput(*awq::CandidateWeight(down, down_scales, args)).status());
+    } else {
+      Check(gram.MeanSquaredOutput(
+                    *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference))
+                .status());
+    }
   });
   std::printf("expert step (%d routed tokens)        %8.3f ms (median %8.3f)\n", absl::GetFlag(FLAGS_routed),
               step.fastest * 1e3, step.median * 1e3);

@@ -5,11 +5,13 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "backend/awq/candidate_weight.h"
+#include "backend/awq/factored_gram_loss.h"
 #include "backend/base/torch_errors.h"
 #include "backend/interrupt/interrupt.h"
 #include "mapping/base/status_macros.h"
@@ -502,14 +504,19 @@ absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapp
           return result;
         }
         WRING_ASSIGN_OR_RETURN(const torch::Tensor current, WeightOf(weights, mapping.parent));
+        // On AMX tiles for a bf16 parent (the candidates as they come),
+        // else from the float32 difference.
+        WRING_ASSIGN_OR_RETURN(const std::optional<FactoredGramLoss> factored,
+                               FactoredGramLoss::Make(gram, current));
         const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
-          WRING_ASSIGN_OR_RETURN(const torch::Tensor difference, candidate(mapping.parent));
+          WRING_ASSIGN_OR_RETURN(const torch::Tensor weight, candidate(mapping.parent));
           // No weight scheme: the candidate is the weight itself.
-          if (!difference.defined()) return gram.MeanSquaredOutputDifference(current, current);
-          return gram.MeanSquaredOutput(difference);
+          if (!weight.defined()) return gram.MeanSquaredOutputDifference(current, current);
+          if (factored.has_value()) return factored->MeanSquaredOutput(weight);
+          return gram.MeanSquaredOutput(weight);
         };
         CandidatePolicy policy;
-        policy.form = CandidateForm::kFloat32Difference;
+        policy.form = factored.has_value() ? CandidateForm::kWeightDtype : CandidateForm::kFloat32Difference;
         WRING_RETURN_IF_ERROR(
             SearchAndApply(mapping, options, stats, current.device(), policy, loss, weights, result));
         return result;

@@ -45,6 +45,8 @@ class LinearGram {
 
   int64_t rows() const { return gram_.rows(); }
   int64_t width() const { return gram_.width(); }
+  // G [in, in] float32; undefined before the first Add.
+  const torch::Tensor& matrix() const { return gram_.matrix(); }
   // Whether every input was finite (a non-finite one makes upstream's
   // reference output non-finite, and it skips the mapping).
   bool finite() const { return gram_.finite(); }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "backend/awq/factored_gram_loss.h"
 #include "backend/model/submodules.h"
 
 namespace wring {
@@ -50,7 +51,11 @@ absl::StatusOr<double> GridSearchFlops(const model::ModelConfig& config, const L
     const auto [out, in] = *shape;
     double tokens = 0;
     for (int64_t l : sample_tokens) tokens += static_cast<double>(l);
-    return 2 * tokens * in * in + grid_points * GramLossFlops(out, in);
+    const torch::Tensor& weight = weights.at(mapping.parent + ".weight");
+    const double per_candidate = FactoredGramLoss::Applies(weight)
+                                     ? FactoredGramLossFlops(static_cast<int64_t>(out), static_cast<int64_t>(in))
+                                     : GramLossFlops(static_cast<int64_t>(out), static_cast<int64_t>(in));
+    return 2 * tokens * in * in + grid_points * per_candidate;
   }
   auto forward = ParentForwardFlops(config, mapping.parent, weights, sample_tokens);
   if (!forward.ok()) return forward.status();
