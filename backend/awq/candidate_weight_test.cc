@@ -1,5 +1,6 @@
 #include "backend/awq/candidate_weight.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -73,6 +74,33 @@ TEST(CandidateWeightTest, FusedLoopEqualsTheOperationChainBitForBit) {
     ASSERT_TRUE(difference.ok()) << Describe(c) << ": " << difference.status();
     ASSERT_EQ(difference->scalar_type(), torch::kFloat) << Describe(c);
     EXPECT_TRUE(torch::equal(*difference, chain->to(torch::kFloat) - weight.to(torch::kFloat))) << Describe(c);
+  }
+}
+
+// Scales that put every product of the first row on or beside a bf16
+// rounding midpoint, where float32 arithmetic standing in for float64 could round
+// the other way: the candidate must still be the chain's, bit for bit.
+TEST(CandidateWeightTest, ProductsOnBf16MidpointsRoundAsTheChainRounds) {
+  const torch::Tensor weight = TestWeight(16, 256, torch::kBFloat16, 77);
+  const torch::Tensor base = TestScales(256, torch::kDouble, 77);
+  torch::Tensor scales = base.clone();
+  for (int64_t j = 0; j < 256; ++j) {
+    const double w = weight[0][j].item<float>();
+    if (w == 0) continue;
+    const float rounded = static_cast<float>(c10::BFloat16(static_cast<float>(w * base[j].item<double>())));
+    // Half a bf16 step (2^15 float32 steps) away from zero, give or take
+    // up to two float32 steps.
+    const double step = std::nextafter(rounded, 2 * rounded) - rounded;
+    scales[j] = (static_cast<double>(rounded) + (32768.0 + static_cast<double>(j % 5 - 2)) * step) / w;
+  }
+  // 8-bit levels, fine enough that a different bf16 product mostly moves
+  // its level.
+  for (bool symmetric : {true, false}) {
+    const QuantizationArgs args = IntArgs(8, symmetric, QuantizationStrategy::kChannel);
+    absl::StatusOr<torch::Tensor> fused = CandidateWeight(weight, scales, args);
+    absl::StatusOr<torch::Tensor> chain = CandidateWeightByOps(weight, scales, args);
+    ASSERT_TRUE(fused.ok() && chain.ok());
+    EXPECT_EQ(fused->ne(*chain).sum().item<int64_t>(), 0) << (symmetric ? "symmetric" : "asymmetric");
   }
 }
 

@@ -185,6 +185,49 @@ TEST(DivideByReciprocalTest, RangeLeavesOutWhatCouldUnderflow) {
   EXPECT_FALSE(ReciprocalDivisionIsExact(std::numeric_limits<double>::quiet_NaN()));
 }
 
+// The float32 shortcut AWQ's candidates take for float64 steps: a bf16
+// value times a float64 factor, through float32 factor and product. Where
+// NeedsExactBf16Rounding does not flag the product, it rounds to the bf16
+// of the float64 product; products placed on and beside the midpoints show
+// that unflagged ones would differ.
+TEST(NeedsExactBf16RoundingTest, UnflaggedFloat32ProductsRoundAsFloat64Ones) {
+  torch::manual_seed(5);
+  const torch::Tensor a = torch::randn({1 << 20}).to(torch::kBFloat16).to(torch::kFloat);
+  const torch::Tensor b = torch::exp(torch::randn({1 << 20}, torch::kDouble) * 3);
+  const float* av = a.data_ptr<float>();
+  const double* bv = b.data_ptr<double>();
+  int64_t flagged = 0, would_differ = 0;
+  auto check = [&](float x, double factor) -> bool {
+    const float fast = x * static_cast<float>(factor);
+    const float exact = static_cast<float>(static_cast<double>(x) * factor);
+    const bool differ = RoundBf16::Round(fast) != RoundBf16::Round(exact);
+    if (NeedsExactBf16Rounding(fast, x != 0.0f)) {
+      would_differ += differ;
+      return true;
+    }
+    EXPECT_FALSE(differ) << x << " * " << factor;
+    return false;
+  };
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    flagged += check(av[i], bv[i]);
+    if (av[i] == 0.0f) continue;
+    // The factor that puts the product d float32 steps beside a midpoint.
+    const float rounded = RoundBf16::Round(static_cast<float>(av[i] * bv[i]));
+    const double step = std::nextafter(rounded, 2 * rounded) - rounded;
+    check(av[i], (static_cast<double>(rounded) + (32768.0 + static_cast<double>(i % 5 - 2)) * step) / av[i]);
+  }
+  EXPECT_GT(would_differ, 1000);
+  // Rare among products at random: the shortcut's premise.
+  EXPECT_LT(flagged, a.numel() / 1000);
+  // Overflow, underflow and NaN are flagged; zero from zero is not.
+  EXPECT_TRUE(NeedsExactBf16Rounding(std::numeric_limits<float>::infinity(), true));
+  EXPECT_TRUE(NeedsExactBf16Rounding(std::numeric_limits<float>::quiet_NaN(), true));
+  EXPECT_TRUE(NeedsExactBf16Rounding(0.0f, true));
+  EXPECT_TRUE(NeedsExactBf16Rounding(std::numeric_limits<float>::denorm_min(), true));
+  EXPECT_FALSE(NeedsExactBf16Rounding(0.0f, false));
+  EXPECT_FALSE(NeedsExactBf16Rounding(1.0f, true));
+}
+
 }  // namespace
 }  // namespace cpu_kernels
 }  // namespace backend

@@ -61,6 +61,21 @@ struct RoundFloat {
   static Stored Store(float f) { return f; }
 };
 
+// Whether a float32 result f, within 2 units in the last place of an exact
+// value v, may round to bf16 differently from v rounded to float32 first
+// (the value a float64 computation gives): f within 4 units of a bf16
+// rounding midpoint, or no normal nonzero float (a subnormal, an overflow,
+// an underflow to zero of a nonzero `operand_nonzero` product). Elsewhere
+// bf16(f) is bf16(float(v)), so float32 arithmetic can stand in for float64
+// when the rare flagged values are recomputed.
+inline int32_t NeedsExactBf16Rounding(float f, bool operand_nonzero) {
+  const uint32_t bits = RoundBf16::ToBits(f);
+  const uint32_t exponent = bits & UINT32_C(0x7F800000);
+  const bool near_midpoint = ((bits & UINT32_C(0xFFFF)) - UINT32_C(0x7FFC)) <= UINT32_C(8);
+  const bool abnormal = exponent == UINT32_C(0x7F800000) || (exponent == 0 && operand_nonzero);
+  return static_cast<int32_t>(near_midpoint | abnormal);
+}
+
 // Half-to-even rounding of |v| <= 2^22 (clamped quantized values) without a
 // libm call: adding 1.5 * 2^23 leaves no fraction bits. Equal to
 // std::nearbyint in the default rounding mode; NaN stays NaN.
