@@ -8,7 +8,8 @@
 //                    to the weight (LinearGram);
 //   gram loss        down_proj's candidate loss: LinearGram by BLAS's ssyrk
 //                    and by LibTorch's blocks, and on a CPU with AMX
-//                    FactoredGramLoss on the tiles;
+//                    FactoredGramLoss on the tiles (from the whole
+//                    candidate, and from its rows as the search makes them);
 //   linear           the bf16 products of an MoE layer ([tokens x in] x
 //                    [out x in]^T): through float32 (upcast, sgemm, round)
 //                    and, on a CPU with AMX, on the tiles (bf16_linear.h);
@@ -16,7 +17,8 @@
 //                    it: its gate and up candidates through the forward of
 //                    --routed tokens (down_proj as stored; on the tiles where
 //                    the CPU has them, as the layer does), then its down
-//                    candidate through the Gram loss (factored on the tiles); LibTorch's threads and
+//                    candidate through the Gram loss (factored on the tiles,
+//                    from its rows); LibTorch's threads and
 //                    BLAS's take turns, as in the layer, so thread settings
 //                    (OPENBLAS_THREAD_TIMEOUT) show here.
 // Each line: the fastest and the median of --reps calls (a shared host's
@@ -113,10 +115,20 @@ int Run() {
   const absl::StatusOr<std::optional<awq::FactoredGramLoss>> factored = awq::FactoredGramLoss::Make(down_gram, down);
   Check(factored.status());
   if (factored->has_value()) {
+    const Timing make = Time([&] { Check(awq::FactoredGramLoss::Make(down_gram, down).status()); });
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  once per mapping\n", "factoring G (AMX)",
+                make.fastest * 1e3, make.median * 1e3);
     const torch::Tensor candidate = *awq::CandidateWeight(down, down_scales, args);
     const Timing t = Time([&] { Check((*factored)->MeanSquaredOutput(candidate).status()); });
     std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n", "factored, AMX tiles",
                 t.fastest * 1e3, t.median * 1e3, awq::FactoredGramLossFlops(2048, 768) / t.fastest / 1e9);
+    // As the grid search runs it: the candidate made row block by row block
+    // inside the product (so this includes the candidate's own cost).
+    const Timing rows = Time([&] {
+      Check((*factored)->MeanSquaredOutput(**awq::CandidateRows::Make(down, down_scales, args)).status());
+    });
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  candidate included\n",
+                "candidate rows, tiles", rows.fastest * 1e3, rows.median * 1e3);
   } else {
     std::printf("gram loss factored on AMX tiles: not available here (or WRING_AMX=0)\n");
   }
@@ -159,7 +171,7 @@ int Run() {
     const torch::Tensor h = (torch::silu(g) * u).to(torch::kBFloat16);
     const torch::Tensor y = linear(h, down);
     if (factored->has_value()) {
-      Check((*factored)->MeanSquaredOutput(*awq::CandidateWeight(down, down_scales, args)).status());
+      Check((*factored)->MeanSquaredOutput(**awq::CandidateRows::Make(down, down_scales, args)).status());
     } else {
       Check(gram.MeanSquaredOutput(
                     *awq::CandidateWeight(down, down_scales, args, awq::CandidateForm::kFloat32Difference))

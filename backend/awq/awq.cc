@@ -202,7 +202,10 @@ absl::Status ValidateMapping(const LayerMapping& mapping, const AwqOptions& opti
 }
 
 // The loss of one grid candidate, whose balance weights `candidate` gives.
-using CandidateLoss = std::function<absl::StatusOr<double>(const LinearWeightSource& candidate)>;
+// `scales` are the grid point's, for a loss that makes the candidates itself
+// (FactoredGramLoss on CandidateRows).
+using CandidateLoss =
+    std::function<absl::StatusOr<double>(const LinearWeightSource& candidate, const torch::Tensor& scales)>;
 
 // How the candidates reach the loss.
 struct CandidatePolicy {
@@ -253,7 +256,7 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
       if (policy.keep) kept.emplace(linear, weight);
       return weight;
     };
-    WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(candidate));
+    WRING_ASSIGN_OR_RETURN(const double loss, candidate_loss(candidate, scales));
     if (result.losses.empty()) result.initial_error = loss;
     result.losses.push_back(loss);
     if (loss < best_error) {
@@ -462,7 +465,8 @@ absl::StatusOr<MappingResult> SmoothMapping(const LayerMapping& mapping, const A
           result.skipped = absl::StrCat("NaN or inf outputs of the parent module ", mapping.parent);
           return result;
         }
-        const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
+        const CandidateLoss loss = [&](const LinearWeightSource& candidate,
+                                       const torch::Tensor& /*scales*/) -> absl::StatusOr<double> {
           WRING_ASSIGN_OR_RETURN(const std::vector<torch::Tensor> output,
                                  RunParent(mapping, parent_inputs, parent_forward, weights, candidate));
           return Loss(reference, output, collectives, mapping.smooth);
@@ -508,7 +512,15 @@ absl::StatusOr<MappingResult> SmoothLinearParentMapping(const LayerMapping& mapp
         // else from the float32 difference.
         WRING_ASSIGN_OR_RETURN(const std::optional<FactoredGramLoss> factored,
                                FactoredGramLoss::Make(gram, current));
-        const CandidateLoss loss = [&](const LinearWeightSource& candidate) -> absl::StatusOr<double> {
+        const BalanceLayer& parent = mapping.balance.front();
+        const CandidateLoss loss = [&](const LinearWeightSource& candidate,
+                                       const torch::Tensor& scales) -> absl::StatusOr<double> {
+          // On the tiles, the candidate's rows as the product takes them.
+          if (factored.has_value() && parent.has_scheme) {
+            WRING_ASSIGN_OR_RETURN(const std::optional<CandidateRows> rows,
+                                   CandidateRows::Make(current, scales, *parent.weight_args));
+            if (rows.has_value()) return factored->MeanSquaredOutput(*rows);
+          }
           WRING_ASSIGN_OR_RETURN(const torch::Tensor weight, candidate(mapping.parent));
           // No weight scheme: the candidate is the weight itself.
           if (!weight.defined()) return gram.MeanSquaredOutputDifference(current, current);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -297,60 +299,73 @@ void RunFakeQuantizeRow(bool symmetric, bool finite, const float* x, const S* s,
   }
 }
 
+// The fused loop's state for one weight and grid point; rows on demand.
 // R: how the weight's dtype rounds; S: the scales' dtype (the grid computes
 // them in float32 or float64); Out: the weight's storage or float32;
 // kDifference: W' - W instead of W' (float32).
 template <typename R, typename S, typename Out, bool kDifference>
-absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const torch::Tensor& scales,
-                                             const quantize::QuantizationArgs& args) {
+class RowMaker {
+ public:
   using T = typename R::Stored;
-  constexpr bool kFloatOut = std::is_same<Out, float>::value;
+  static constexpr bool kFloatOut = std::is_same<Out, float>::value;
   static_assert(kFloatOut || !kDifference, "the difference is float32");
-  constexpr bool kCloned = std::is_same<R, RoundBf16>::value;
-  const int64_t rows = weight.size(0), cols = weight.size(1);
-  const int64_t group = args.strategy == QuantizationStrategy::kGroup ? args.group_size : cols;
-  const int64_t groups = cols / group;
-  const T* w = reinterpret_cast<const T*>(weight.data_ptr());
-  const S* s = scales.data_ptr<S>();
 
-  const bool s_finite = std::all_of(s, s + cols, [](S v) { return std::isfinite(v) && v != 0; });
-  // The division by s through reciprocals where it gives the same quotients.
-  std::vector<S> s_inverse;
-  if (std::is_same<R, RoundBf16>::value && std::is_same<S, double>::value && cpu_kernels::CpuHasAvx512() &&
-      std::all_of(s, s + cols, [](S v) { return cpu_kernels::ReciprocalDivisionIsExact(v); })) {
-    s_inverse.resize(cols);
-    for (int64_t j = 0; j < cols; ++j) s_inverse[j] = S(1) / s[j];
+  static absl::StatusOr<std::shared_ptr<const RowMaker>> Make(const torch::Tensor& weight,
+                                                              const torch::Tensor& scales,
+                                                              const quantize::QuantizationArgs& args) {
+    auto maker = std::shared_ptr<RowMaker>(new RowMaker());
+    maker->weight_ = weight;
+    maker->scales_ = scales;
+    maker->symmetric_ = args.symmetric;
+    maker->cols_ = weight.size(1);
+    const int64_t cols = maker->cols_;
+    maker->group_ = args.strategy == QuantizationStrategy::kGroup ? args.group_size : cols;
+    maker->groups_ = cols / maker->group_;
+    maker->w_ = reinterpret_cast<const T*>(weight.data_ptr());
+    const S* s = maker->s_ = scales.data_ptr<S>();
+    maker->s_finite_ = std::all_of(s, s + cols, [](S v) { return std::isfinite(v) && v != 0; });
+    // The division by s through reciprocals where it gives the same quotients.
+    if (std::is_same<R, RoundBf16>::value && std::is_same<S, double>::value && cpu_kernels::CpuHasAvx512() &&
+        std::all_of(s, s + cols, [](S v) { return cpu_kernels::ReciprocalDivisionIsExact(v); })) {
+      maker->s_inverse_.resize(cols);
+      for (int64_t j = 0; j < cols; ++j) maker->s_inverse_[j] = S(1) / s[j];
+    }
+    // float32 s and 1 / s where they may stand in (ScaleRowBf16Shortcut);
+    // for the bf16 candidate only, which it makes about a sixth faster
+    // (measured: the float32 forms, bound by their wider stores, gain
+    // nothing).
+    if (!kFloatOut && !maker->s_inverse_.empty() && std::all_of(s, s + cols, [](S v) {
+          const double magnitude = std::fabs(static_cast<double>(v));
+          return magnitude >= 0x1p-100 && magnitude <= 0x1p100;
+        })) {
+      maker->s_float_.assign(s, s + cols);
+      maker->s_inverse_float_.assign(maker->s_inverse_.begin(), maker->s_inverse_.end());
+    }
+    WRING_ASSIGN_OR_RETURN(const quantize::QuantizedRange range, quantize::CalculateRange(args));
+    maker->qmin_ = static_cast<float>(range.min);
+    maker->qmax_ = static_cast<float>(range.max);
+    return std::shared_ptr<const RowMaker>(std::move(maker));
   }
-  // float32 s and 1 / s where they may stand in (ScaleRowBf16Shortcut); for
-  // the bf16 candidate only, which it makes about a sixth faster (measured:
-  // the float32 forms, bound by their wider stores, gain nothing).
-  std::vector<float> s_float, s_inverse_float;
-  if (!kFloatOut && !s_inverse.empty() && std::all_of(s, s + cols, [](S v) {
-        const double magnitude = std::fabs(static_cast<double>(v));
-        return magnitude >= 0x1p-100 && magnitude <= 0x1p100;
-      })) {
-    s_float.assign(s, s + cols);
-    s_inverse_float.assign(s_inverse.begin(), s_inverse.end());
-  }
-  WRING_ASSIGN_OR_RETURN(const quantize::QuantizedRange range, quantize::CalculateRange(args));
-  const float qmin = static_cast<float>(range.min), qmax = static_cast<float>(range.max);
-  torch::Tensor out = kFloatOut ? torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat))
-                                : torch::empty_like(weight);
-  Out* o = reinterpret_cast<Out*>(out.data_ptr());
 
-  // One row at a time, its dtype(W * s) kept in a buffer that stays in the
-  // cache: the row's extremes, its qparams (compressed-tensors' arithmetic,
+  // Rows [begin, end) into out, `stride` elements apart. One row at a
+  // time, its dtype(W * s) kept in a buffer that stays in the cache: the
+  // row's extremes, its qparams (compressed-tensors' arithmetic,
   // cpu_kernels::CalculateGroupQParams), then the fake quantization and the
   // way back through 1 / s.
-  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+  void Rows(int64_t begin, int64_t end, Out* out, int64_t stride) const {
+    constexpr bool kCloned = std::is_same<R, RoundBf16>::value;
+    const int64_t cols = cols_, group = group_, groups = groups_;
+    const T* w = w_;
+    const S* s = s_;
     std::vector<float> x(cols);
     std::vector<float> lo(groups), hi(groups), q_scale(groups), q_zero(groups);
     for (int64_t r = begin; r < end; ++r) {
+      Out* o = out + (r - begin) * stride;
       if constexpr (kCloned && std::is_same<S, double>::value) {
-        if (s_float.empty()) {
+        if (s_float_.empty()) {
           ScaleRowBf16(w + r * cols, s, x.data(), cols);
         } else {
-          ScaleRowBf16Shortcut(w + r * cols, s, s_float.data(), x.data(), cols);
+          ScaleRowBf16Shortcut(w + r * cols, s, s_float_.data(), x.data(), cols);
         }
         GroupExtremesCloned(x.data(), group, groups, lo.data(), hi.data());
       } else if constexpr (kCloned) {
@@ -362,22 +377,47 @@ absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const 
       }
       for (int64_t g = 0; g < groups; ++g) {
         const cpu_kernels::GroupQParams q =
-            cpu_kernels::CalculateGroupQParams<R>(lo[g], hi[g], args.symmetric, qmin, qmax);
+            cpu_kernels::CalculateGroupQParams<R>(lo[g], hi[g], symmetric_, qmin_, qmax_);
         q_scale[g] = q.scale;
         q_zero[g] = q.zero;
       }
-      const bool finite = s_finite && RowIsFinite(lo.data(), hi.data(), q_scale.data(), groups);
-      RunFakeQuantizeRow<R, S, Out>(args.symmetric, finite, x.data(), s,
-                                    s_inverse.empty() ? nullptr : s_inverse.data(),
-                                    s_inverse_float.empty() ? nullptr : s_inverse_float.data(), q_scale.data(),
-                                    q_zero.data(), group, groups, qmin, qmax, o + r * cols);
+      const bool finite = s_finite_ && RowIsFinite(lo.data(), hi.data(), q_scale.data(), groups);
+      RunFakeQuantizeRow<R, S, Out>(symmetric_, finite, x.data(), s,
+                                    s_inverse_.empty() ? nullptr : s_inverse_.data(),
+                                    s_inverse_float_.empty() ? nullptr : s_inverse_float_.data(), q_scale.data(),
+                                    q_zero.data(), group, groups, qmin_, qmax_, o);
       if constexpr (kDifference && kCloned) {
-        SubtractOriginalRowBf16(w + r * cols, o + r * cols, cols);
+        SubtractOriginalRowBf16(w + r * cols, o, cols);
       } else if constexpr (kDifference) {
-        SubtractOriginalRow<R>(w + r * cols, o + r * cols, cols);
+        SubtractOriginalRow<R>(w + r * cols, o, cols);
       }
     }
-  });
+  }
+
+ private:
+  RowMaker() = default;
+
+  torch::Tensor weight_, scales_;  // kept alive for w_ and s_
+  const T* w_ = nullptr;
+  const S* s_ = nullptr;
+  int64_t cols_ = 0, group_ = 0, groups_ = 0;
+  bool symmetric_ = false, s_finite_ = false;
+  float qmin_ = 0, qmax_ = 0;
+  std::vector<S> s_inverse_;
+  std::vector<float> s_float_, s_inverse_float_;
+};
+
+template <typename R, typename S, typename Out, bool kDifference>
+absl::StatusOr<torch::Tensor> FusedCandidate(const torch::Tensor& weight, const torch::Tensor& scales,
+                                             const quantize::QuantizationArgs& args) {
+  using Maker = RowMaker<R, S, Out, kDifference>;
+  WRING_ASSIGN_OR_RETURN(const std::shared_ptr<const Maker> maker, Maker::Make(weight, scales, args));
+  torch::Tensor out = Maker::kFloatOut ? torch::empty(weight.sizes(), weight.options().dtype(torch::kFloat))
+                                       : torch::empty_like(weight);
+  Out* o = reinterpret_cast<Out*>(out.data_ptr());
+  const int64_t cols = weight.size(1);
+  at::parallel_for(0, weight.size(0), 16,
+                   [&](int64_t begin, int64_t end) { maker->Rows(begin, end, o + begin * cols, cols); });
   return out;
 }
 
@@ -434,6 +474,34 @@ absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,
     WRING_ASSIGN_OR_RETURN(quantize::QParams qparams, quantize::ComputeWeightQParams(scaled, args));
     WRING_ASSIGN_OR_RETURN(torch::Tensor fake, quantize::FakeQuantize(scaled, qparams, args));
     return (fake / row).to(weight.scalar_type());
+  });
+}
+
+absl::StatusOr<std::optional<CandidateRows>> CandidateRows::Make(const torch::Tensor& weight,
+                                                                 const torch::Tensor& scales,
+                                                                 const quantize::QuantizationArgs& args) {
+  if (weight.scalar_type() != torch::kBFloat16 || !HasFusedLoop(weight, scales, args)) {
+    return std::optional<CandidateRows>();
+  }
+  return CatchTorchErrors("AWQ candidate rows", [&]() -> absl::StatusOr<std::optional<CandidateRows>> {
+    CandidateRows rows;
+    rows.rows_ = weight.size(0);
+    rows.columns_ = weight.size(1);
+    const torch::Tensor w = weight;  // the maker keeps it alive
+    if (scales.scalar_type() == torch::kDouble) {
+      using Maker = RowMaker<RoundBf16, double, uint16_t, false>;
+      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(w, scales, args));
+      rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
+        maker->Rows(first, first + count, out, stride);
+      };
+    } else {
+      using Maker = RowMaker<RoundBf16, float, uint16_t, false>;
+      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(w, scales, args));
+      rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
+        maker->Rows(first, first + count, out, stride);
+      };
+    }
+    return std::optional<CandidateRows>(std::move(rows));
   });
 }
 

@@ -23,6 +23,10 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <functional>
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "backend/quantize/quantize.h"
 
@@ -46,6 +50,31 @@ enum class CandidateForm {
 absl::StatusOr<torch::Tensor> CandidateWeight(const torch::Tensor& weight, const torch::Tensor& scales,
                                               const quantize::QuantizationArgs& args,
                                               CandidateForm form = CandidateForm::kWeightDtype);
+
+// A bf16 weight's candidate produced a block of rows at a time, for a
+// consumer that uses each block at once (FactoredGramLoss): the same bits as
+// CandidateWeight's kWeightDtype, without the whole matrix in memory.
+class CandidateRows {
+ public:
+  // nullopt where the weight is no bf16 or its layout takes the chain of
+  // operations (CandidateWeight's fallback).
+  static absl::StatusOr<std::optional<CandidateRows>> Make(const torch::Tensor& weight,
+                                                           const torch::Tensor& scales,
+                                                           const quantize::QuantizationArgs& args);
+
+  int64_t rows() const { return rows_; }
+  int64_t columns() const { return columns_; }
+  // Rows [first, first + count) as bf16 bits, row i at out + i * stride.
+  // Safe to call from several threads at once.
+  void Fill(int64_t first, int64_t count, uint16_t* out, int64_t stride) const {
+    fill_(first, count, out, stride);
+  }
+
+ private:
+  CandidateRows() = default;
+  int64_t rows_ = 0, columns_ = 0;
+  std::function<void(int64_t, int64_t, uint16_t*, int64_t)> fill_;
+};
 
 // The same through LibTorch operations, one per upstream operation.
 absl::StatusOr<torch::Tensor> CandidateWeightByOps(const torch::Tensor& weight,

@@ -1,5 +1,6 @@
 #include "backend/awq/candidate_weight.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -102,6 +103,45 @@ TEST(CandidateWeightTest, ProductsOnBf16MidpointsRoundAsTheChainRounds) {
     ASSERT_TRUE(fused.ok() && chain.ok());
     EXPECT_EQ(fused->ne(*chain).sum().item<int64_t>(), 0) << (symmetric ? "symmetric" : "asymmetric");
   }
+}
+
+// The rows on demand are CandidateWeight's, block by block, at any stride.
+TEST(CandidateRowsTest, FillsTheCandidatesRowsBitForBit) {
+  int seed = 300;
+  for (torch::Dtype s : {torch::kFloat, torch::kDouble}) {
+    for (const QuantizationArgs& args : {IntArgs(4, true, QuantizationStrategy::kGroup, 32),
+                                         IntArgs(4, false, QuantizationStrategy::kGroup, 64),
+                                         IntArgs(8, true, QuantizationStrategy::kChannel)}) {
+      const torch::Tensor weight = TestWeight(45, 128, torch::kBFloat16, ++seed);
+      const torch::Tensor scales = TestScales(128, s, seed);
+      absl::StatusOr<std::optional<CandidateRows>> rows = CandidateRows::Make(weight, scales, args);
+      ASSERT_TRUE(rows.ok()) << rows.status();
+      ASSERT_TRUE(rows->has_value());
+      EXPECT_EQ((*rows)->rows(), 45);
+      EXPECT_EQ((*rows)->columns(), 128);
+      absl::StatusOr<torch::Tensor> whole = CandidateWeight(weight, scales, args);
+      ASSERT_TRUE(whole.ok());
+      constexpr int64_t kStride = 130;
+      torch::Tensor filled = torch::zeros({45, kStride}, torch::kBFloat16);
+      uint16_t* out = reinterpret_cast<uint16_t*>(filled.data_ptr());
+      for (int64_t first = 0; first < 45; first += 16) {
+        (*rows)->Fill(first, std::min<int64_t>(16, 45 - first), out + first * kStride, kStride);
+      }
+      EXPECT_TRUE(torch::equal(filled.slice(1, 0, 128), *whole)) << seed;
+      EXPECT_EQ(filled.slice(1, 128).abs().sum().item<float>(), 0.0f);  // the stride's gap untouched
+    }
+  }
+  // Only bf16 weights, and layouts the fused loop takes.
+  absl::StatusOr<std::optional<CandidateRows>> float32 = CandidateRows::Make(
+      TestWeight(8, 64, torch::kFloat, 1), TestScales(64, torch::kDouble, 1),
+      IntArgs(4, true, QuantizationStrategy::kGroup, 32));
+  ASSERT_TRUE(float32.ok());
+  EXPECT_FALSE(float32->has_value());
+  absl::StatusOr<std::optional<CandidateRows>> odd = CandidateRows::Make(
+      TestWeight(8, 60, torch::kBFloat16, 1), TestScales(60, torch::kDouble, 1),
+      IntArgs(4, true, QuantizationStrategy::kGroup, 32));
+  ASSERT_TRUE(odd.ok());
+  EXPECT_FALSE(odd->has_value());
 }
 
 // Rows and groups that are no multiple of a vector's width exercise the

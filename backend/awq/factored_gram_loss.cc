@@ -40,6 +40,23 @@ absl::StatusOr<double> FactoredGramLoss::MeanSquaredOutput(const torch::Tensor& 
   return sum / (static_cast<double>(rows_) * static_cast<double>(candidate.size(0)));
 }
 
+absl::StatusOr<double> FactoredGramLoss::MeanSquaredOutput(const CandidateRows& candidate) const {
+  if (candidate.rows() != reference_.size(0) || candidate.columns() != reference_.size(1)) {
+    return absl::InvalidArgumentError(absl::StrCat("AWQ: candidate rows of shape [", candidate.rows(), ", ",
+                                                   candidate.columns(), "] for the factored Gram loss of [",
+                                                   reference_.size(0), ", ", reference_.size(1), "]"));
+  }
+  WRING_ASSIGN_OR_RETURN(
+      const double sum,
+      factor_.SquaredDistanceOfRows(
+          candidate.rows(),
+          [&candidate](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
+            candidate.Fill(first, count, out, stride);
+          },
+          reference_));
+  return sum / (static_cast<double>(rows_) * static_cast<double>(candidate.rows()));
+}
+
 double FactoredGramLossFlops(int64_t out, int64_t in) {
   // Two bf16 parts; strip s of 32 columns multiplies the chunks from s on.
   const int64_t chunks = (in + 31) / 32;

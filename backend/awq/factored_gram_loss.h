@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "backend/awq/candidate_weight.h"
 #include "backend/awq/linear_gram.h"
 #include "backend/cpu_kernels/split_bf16_product.h"
 
@@ -41,6 +42,9 @@ class FactoredGramLoss {
 
   // LinearGram::MeanSquaredOutput for the bf16 candidate W' [out, in].
   absl::StatusOr<double> MeanSquaredOutput(const torch::Tensor& candidate) const;
+  // The same from the candidate's rows, made a block at a time as the
+  // product takes them (the whole W' is never written out).
+  absl::StatusOr<double> MeanSquaredOutput(const CandidateRows& candidate) const;
 
  private:
   FactoredGramLoss(cpu_kernels::SplitBf16Factor factor, torch::Tensor reference, int64_t rows)

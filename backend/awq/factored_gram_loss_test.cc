@@ -54,6 +54,34 @@ TEST_F(FactoredGramLossTest, EqualsTheMeanSquaredOutputDifference) {
   }
 }
 
+// The grid search's way: the candidate's rows made as the product takes
+// them, the same loss as from the whole candidate.
+TEST_F(FactoredGramLossTest, TakesTheCandidatesRowsAsTheyAreMade) {
+  const torch::Tensor current = (torch::randn({100, 256}) * 0.02).to(torch::kBFloat16);
+  LinearGram gram;
+  ASSERT_TRUE(gram.Add(torch::randn({600, 256}).to(torch::kBFloat16)).ok());
+  auto factored = FactoredGramLoss::Make(gram, current);
+  ASSERT_TRUE(factored.ok() && factored->has_value());
+  quantize::QuantizationArgs args;
+  args.num_bits = 4;
+  args.symmetric = true;
+  args.strategy = quantize::QuantizationStrategy::kGroup;
+  args.group_size = 128;
+  const torch::Tensor scales = torch::rand({256}, torch::kDouble) + 0.5;
+  auto rows = CandidateRows::Make(current, scales, args);
+  ASSERT_TRUE(rows.ok() && rows->has_value()) << rows.status();
+  auto whole = CandidateWeight(current, scales, args);
+  ASSERT_TRUE(whole.ok());
+  auto from_rows = (*factored)->MeanSquaredOutput(**rows);
+  auto from_whole = (*factored)->MeanSquaredOutput(*whole);
+  ASSERT_TRUE(from_rows.ok() && from_whole.ok()) << from_rows.status();
+  EXPECT_GT(*from_whole, 0);
+  EXPECT_NEAR(*from_rows, *from_whole, 1e-12 * *from_whole);
+  auto other = CandidateRows::Make(current.slice(0, 0, 50), scales, args);
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_FALSE((*factored)->MeanSquaredOutput(**other).ok());
+}
+
 TEST_F(FactoredGramLossTest, LeavesWhatItCannotFactorToLinearGram) {
   const torch::Tensor current = torch::randn({8, 64}).to(torch::kBFloat16);
   LinearGram few;  // 10 inputs of width 64: G is singular

@@ -207,15 +207,59 @@ absl::StatusOr<torch::Tensor> SplitBf16Factor::Multiply(const torch::Tensor& x) 
   return out;
 }
 
+absl::Status SplitBf16Factor::CheckReference(int64_t m, const torch::Tensor& reference) const {
+  if (reference.dim() != 2 || reference.size(0) != m || reference.size(1) != n_ ||
+      reference.scalar_type() != torch::kFloat || !reference.device().is_cpu() || !reference.is_contiguous()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("split bf16 product: the reference must be [", m, ", ", n_, "] contiguous float32"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<double> SplitBf16Factor::SquaredDistance(const torch::Tensor& x,
                                                         const torch::Tensor& reference) const {
   if (absl::Status status = CheckLeft(x); !status.ok()) return status;
-  if (reference.dim() != 2 || reference.size(0) != x.size(0) || reference.size(1) != n_ ||
-      reference.scalar_type() != torch::kFloat || !reference.device().is_cpu() || !reference.is_contiguous()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("split bf16 product: the reference must be [", x.size(0), ", ", n_, "] contiguous float32"));
-  }
+  if (absl::Status status = CheckReference(x.size(0), reference); !status.ok()) return status;
   return Run(x, reference.data_ptr<float>(), nullptr);
+}
+
+absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const RowSource& rows,
+                                                              const torch::Tensor& reference) const {
+  if (absl::Status status = CheckReference(m, reference); !status.ok()) return status;
+  if (m == 0 || n_ == 0) return 0.0;
+  // Tasks of kRowsPerTask rows: made at once, then each strip of F's tiles
+  // serves all of them while it is in the cache.
+  const int64_t tasks = (m + kRowsPerTask - 1) / kRowsPerTask, strips = static_cast<int64_t>(first_chunk_.size());
+  const int64_t chunks = k_padded_ / kBlock;
+  const uint16_t* tiles = reinterpret_cast<const uint16_t*>(tiles_.data_ptr());
+  const float* ref = reference.data_ptr<float>();
+  std::vector<double> partial(tasks, 0.0);
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    // Zero beyond K and beyond the last row, as the tiles read them.
+    std::vector<uint16_t> x(kRowsPerTask * k_padded_, 0);
+    alignas(64) float block[kBlock * kBlock];
+    internal::LoadTileConfig();
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t first = task * kRowsPerTask, count = std::min(kRowsPerTask, m - first);
+      if (count < kRowsPerTask) std::fill(x.begin(), x.end(), 0);
+      rows(first, count, x.data(), k_padded_);
+      double sum = 0;
+      for (int64_t s = 0; s < strips; ++s) {
+        const int64_t n0 = s * kBlock;
+        for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
+          MultiplyBlock(x.data() + r0 * k_padded_, k_padded_, tiles + strip_offset_[s], first_chunk_[s], chunks,
+                        block);
+          sum += SquaredDistanceOfBlock(block, ref + (first + r0) * n_ + n0, n_, std::min(kBlock, count - r0),
+                                        std::min(kBlock, n_ - n0));
+        }
+      }
+      partial[task] = sum;
+    }
+    internal::ReleaseTiles();
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
 }
 
 }  // namespace cpu_kernels

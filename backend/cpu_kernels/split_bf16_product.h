@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,9 +44,19 @@ class SplitBf16Factor {
   // `reference` [M, N] float32 (Multiply of another x, typically).
   absl::StatusOr<double> SquaredDistance(const torch::Tensor& x, const torch::Tensor& reference) const;
 
+  // Writes rows [first, first + count) of a bf16 x [M, K] as bits, row i at
+  // out + i * stride; called from several threads at once.
+  using RowSource = std::function<void(int64_t first, int64_t count, uint16_t* out, int64_t stride)>;
+  // SquaredDistance for an x of `m` rows that `rows` produces 256 at a
+  // time, each block multiplied while it is in the core's cache, so x never
+  // exists whole. The same products; the float64 sum in another order.
+  absl::StatusOr<double> SquaredDistanceOfRows(int64_t m, const RowSource& rows,
+                                               const torch::Tensor& reference) const;
+
  private:
   SplitBf16Factor() = default;
   absl::Status CheckLeft(const torch::Tensor& x) const;
+  absl::Status CheckReference(int64_t m, const torch::Tensor& reference) const;
   // Runs the tiles over x; `reference` null: the products into `out`, else
   // the squared distances' sum.
   double Run(const torch::Tensor& x, const float* reference, float* out) const;

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "backend/cpu_kernels/bf16_linear.h"
@@ -77,6 +79,34 @@ TEST_F(SplitBf16ProductTest, SquaredDistanceIsTheDistanceOfTheProducts) {
   const absl::StatusOr<double> zero = split->SquaredDistance(x, *reference);
   ASSERT_TRUE(zero.ok());
   EXPECT_EQ(*zero, 0.0);
+}
+
+// Rows produced a block at a time give the distance of the whole x.
+TEST_F(SplitBf16ProductTest, SquaredDistanceOfRowsEqualsTheWholeMatrixs) {
+  for (int64_t k : {96, 100}) {  // a whole number of chunks, and not
+    const torch::Tensor f = torch::randn({k, 40}, torch::kDouble).tril();
+    const torch::Tensor x = torch::randn({75, k}).to(torch::kBFloat16);
+    const torch::Tensor y = (x.to(torch::kFloat) + 0.05 * torch::randn({75, k})).to(torch::kBFloat16);
+    const absl::StatusOr<SplitBf16Factor> split = SplitBf16Factor::Make(f);
+    ASSERT_TRUE(split.ok());
+    const absl::StatusOr<torch::Tensor> reference = split->Multiply(x);
+    ASSERT_TRUE(reference.ok());
+    const absl::StatusOr<double> whole = split->SquaredDistance(y, *reference);
+    const uint16_t* bits = reinterpret_cast<const uint16_t*>(y.data_ptr());
+    std::atomic<int64_t> rows_made{0};
+    const absl::StatusOr<double> by_rows = split->SquaredDistanceOfRows(
+        75,
+        [&](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
+          for (int64_t r = 0; r < count; ++r) std::copy_n(bits + (first + r) * k, k, out + r * stride);
+          rows_made += count;
+        },
+        *reference);
+    ASSERT_TRUE(whole.ok() && by_rows.ok()) << by_rows.status();
+    EXPECT_GT(*whole, 0);
+    EXPECT_NEAR(*by_rows, *whole, 1e-12 * *whole) << "K " << k;
+    EXPECT_EQ(rows_made, 75);
+    EXPECT_FALSE(split->SquaredDistanceOfRows(74, [](int64_t, int64_t, uint16_t*, int64_t) {}, *reference).ok());
+  }
 }
 
 TEST_F(SplitBf16ProductTest, ARowsResultDoesNotDependOnTheOtherRows) {
