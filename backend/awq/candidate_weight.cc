@@ -251,22 +251,23 @@ WRING_ROW_KERNEL void FakeQuantizeRowShortcut(const float* x, const double* s, c
   }
 WRING_FAKE_QUANTIZE_ROW_BF16_SHORTCUT(uint16_t, true)
 WRING_FAKE_QUANTIZE_ROW_BF16_SHORTCUT(uint16_t, false)
-WRING_FAKE_QUANTIZE_ROW_BF16_SHORTCUT(float, true)
-WRING_FAKE_QUANTIZE_ROW_BF16_SHORTCUT(float, false)
 #undef WRING_FAKE_QUANTIZE_ROW_BF16_SHORTCUT
 
 // Runs the row's variant of FakeQuantizeRow. `s_inverse`: the reciprocals
 // of float64 s where they may replace the division, else null;
-// `s_inverse_float`: their float32 values where the shortcut applies.
+// `s_inverse_float`: their float32 values where the shortcut applies (a
+// bf16 candidate only).
 template <typename R, typename S, typename Out, bool kSymmetric, bool kFinite>
 WRING_ROW_KERNEL void RunFakeQuantizeRow(const float* x, const S* s, const S* s_inverse,
                                          const float* s_inverse_float, const float* scale, const float* zero,
                                          int64_t group, int64_t groups, float qmin, float qmax, Out* out) {
   if constexpr (std::is_same<R, RoundBf16>::value && std::is_same<S, double>::value && kFinite) {
-    if (s_inverse_float != nullptr) {
-      FakeQuantizeRowBf16Shortcut(x, s, s_inverse, s_inverse_float, scale, zero, group, groups, qmin, qmax, out,
-                                  Flag<kSymmetric>());
-      return;
+    if constexpr (std::is_same<Out, uint16_t>::value) {
+      if (s_inverse_float != nullptr) {
+        FakeQuantizeRowBf16Shortcut(x, s, s_inverse, s_inverse_float, scale, zero, group, groups, qmin, qmax, out,
+                                    Flag<kSymmetric>());
+        return;
+      }
     }
     if (s_inverse != nullptr) {
       FakeQuantizeRowBf16ByReciprocal(x, s, s_inverse, scale, zero, group, groups, qmin, qmax, out,
@@ -487,16 +488,15 @@ absl::StatusOr<std::optional<CandidateRows>> CandidateRows::Make(const torch::Te
     CandidateRows rows;
     rows.rows_ = weight.size(0);
     rows.columns_ = weight.size(1);
-    const torch::Tensor w = weight;  // the maker keeps it alive
     if (scales.scalar_type() == torch::kDouble) {
       using Maker = RowMaker<RoundBf16, double, uint16_t, false>;
-      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(w, scales, args));
+      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(weight, scales, args));
       rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
         maker->Rows(first, first + count, out, stride);
       };
     } else {
       using Maker = RowMaker<RoundBf16, float, uint16_t, false>;
-      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(w, scales, args));
+      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(weight, scales, args));
       rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
         maker->Rows(first, first + count, out, stride);
       };

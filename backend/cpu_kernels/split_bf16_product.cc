@@ -164,13 +164,12 @@ absl::Status SplitBf16Factor::CheckLeft(const torch::Tensor& x) const {
   return absl::OkStatus();
 }
 
-double SplitBf16Factor::Run(const torch::Tensor& x, const float* reference, float* out) const {
+void SplitBf16Factor::Run(const torch::Tensor& x, float* out) const {
   const int64_t m = x.size(0);
-  if (m == 0 || n_ == 0) return 0;
+  if (m == 0 || n_ == 0) return;
   const internal::LeftBlocks left = internal::LeftOperandBlocks(x);
   const int64_t strips = static_cast<int64_t>(first_chunk_.size()), chunks = k_padded_ / kBlock;
   const int64_t row_tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
-  std::vector<double> partial(row_tasks * strips, 0.0);
   const uint16_t* tiles = reinterpret_cast<const uint16_t*>(tiles_.data_ptr());
   at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
     internal::LoadTileConfig();
@@ -178,32 +177,22 @@ double SplitBf16Factor::Run(const torch::Tensor& x, const float* reference, floa
     for (int64_t task = begin; task < end; ++task) {
       const int64_t s = task % strips, n0 = s * kBlock, columns = std::min(kBlock, n_ - n0);
       const int64_t first_row = (task / strips) * kRowsPerTask;
-      double sum = 0;
       for (int64_t m0 = first_row; m0 < std::min(first_row + kRowsPerTask, m); m0 += kBlock) {
-        const int64_t rows = std::min(kBlock, m - m0);
         MultiplyBlock(left.blocks[m0 / kBlock], left.row_elements, tiles + strip_offset_[s], first_chunk_[s],
                       chunks, block);
-        if (reference != nullptr) {
-          sum += SquaredDistanceOfBlock(block, reference + m0 * n_ + n0, n_, rows, columns);
-        } else {
-          for (int64_t r = 0; r < rows; ++r) {
-            std::memcpy(out + (m0 + r) * n_ + n0, block + r * kBlock, columns * sizeof(float));
-          }
+        for (int64_t r = 0; r < std::min(kBlock, m - m0); ++r) {
+          std::memcpy(out + (m0 + r) * n_ + n0, block + r * kBlock, columns * sizeof(float));
         }
       }
-      partial[task] = sum;
     }
     internal::ReleaseTiles();
   });
-  double total = 0;
-  for (double p : partial) total += p;
-  return total;
 }
 
 absl::StatusOr<torch::Tensor> SplitBf16Factor::Multiply(const torch::Tensor& x) const {
   if (absl::Status status = CheckLeft(x); !status.ok()) return status;
   torch::Tensor out = torch::zeros({x.size(0), n_}, torch::kFloat32);
-  Run(x, nullptr, out.data_ptr<float>());
+  Run(x, out.data_ptr<float>());
   return out;
 }
 
@@ -219,8 +208,16 @@ absl::Status SplitBf16Factor::CheckReference(int64_t m, const torch::Tensor& ref
 absl::StatusOr<double> SplitBf16Factor::SquaredDistance(const torch::Tensor& x,
                                                         const torch::Tensor& reference) const {
   if (absl::Status status = CheckLeft(x); !status.ok()) return status;
-  if (absl::Status status = CheckReference(x.size(0), reference); !status.ok()) return status;
-  return Run(x, reference.data_ptr<float>(), nullptr);
+  const torch::Tensor rows = x.contiguous();
+  const uint16_t* bits = reinterpret_cast<const uint16_t*>(rows.data_ptr());
+  return SquaredDistanceOfRows(
+      x.size(0),
+      [bits, k = k_](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
+        for (int64_t r = 0; r < count; ++r) {
+          std::memcpy(out + r * stride, bits + (first + r) * k, k * sizeof(uint16_t));
+        }
+      },
+      reference);
 }
 
 absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const RowSource& rows,

@@ -49,7 +49,7 @@ class SplitBf16Factor {
   using RowSource = std::function<void(int64_t first, int64_t count, uint16_t* out, int64_t stride)>;
   // SquaredDistance for an x of `m` rows that `rows` produces 256 at a
   // time, each block multiplied while it is in the core's cache, so x never
-  // exists whole. The same products; the float64 sum in another order.
+  // exists whole (SquaredDistance copies its rows in the same way).
   absl::StatusOr<double> SquaredDistanceOfRows(int64_t m, const RowSource& rows,
                                                const torch::Tensor& reference) const;
 
@@ -57,9 +57,8 @@ class SplitBf16Factor {
   SplitBf16Factor() = default;
   absl::Status CheckLeft(const torch::Tensor& x) const;
   absl::Status CheckReference(int64_t m, const torch::Tensor& reference) const;
-  // Runs the tiles over x; `reference` null: the products into `out`, else
-  // the squared distances' sum.
-  double Run(const torch::Tensor& x, const float* reference, float* out) const;
+  // The products of x into `out` [M, N].
+  void Run(const torch::Tensor& x, float* out) const;
 
   int64_t k_ = 0, n_ = 0, k_padded_ = 0;
   // Per 32-column strip: its first nonzero chunk of 32 rows, and where its
