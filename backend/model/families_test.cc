@@ -394,7 +394,9 @@ TEST(Families, CalibrationNormsRoundTripAsLlmCompressorDoes) {
     ASSERT_TRUE(stored.ok()) << stored.status();
     const torch::Tensor round_trip = ((w.to(torch::kFloat) + 1).to(w.scalar_type()).to(torch::kFloat) - 1).to(w.scalar_type());
     EXPECT_TRUE(torch::equal(*stored, round_trip));
-    if (original.dtype == torch::kBFloat16) EXPECT_FALSE(torch::equal(*stored, w)) << "bf16 rounds in the round trip";
+    if (original.dtype == torch::kBFloat16) {
+      EXPECT_FALSE(torch::equal(*stored, w)) << "bf16 rounds in the round trip";
+    }
     // Neither Gated DeltaNet's norm nor a Linear is touched.
     const std::string linear = LayerPrefix(original, 1) + "self_attn.o_proj.weight";
     absl::StatusOr<torch::Tensor> same = (*model)->StoredConvention(linear, after->at(linear));

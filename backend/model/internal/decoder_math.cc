@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cpu_kernels/bf16_linear.h"
+#include "backend/model/internal/attention_on_tiles.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
 
@@ -232,6 +233,9 @@ torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& k
   const int64_t kv_heads = key.size(1);
   const int64_t n_rep = heads / kv_heads;
   const torch::Dtype dtype = query.scalar_type();
+  if (!softcap.has_value() && AttentionTilesTake(query, key, value)) {
+    return CausalAttentionOnTiles(query, key, value, scaling, sliding_window);
+  }
 
   // Allowed (query i, key j): j <= i and, with a window, j > i - window
   // (masking_utils' causal_mask_function and sliding_window_overlay).

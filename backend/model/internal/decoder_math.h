@@ -78,6 +78,9 @@ torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const 
 // the float32 score block stays under `max_score_bytes` (at least one kv
 // head's worth) for long sequences; the result does not depend on it. With
 // `softcap`, scores become tanh(scores / softcap) * softcap before masking.
+// A bf16 model without a softcap on a CPU with AMX tiles takes
+// attention_on_tiles.h's path: the same steps, the products summed as the
+// Linears' are.
 inline constexpr int64_t kDefaultMaxScoreBytes = int64_t{256} << 20;
 torch::Tensor CausalAttention(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value,
                               double scaling, std::optional<int64_t> sliding_window,
