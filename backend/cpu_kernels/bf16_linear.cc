@@ -17,29 +17,47 @@ namespace {
 
 using internal::kTileColumns;
 constexpr int64_t kBlock = internal::kTileBlock;
-// Rows of x per task: with 32 weight columns and up to a few thousand K,
-// both operands of a task stay in the core's L2.
+// Rows of the left operand per task: with 32 right-operand rows and up to
+// a few thousand K, both operands of a task stay in the core's L2.
 constexpr int64_t kRowsPerTask = 256;
 
-// The operands as the tiles read them (internal::LeftOperandBlocks and
-// internal::PackWeightTiles).
+// left right^T as the tiles compute it (internal::LeftOperandBlocks and
+// internal::PackWeightTiles): a [rows, columns] float32 result, written
+// as it is or transposed ([columns, rows]).
 struct Operands {
-  std::vector<const uint16_t*> x_blocks;
-  const uint16_t* weight_tiles = nullptr;
+  std::vector<const uint16_t*> left_blocks;
+  const uint16_t* right_tiles = nullptr;
   int64_t rows = 0, columns = 0, k_padded = 0;
+  bool transposed = false;
   float* out = nullptr;
 };
+
+// One 32 x 32 block of the result, held as the tiles stored it (row
+// stride kBlock), into the output.
+void StoreBlock(const Operands& ops, const float* block, int64_t m0, int64_t n0) {
+  const int64_t rows = std::min(kBlock, ops.rows - m0), columns = std::min(kBlock, ops.columns - n0);
+  if (!ops.transposed) {
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(ops.out + (m0 + r) * ops.columns + n0, block + r * kBlock, columns * sizeof(float));
+    }
+    return;
+  }
+  for (int64_t c = 0; c < columns; ++c) {
+    float* to = ops.out + (n0 + c) * ops.rows + m0;
+    for (int64_t r = 0; r < rows; ++r) to[r] = block[r * kBlock + c];
+  }
+}
 
 __attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlocks(const Operands& ops, int64_t first_row,
                                                                    int64_t end_row, int64_t strip) {
   const int64_t k = ops.k_padded, n0 = strip * kBlock;
   const int64_t strip_elements = k * kTileColumns;  // one 16-column group
-  const uint16_t* w0 = ops.weight_tiles + (n0 / kTileColumns) * strip_elements;
+  const uint16_t* w0 = ops.right_tiles + (n0 / kTileColumns) * strip_elements;
   const uint16_t* w1 = w0 + strip_elements;
   const int64_t x_bytes = k * 2;
   alignas(64) float edge[kBlock * kBlock];
   for (int64_t m0 = first_row; m0 < end_row; m0 += kBlock) {
-    const uint16_t* x0 = ops.x_blocks[m0 / kBlock];
+    const uint16_t* x0 = ops.left_blocks[m0 / kBlock];
     const uint16_t* x1 = x0 + kTileColumns * k;
     _tile_zero(0);
     _tile_zero(1);
@@ -55,20 +73,47 @@ __attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlocks(const Operands&
       _tile_dpbf16ps(2, 5, 6);
       _tile_dpbf16ps(3, 5, 7);
     }
-    const bool whole = m0 + kBlock <= ops.rows && n0 + kBlock <= ops.columns;
-    float* c = whole ? ops.out + m0 * ops.columns + n0 : edge;
-    const int64_t ldc = whole ? ops.columns : kBlock;
+    const bool direct = !ops.transposed && m0 + kBlock <= ops.rows && n0 + kBlock <= ops.columns;
+    float* c = direct ? ops.out + m0 * ops.columns + n0 : edge;
+    const int64_t ldc = direct ? ops.columns : kBlock;
     _tile_stored(0, c, ldc * 4);
     _tile_stored(1, c + kTileColumns, ldc * 4);
     _tile_stored(2, c + kTileColumns * ldc, ldc * 4);
     _tile_stored(3, c + kTileColumns * ldc + kTileColumns, ldc * 4);
-    if (!whole) {
-      const int64_t rows = std::min(kBlock, ops.rows - m0), columns = std::min(kBlock, ops.columns - n0);
-      for (int64_t r = 0; r < rows; ++r) {
-        std::memcpy(ops.out + (m0 + r) * ops.columns + n0, edge + r * kBlock, columns * sizeof(float));
-      }
-    }
+    if (!direct) StoreBlock(ops, edge, m0, n0);
   }
+}
+
+// left [rows, K] times right [columns, K] transposed, both bf16 on the
+// CPU, into `out` ([rows, columns], or [columns, rows] when `transposed`).
+void TileProduct(const torch::Tensor& left, const torch::Tensor& right, bool transposed, float* out) {
+  const int64_t rows = left.size(0), k = left.size(1), columns = right.size(0);
+  const int64_t k_padded = (k + kBlock - 1) / kBlock * kBlock;
+  const int64_t strips = (columns + kBlock - 1) / kBlock;
+  const torch::Tensor r = right.contiguous();
+  torch::Tensor tiles = torch::empty({strips * kBlock * k_padded}, torch::kInt16);
+  internal::PackWeightTiles(reinterpret_cast<const uint16_t*>(r.data_ptr()), columns, k, k_padded, strips * 2,
+                            reinterpret_cast<uint16_t*>(tiles.data_ptr()));
+  const internal::LeftBlocks blocks = internal::LeftOperandBlocks(left);
+  Operands ops;
+  ops.left_blocks = blocks.blocks;
+  ops.right_tiles = reinterpret_cast<const uint16_t*>(tiles.data_ptr());
+  ops.rows = rows;
+  ops.columns = columns;
+  ops.k_padded = k_padded;
+  ops.transposed = transposed;
+  ops.out = out;
+  // Tasks: (rows of the left operand, 32 columns), columns fastest, so a
+  // thread's consecutive tasks share its rows of the left operand.
+  const int64_t row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
+    internal::LoadTileConfig();
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t first = (task / strips) * kRowsPerTask;
+      MultiplyBlocks(ops, first, std::min(first + kRowsPerTask, rows), task % strips);
+    }
+    internal::ReleaseTiles();
+  });
 }
 
 }  // namespace
@@ -87,31 +132,18 @@ absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const 
   torch::Tensor out = torch::empty({m, n}, x.options().dtype(torch::kFloat32));
   if (m > 0 && n > 0 && k == 0) out.zero_();
   if (m > 0 && n > 0 && k > 0) {
-    const int64_t k_padded = (k + kBlock - 1) / kBlock * kBlock;
-    const int64_t strips = (n + kBlock - 1) / kBlock;
-    const torch::Tensor w = weight.contiguous();
-    torch::Tensor tiles = torch::empty({strips * kBlock * k_padded}, torch::kInt16);
-    internal::PackWeightTiles(reinterpret_cast<const uint16_t*>(w.data_ptr()), n, k, k_padded, strips * 2,
-                              reinterpret_cast<uint16_t*>(tiles.data_ptr()));
-    const internal::LeftBlocks left = internal::LeftOperandBlocks(x);
-    Operands ops;
-    ops.x_blocks = left.blocks;
-    ops.weight_tiles = reinterpret_cast<const uint16_t*>(tiles.data_ptr());
-    ops.rows = m;
-    ops.columns = n;
-    ops.k_padded = k_padded;
-    ops.out = out.data_ptr<float>();
-    // Tasks: (rows of x, 32 output columns), columns fastest, so a thread's
-    // consecutive tasks share its rows of x.
-    const int64_t row_tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
-    at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
-      internal::LoadTileConfig();
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t first = (task / strips) * kRowsPerTask;
-        MultiplyBlocks(ops, first, std::min(first + kRowsPerTask, m), task % strips);
-      }
-      internal::ReleaseTiles();
-    });
+    // The right operand is packed into tiles, the left one read as it is
+    // stored. Each sum is the same either way round (each product's factors
+    // commute and the chunks add in the same order), so the smaller matrix
+    // is packed: for a few rows of x (an expert's routed tokens) the rows
+    // rather than the weight, the result then written transposed, which
+    // costs about what packing costs per element.
+    const bool pack_x = m < n && m * n < (n - m) * k;
+    if (pack_x) {
+      TileProduct(weight, x, /*transposed=*/true, out.data_ptr<float>());
+    } else {
+      TileProduct(x, weight, /*transposed=*/false, out.data_ptr<float>());
+    }
   }
   if (bias.defined()) out.add_(bias.to(torch::kFloat32));
   return out;

@@ -68,6 +68,23 @@ TEST_F(Bf16LinearTest, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// A few rows against many output features pack the rows instead of the
+// weight and write the result transposed: the same sums as the rows stacked
+// high enough to take the weight-packing order, whatever the edges (K not
+// a multiple of 32, a last block of weight rows short of 32).
+TEST_F(Bf16LinearTest, PackingTheRowsInsteadOfTheWeightGivesTheSameSums) {
+  const torch::Tensor w = RandomBf16({70, 200}, 8), bias = RandomBf16({70}, 9);
+  const torch::Tensor tall = RandomBf16({400, 200}, 10);  // more rows than features: the weight is packed
+  const absl::StatusOr<torch::Tensor> all = Bf16LinearToFloat32(tall, w, bias);
+  ASSERT_TRUE(all.ok());
+  ExpectFloat32Sums(*all, tall, w, bias);
+  for (int64_t rows : {1, 5, 33}) {
+    const absl::StatusOr<torch::Tensor> few = Bf16LinearToFloat32(tall.slice(0, 0, rows), w, bias);
+    ASSERT_TRUE(few.ok());
+    EXPECT_TRUE(torch::equal(*few, all->slice(0, 0, rows))) << rows << " rows";
+  }
+}
+
 TEST_F(Bf16LinearTest, TakesAnyStrides) {
   const torch::Tensor x = RandomBf16({64, 40}, 8).t(), w = RandomBf16({64, 24}, 9).t();
   const absl::StatusOr<torch::Tensor> got = Bf16LinearToFloat32(x, w, torch::Tensor());
