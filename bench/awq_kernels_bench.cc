@@ -97,6 +97,21 @@ int Run() {
     std::printf("candidate [768 x 2048] %-20s %8.3f ms (median %8.3f)  %6.3f ns/weight\n", name,
                 t.fastest * 1e3, t.median * 1e3, t.fastest * 1e9 / static_cast<double>(up.numel()));
   }
+  {
+    // As an MoE layer's search meets them: each expert's weight once per grid
+    // point, hundreds of megabytes apart, so read from memory, not the cache.
+    std::vector<torch::Tensor> experts;
+    for (int e = 0; e < 256; ++e) experts.push_back((torch::randn({768, 2048}) * 0.02).to(torch::kBFloat16));
+    size_t next = 0;
+    const Timing t = Time([&] {
+      for (int i = 0; i < 32; ++i) {
+        Check(awq::CandidateWeight(experts[next], up_scales, args, awq::CandidateForm::kWeightDtype).status());
+        next = (next + 1) % experts.size();
+      }
+    });
+    std::printf("candidate [768 x 2048] %-20s %8.3f ms (median %8.3f)  256 weights in turn\n", "bf16, from memory",
+                t.fastest * 1e3 / 32, t.median * 1e3 / 32);
+  }
 
   const torch::Tensor inputs = torch::randn({absl::GetFlag(FLAGS_tokens), 768}).to(torch::kBFloat16);
   for (const bool blas : {true, false}) {

