@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/base/torch_errors.h"
 #include "backend/cpu_kernels/parallel_for.h"
+#include "backend/cpu_kernels/rounding.h"
 
 namespace wring {
 namespace backend {
@@ -15,15 +16,36 @@ namespace {
 
 std::string DtypeName(torch::Dtype dtype) { return std::string(c10::toString(dtype)); }
 
-// Whether every value's exponent bits are below all-ones (a NaN or an inf
-// has them all set), `Bits` being the dtype's storage.
+// Whether any of n values has all its exponent bits set (a NaN or an inf).
+template <typename Bits>
+WRING_ROW_KERNEL bool AnyExponentAllOnes(const Bits* values, int64_t n, Bits exponent_mask) {
+  Bits all_ones = 0;
+  for (int64_t i = 0; i < n; ++i) all_ones |= static_cast<Bits>((values[i] & exponent_mask) == exponent_mask);
+  return all_ones != 0;
+}
+// Compiled for AVX-512 and AVX2 too: the checks read a layer's weights
+// several times, and the baseline's 128-bit loop ran at a fifth of the
+// memory's rate.
+WRING_CPU_CLONES bool AnyExponentAllOnes16(const uint16_t* values, int64_t n, uint16_t exponent_mask) {
+  return AnyExponentAllOnes(values, n, exponent_mask);
+}
+WRING_CPU_CLONES bool AnyExponentAllOnes32(const uint32_t* values, int64_t n, uint32_t exponent_mask) {
+  return AnyExponentAllOnes(values, n, exponent_mask);
+}
+
+// Whether every value's exponent bits are below all-ones, `Bits` being the
+// dtype's storage.
 template <typename Bits>
 bool ExponentsBelowAllOnes(const Bits* values, int64_t n, Bits exponent_mask) {
   std::atomic<bool> finite{true};
   at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
-    Bits all_ones = 0;
-    for (int64_t i = begin; i < end; ++i) all_ones |= static_cast<Bits>((values[i] & exponent_mask) == exponent_mask);
-    if (all_ones != 0) finite.store(false, std::memory_order_relaxed);
+    bool any;
+    if constexpr (sizeof(Bits) == 2) {
+      any = AnyExponentAllOnes16(values + begin, end - begin, exponent_mask);
+    } else {
+      any = AnyExponentAllOnes32(values + begin, end - begin, exponent_mask);
+    }
+    if (any) finite.store(false, std::memory_order_relaxed);
   });
   return finite.load();
 }
