@@ -68,6 +68,29 @@ TEST(InputGram, WidthMismatchAndScalarsAreErrorsAndNonFiniteIsReported) {
   EXPECT_FALSE(gram.matrix().defined());
 }
 
+// bf16 rows (on a CPU with AMX tiles, summed there): many rows, so that
+// the float32 sums' order matters, within float32 rounding of the float64
+// sums, symmetric, and a NaN or an inf in any row still shows.
+TEST(InputGram, Bf16RowsSumWithinFloat32RoundingAndShowNonFiniteValues) {
+  torch::manual_seed(7);
+  const torch::Tensor x = torch::randn({2, 1000, 48}).to(torch::kBFloat16);
+  InputGram gram;
+  ASSERT_TRUE(gram.Add(x).ok());
+  const torch::Tensor x64 = x.reshape({-1, 48}).to(torch::kFloat64);
+  const torch::Tensor exact = x64.t().mm(x64), magnitude = x64.abs().t().mm(x64.abs());
+  const torch::Tensor excess = (gram.matrix().to(torch::kFloat64) - exact).abs() - magnitude * std::ldexp(2000.0, -24);
+  EXPECT_LE(excess.max().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(gram.matrix(), gram.matrix().t()));
+  EXPECT_TRUE(gram.finite());
+  for (const float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+    InputGram with_bad;
+    torch::Tensor y = x.clone();
+    y[1][500][3] = bad;
+    ASSERT_TRUE(with_bad.Add(y).ok());
+    EXPECT_FALSE(with_bad.finite()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace gram
 }  // namespace backend
