@@ -36,6 +36,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "backend/awq/apply_scales.h"
 #include "backend/awq/candidate_weight.h"
 #include "backend/awq/factored_gram_loss.h"
 #include "backend/awq/linear_gram.h"
@@ -96,6 +97,20 @@ int Run() {
     const Timing t = Time([&, form = form] { Check(awq::CandidateWeight(up, up_scales, args, form).status()); });
     std::printf("candidate [768 x 2048] %-20s %8.3f ms (median %8.3f)  %6.3f ns/weight\n", name,
                 t.fastest * 1e3, t.median * 1e3, t.fastest * 1e9 / static_cast<double>(up.numel()));
+  }
+  {
+    // Applying one expert mapping's best scales: down_proj's columns times
+    // s, up_proj's rows divided by it.
+    const Timing ops = Time([&] {
+      const torch::Tensor balanced = (down * down_scales.view({1, -1})).to(torch::kBFloat16);
+      const torch::Tensor smoothed = (up.to(torch::kDouble) / down_scales.view({-1, 1})).to(torch::kBFloat16);
+    });
+    const Timing one_pass = Time([&] {
+      const torch::Tensor balanced = awq::MultiplyColumns(down, down_scales);
+      const torch::Tensor smoothed = awq::DivideRows(up, down_scales);
+    });
+    std::printf("apply best scales [2048 x 768] + [768 x 2048]  tensor ops %8.3f ms, one pass %8.3f ms (median %.3f, %.3f)\n",
+                ops.fastest * 1e3, one_pass.fastest * 1e3, ops.median * 1e3, one_pass.median * 1e3);
   }
   {
     // As an MoE layer's search meets them: each expert's weight once per grid

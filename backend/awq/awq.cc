@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backend/awq/apply_scales.h"
 #include "backend/awq/candidate_weight.h"
 #include "backend/awq/factored_gram_loss.h"
 #include "backend/base/torch_errors.h"
@@ -163,8 +164,7 @@ absl::Status ApplyToSmoothLayer(const std::string& smooth, const torch::Tensor& 
                                                      " output features, fewer than the ", n,
                                                      " balance input features"));
     }
-    torch::Tensor tail = (weight.slice(0, rows - n, rows).to(s.scalar_type()) / s.view({-1, 1}))
-                             .to(weight.scalar_type());
+    const torch::Tensor tail = DivideRows(weight.slice(0, rows - n, rows), s);
     weights[smooth + ".weight"] = torch::cat({weight.slice(0, 0, rows - n), tail}, 0);
   }
   auto bias = weights.find(smooth + ".bias");
@@ -273,10 +273,9 @@ absl::Status SearchAndApply(const LayerMapping& mapping, const AwqOptions& optio
   }
   result.best_error = best_error;
 
-  const torch::Tensor row = result.scales.view({1, -1});
   for (const BalanceLayer& b : mapping.balance) {
     const torch::Tensor& w = original.at(b.name);
-    weights[b.name + ".weight"] = (w * row.to(w.device())).to(w.scalar_type());
+    weights[b.name + ".weight"] = MultiplyColumns(w, result.scales.to(w.device()));
   }
   WRING_RETURN_IF_ERROR(ApplyToSmoothLayer(mapping.smooth, result.scales, weights));
   result.scales = result.scales.cpu();
