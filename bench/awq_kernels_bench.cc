@@ -109,8 +109,9 @@ int Run() {
       const torch::Tensor balanced = awq::MultiplyColumns(down, down_scales);
       const torch::Tensor smoothed = awq::DivideRows(up, down_scales);
     });
-    std::printf("apply best scales [2048 x 768] + [768 x 2048]  tensor ops %8.3f ms, one pass %8.3f ms (median %.3f, %.3f)\n",
-                ops.fastest * 1e3, one_pass.fastest * 1e3, ops.median * 1e3, one_pass.median * 1e3);
+    std::printf(
+        "apply best scales [2048 x 768] + [768 x 2048]  tensor ops %8.3f ms, one pass %8.3f ms (median %.3f, %.3f)\n",
+        ops.fastest * 1e3, one_pass.fastest * 1e3, ops.median * 1e3, one_pass.median * 1e3);
   }
   {
     // As an MoE layer's search meets them: each expert's weight once per grid

@@ -22,7 +22,8 @@ torch::Tensor ProductOnTiles(const torch::Tensor& rows, double input_scale) {
     return torch::Tensor();
   }
   const torch::Tensor features_first = rows.t().contiguous();
-  absl::StatusOr<torch::Tensor> sums = cpu_kernels::Bf16LinearToFloat32(features_first, features_first, torch::Tensor());
+  absl::StatusOr<torch::Tensor> sums =
+      cpu_kernels::Bf16LinearToFloat32(features_first, features_first, torch::Tensor());
   return sums.ok() ? *std::move(sums) : torch::Tensor();
 }
 

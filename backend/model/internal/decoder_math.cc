@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "backend/cpu_kernels/bf16_linear.h"
-#include "backend/model/internal/attention_on_tiles.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
+#include "backend/model/internal/attention_on_tiles.h"
 
 namespace wring {
 namespace backend {
