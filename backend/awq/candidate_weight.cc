@@ -498,19 +498,15 @@ absl::StatusOr<std::optional<CandidateRows>> CandidateRows::Make(const torch::Te
     CandidateRows rows;
     rows.rows_ = weight.size(0);
     rows.columns_ = weight.size(1);
-    if (scales.scalar_type() == torch::kDouble) {
-      using Maker = RowMaker<RoundBf16, double, uint16_t, false>;
+    auto fill_with = [&](auto scale_type) -> absl::Status {
+      using Maker = RowMaker<RoundBf16, decltype(scale_type), uint16_t, false>;
       WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(weight, scales, args));
       rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
         maker->Rows(first, first + count, out, stride);
       };
-    } else {
-      using Maker = RowMaker<RoundBf16, float, uint16_t, false>;
-      WRING_ASSIGN_OR_RETURN(std::shared_ptr<const Maker> maker, Maker::Make(weight, scales, args));
-      rows.fill_ = [maker](int64_t first, int64_t count, uint16_t* out, int64_t stride) {
-        maker->Rows(first, first + count, out, stride);
-      };
-    }
+      return absl::OkStatus();
+    };
+    WRING_RETURN_IF_ERROR(scales.scalar_type() == torch::kDouble ? fill_with(double()) : fill_with(float()));
     return std::optional<CandidateRows>(std::move(rows));
   });
 }

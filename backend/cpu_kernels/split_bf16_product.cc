@@ -10,6 +10,7 @@
 #include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/internal/amx_tiles.h"
 #include "backend/cpu_kernels/parallel_for.h"
+#include "backend/cpu_kernels/rounding.h"
 
 namespace wring {
 namespace backend {
@@ -24,11 +25,6 @@ constexpr int64_t kChunkElements = 4 * kTileElements;
 // Rows of x per task, as in the Linear kernel: a task's rows of x and its
 // strip of F stay in the core's L2.
 constexpr int64_t kRowsPerTask = 256;
-
-uint16_t Bf16Bits(float value) {
-  const c10::BFloat16 rounded(value);
-  return rounded.x;
-}
 
 // The product block [32, 32] of rows x0 (32 rows of `row_elements`) and one
 // strip's tiles from chunk `first` on, into `block`.
@@ -135,9 +131,9 @@ absl::StatusOr<SplitBf16Factor> SplitBf16Factor::Make(const torch::Tensor& facto
         const int64_t row = c * kBlock + i;
         for (int64_t j = 0; j < kBlock && s * kBlock + j < split.n_; ++j) {
           const double value = values[row * split.n_ + s * kBlock + j];
-          const uint16_t hi = Bf16Bits(static_cast<float>(value));
-          const double rest = value - static_cast<double>(c10::BFloat16(hi, c10::BFloat16::from_bits()));
-          const uint16_t lo = Bf16Bits(static_cast<float>(rest));
+          const uint16_t hi = RoundBf16::Store(static_cast<float>(value));
+          const double rest = value - static_cast<double>(RoundBf16::Load(hi));
+          const uint16_t lo = RoundBf16::Store(static_cast<float>(rest));
           // Tile (part, group j / 16): row i / 2, column j % 16, element i % 2.
           const int64_t at = (j / kTileColumns) * kTileElements + (i / 2) * 2 * kTileColumns +
                              (j % kTileColumns) * 2 + (i % 2);

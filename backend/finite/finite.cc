@@ -26,10 +26,10 @@ WRING_ROW_KERNEL bool AnyExponentAllOnes(const Bits* values, int64_t n, Bits exp
 // Compiled for AVX-512 and AVX2 too: the checks read a layer's weights
 // several times, and the baseline's 128-bit loop ran at a fifth of the
 // memory's rate.
-WRING_CPU_CLONES bool AnyExponentAllOnes16(const uint16_t* values, int64_t n, uint16_t exponent_mask) {
+WRING_CPU_CLONES bool AnyExponentAllOnesCloned(const uint16_t* values, int64_t n, uint16_t exponent_mask) {
   return AnyExponentAllOnes(values, n, exponent_mask);
 }
-WRING_CPU_CLONES bool AnyExponentAllOnes32(const uint32_t* values, int64_t n, uint32_t exponent_mask) {
+WRING_CPU_CLONES bool AnyExponentAllOnesCloned(const uint32_t* values, int64_t n, uint32_t exponent_mask) {
   return AnyExponentAllOnes(values, n, exponent_mask);
 }
 
@@ -39,13 +39,9 @@ template <typename Bits>
 bool ExponentsBelowAllOnes(const Bits* values, int64_t n, Bits exponent_mask) {
   std::atomic<bool> finite{true};
   at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
-    bool any;
-    if constexpr (sizeof(Bits) == 2) {
-      any = AnyExponentAllOnes16(values + begin, end - begin, exponent_mask);
-    } else {
-      any = AnyExponentAllOnes32(values + begin, end - begin, exponent_mask);
+    if (AnyExponentAllOnesCloned(values + begin, end - begin, exponent_mask)) {
+      finite.store(false, std::memory_order_relaxed);
     }
-    if (any) finite.store(false, std::memory_order_relaxed);
   });
   return finite.load();
 }
