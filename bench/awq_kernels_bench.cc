@@ -165,7 +165,7 @@ int Run() {
   }
 
   const int64_t routed_tokens = absl::GetFlag(FLAGS_routed), all_tokens = absl::GetFlag(FLAGS_tokens);
-  const bool tiles = cpu_kernels::HasAmxBf16Linear();
+  const bool tiles = cpu_kernels::HasBf16Linear();
   // A CPU bf16 Linear as the layer computes it: float32 sums, rounded once.
   const auto linear = [tiles](const torch::Tensor& x, const torch::Tensor& w) {
     if (tiles && w.scalar_type() == torch::kBFloat16) {
@@ -185,11 +185,11 @@ int Run() {
                 f32.median * 1e3, flops / f32.fastest / 1e9);
     if (!tiles) continue;
     const Timing amx = Time([&] { Check(cpu_kernels::Bf16LinearToFloat32(x, w, torch::Tensor()).status()); });
-    std::printf("linear [%4ld x %4ld] x [%4ld]  AMX tiles      %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
+    std::printf("linear [%4ld x %4ld] x [%4ld]  bf16 kernel    %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n",
                 static_cast<long>(rows), static_cast<long>(in), static_cast<long>(out), amx.fastest * 1e3,
                 amx.median * 1e3, flops / amx.fastest / 1e9);
   }
-  if (!tiles) std::printf("linear on AMX tiles: not available here (or WRING_AMX=0)\n");
+  if (!tiles) std::printf("bf16 linear kernel: neither AMX nor AVX512-BF16 here (or turned off)\n");
 
   const torch::Tensor gate = (torch::randn({768, 2048}) * 0.02).to(torch::kBFloat16);
   const torch::Tensor routed = torch::randn({routed_tokens, 2048}).to(torch::kBFloat16);

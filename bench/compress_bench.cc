@@ -114,11 +114,11 @@ double MatmulFlopsPerSecond(const std::string& device) {
   });
 }
 
-// FLOP/s of a square bf16 product on the CPU's AMX tiles (the kernel the
-// Linears use); 0 where the CPU has none.
+// FLOP/s of a square bf16 product by Bf16LinearToFloat32 (AMX tiles or
+// AVX512-BF16: the kernel the Linears use); 0 where the CPU has neither.
 double TilesFlopsPerSecond() {
   namespace cpu_kernels = wring::backend::cpu_kernels;
-  if (!cpu_kernels::HasAmxBf16Linear()) return 0;
+  if (!cpu_kernels::HasBf16Linear()) return 0;
   const int64_t n = 1024;
   const torch::Tensor a = torch::randn({n, n}).to(torch::kBFloat16), b = torch::randn({n, n}).to(torch::kBFloat16);
   bool ok = true;

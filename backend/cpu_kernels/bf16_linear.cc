@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu_kernels/internal/amx_tiles.h"
+#include "backend/cpu_kernels/internal/avx512_bf16_dot.h"
 #include "backend/cpu_kernels/parallel_for.h"
 
 namespace wring {
@@ -84,9 +85,23 @@ __attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlocks(const Operands&
   }
 }
 
+// The same blocks by AVX512-BF16 dot products (internal::DotBlock), for
+// CPUs without the tiles.
+void MultiplyBlocksByDotProducts(const Operands& ops, int64_t first_row, int64_t end_row, int64_t strip) {
+  const int64_t n0 = strip * kBlock;
+  const uint16_t* right = ops.right_tiles + (n0 / kTileColumns) * ops.k_padded * kTileColumns;
+  alignas(64) float block[kBlock * kBlock];
+  for (int64_t m0 = first_row; m0 < end_row; m0 += kBlock) {
+    const bool direct = !ops.transposed && m0 + kBlock <= ops.rows && n0 + kBlock <= ops.columns;
+    float* c = direct ? ops.out + m0 * ops.columns + n0 : block;
+    internal::DotBlock(ops.left_blocks[m0 / kBlock], right, ops.k_padded, c, direct ? ops.columns : kBlock);
+    if (!direct) StoreBlock(ops, block, m0, n0);
+  }
+}
+
 // left [rows, K] times right [columns, K] transposed, both bf16 on the
 // CPU, into `out` ([rows, columns], or [columns, rows] when `transposed`).
-void TileProduct(const torch::Tensor& left, const torch::Tensor& right, bool transposed, float* out) {
+void PackedProduct(const torch::Tensor& left, const torch::Tensor& right, bool transposed, float* out) {
   const int64_t rows = left.size(0), k = left.size(1), columns = right.size(0);
   const int64_t k_padded = (k + kBlock - 1) / kBlock * kBlock;
   const int64_t strips = (columns + kBlock - 1) / kBlock;
@@ -106,19 +121,26 @@ void TileProduct(const torch::Tensor& left, const torch::Tensor& right, bool tra
   // Tasks: (rows of the left operand, 32 columns), columns fastest, so a
   // thread's consecutive tasks share its rows of the left operand.
   const int64_t row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  const bool on_tiles = HasAmxBf16Linear();
   at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
-    internal::LoadTileConfig();
+    if (on_tiles) internal::LoadTileConfig();
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t first = (task / strips) * kRowsPerTask;
-      MultiplyBlocks(ops, first, std::min(first + kRowsPerTask, rows), task % strips);
+      const int64_t first = (task / strips) * kRowsPerTask, end_row = std::min(first + kRowsPerTask, rows);
+      if (on_tiles) {
+        MultiplyBlocks(ops, first, end_row, task % strips);
+      } else {
+        MultiplyBlocksByDotProducts(ops, first, end_row, task % strips);
+      }
     }
-    internal::ReleaseTiles();
+    if (on_tiles) internal::ReleaseTiles();
   });
 }
 
 }  // namespace
 
 bool HasAmxBf16Linear() { return internal::AmxTilesGranted(); }
+
+bool HasBf16Linear() { return HasAmxBf16Linear() || internal::Avx512Bf16DotWanted(); }
 
 absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const torch::Tensor& weight,
                                                   const torch::Tensor& bias) {
@@ -127,7 +149,9 @@ absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const 
       (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0)))) {
     return absl::InvalidArgumentError("bf16 linear: x [M, K] and weight [N, K], both bf16 on the CPU");
   }
-  if (!HasAmxBf16Linear()) return absl::FailedPreconditionError("bf16 linear: no AMX tiles here");
+  if (!HasBf16Linear()) {
+    return absl::FailedPreconditionError("bf16 linear: neither AMX tiles nor AVX512-BF16 here");
+  }
   const int64_t m = x.size(0), k = x.size(1), n = weight.size(0);
   torch::Tensor out = torch::empty({m, n}, x.options().dtype(torch::kFloat32));
   if (m > 0 && n > 0 && k == 0) out.zero_();
@@ -140,9 +164,9 @@ absl::StatusOr<torch::Tensor> Bf16LinearToFloat32(const torch::Tensor& x, const 
     // costs about what packing costs per element.
     const bool pack_x = m < n && m * n < (n - m) * k;
     if (pack_x) {
-      TileProduct(weight, x, /*transposed=*/true, out.data_ptr<float>());
+      PackedProduct(weight, x, /*transposed=*/true, out.data_ptr<float>());
     } else {
-      TileProduct(x, weight, /*transposed=*/false, out.data_ptr<float>());
+      PackedProduct(x, weight, /*transposed=*/false, out.data_ptr<float>());
     }
   }
   if (bias.defined()) out.add_(bias.to(torch::kFloat32));

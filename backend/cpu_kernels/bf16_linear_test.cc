@@ -31,7 +31,7 @@ void ExpectFloat32Sums(const torch::Tensor& got, const torch::Tensor& x, const t
 class Bf16LinearTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HasAmxBf16Linear()) GTEST_SKIP() << "no AMX-BF16 here (or WRING_AMX=0): the float32 path serves";
+    if (!HasBf16Linear()) GTEST_SKIP() << "neither AMX nor AVX512-BF16 here (or both turned off)";
   }
 };
 
@@ -42,6 +42,35 @@ TEST_F(Bf16LinearTest, SumsTheExactProductsInFloat32) {
   ExpectFloat32Sums(*got, x, w, torch::Tensor());
   // Not the bf16 result: float32 sums, rounded by the caller.
   EXPECT_FALSE(torch::equal(*got, got->to(torch::kBFloat16).to(torch::kFloat32)));
+}
+
+// Without the tiles each output is the pairs' products added in index
+// order, the odd one of a pair first (as the instruction is specified),
+// each addition rounded to float32. A scalar model of that order must give
+// the same bits; any other order of the same sums would differ somewhere.
+TEST_F(Bf16LinearTest, DotProductsAddThePairsInIndexOrder) {
+  if (HasAmxBf16Linear()) GTEST_SKIP() << "the tiles serve here; their order is the hardware's own";
+  const torch::Tensor x = RandomBf16({37, 300}, 11), w = RandomBf16({70, 300}, 12);
+  const absl::StatusOr<torch::Tensor> got = Bf16LinearToFloat32(x, w, torch::Tensor());
+  ASSERT_TRUE(got.ok()) << got.status();
+  const torch::Tensor x32 = x.to(torch::kFloat32).contiguous(), w32 = w.to(torch::kFloat32).contiguous();
+  torch::Tensor model = torch::empty({37, 70}, torch::kFloat32);
+  auto model_at = model.accessor<float, 2>();
+  const float* a = x32.data_ptr<float>();
+  const float* b = w32.data_ptr<float>();
+  for (int64_t i = 0; i < 37; ++i) {
+    for (int64_t j = 0; j < 70; ++j) {
+      // volatile: Debian's GCC 12.2 vectorizes two additions to one sum
+      // per iteration wrongly (GCC bug 110381, fixed in 12.4).
+      volatile float sum = 0.0f;
+      for (int64_t k = 0; k < 300; k += 2) {
+        sum += a[i * 300 + k + 1] * b[j * 300 + k + 1];  // exact products: bf16 x bf16 fits float32
+        sum += a[i * 300 + k] * b[j * 300 + k];
+      }
+      model_at[i][j] = sum;
+    }
+  }
+  EXPECT_TRUE(torch::equal(*got, model));
 }
 
 TEST_F(Bf16LinearTest, AddsTheBiasInFloat32) {

@@ -11,14 +11,15 @@ namespace backend {
 namespace gram {
 namespace {
 
-// Unscaled bf16 rows on a CPU with AMX tiles: x^T x there. The products
-// of bf16 values are exact in float32, and the tiles sum them over the rows
-// in Bf16LinearToFloat32's fixed order at ~8x sgemm's rate (an MoE layer
+// Unscaled bf16 rows on a CPU with AMX tiles or AVX512-BF16: x^T x there.
+// The products of bf16 values are exact in float32, and the kernel sums
+// them over the rows in Bf16LinearToFloat32's fixed order at ~8x (tiles) or
+// ~1.5x (dot products) sgemm's rate (an MoE layer
 // adds a Gram matrix of every calibration token for each expert's
 // down_proj). Undefined where they do not apply.
 torch::Tensor ProductOnTiles(const torch::Tensor& rows, double input_scale) {
   if (input_scale != 1.0 || rows.scalar_type() != torch::kBFloat16 || !rows.device().is_cpu() ||
-      !cpu_kernels::HasAmxBf16Linear()) {
+      !cpu_kernels::HasBf16Linear()) {
     return torch::Tensor();
   }
   const torch::Tensor features_first = rows.t().contiguous();

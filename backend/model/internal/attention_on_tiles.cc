@@ -52,7 +52,7 @@ bool AttentionTilesTake(const torch::Tensor& query, const torch::Tensor& key, co
   for (const torch::Tensor* t : {&query, &key, &value}) {
     if (t->scalar_type() != torch::kBFloat16 || !t->device().is_cpu()) return false;
   }
-  return cpu_kernels::HasAmxBf16Linear();
+  return cpu_kernels::HasBf16Linear();
 }
 
 int64_t KeysForQueryBlock(int64_t first, int64_t rows, int64_t length) {

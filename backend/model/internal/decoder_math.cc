@@ -92,7 +92,7 @@ namespace {
 
 // Whether the AMX tiles take `t` as a Linear operand (both must).
 bool TilesTake(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && cpu_kernels::HasAmxBf16Linear();
+  return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && cpu_kernels::HasBf16Linear();
 }
 
 }  // namespace
