@@ -7,12 +7,13 @@
 //                    values (a float32 product), the float32 difference
 //                    to the weight (LinearGram);
 //   gram loss        down_proj's candidate loss: LinearGram by BLAS's ssyrk
-//                    and by LibTorch's blocks, and on a CPU with AMX
-//                    FactoredGramLoss on the tiles (from the whole
+//                    and by LibTorch's blocks, and on a CPU with AMX or
+//                    AVX512-BF16 FactoredGramLoss on its bf16 kernel (from the whole
 //                    candidate, and from its rows as the search makes them);
 //   linear           the bf16 products of an MoE layer ([tokens x in] x
 //                    [out x in]^T): through float32 (upcast, sgemm, round)
-//                    and, on a CPU with AMX, on the tiles (bf16_linear.h);
+//                    and, on a CPU with AMX or AVX512-BF16, by its bf16
+//                    kernel (bf16_linear.h);
 //   expert step      one expert's share of a grid point as the layer runs
 //                    it: its gate and up candidates through the forward of
 //                    --routed tokens (down_proj as stored; on the tiles where
@@ -147,11 +148,11 @@ int Run() {
   Check(factored.status());
   if (factored->has_value()) {
     const Timing make = Time([&] { Check(awq::FactoredGramLoss::Make(down_gram, down).status()); });
-    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  once per mapping\n", "factoring G (AMX)",
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  once per mapping\n", "factoring G",
                 make.fastest * 1e3, make.median * 1e3);
     const torch::Tensor candidate = *awq::CandidateWeight(down, down_scales, args);
     const Timing t = Time([&] { Check((*factored)->MeanSquaredOutput(candidate).status()); });
-    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n", "factored, AMX tiles",
+    std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  %6.1f GFLOP/s\n", "factored, bf16 kernel",
                 t.fastest * 1e3, t.median * 1e3, awq::FactoredGramLossFlops(2048, 768) / t.fastest / 1e9);
     // As the grid search runs it: the candidate made row block by row block
     // inside the product (so this includes the candidate's own cost).
@@ -159,9 +160,9 @@ int Run() {
       Check((*factored)->MeanSquaredOutput(**awq::CandidateRows::Make(down, down_scales, args)).status());
     });
     std::printf("gram loss [2048 x 768] %-20s %8.3f ms (median %8.3f)  candidate included\n",
-                "candidate rows, tiles", rows.fastest * 1e3, rows.median * 1e3);
+                "candidate rows", rows.fastest * 1e3, rows.median * 1e3);
   } else {
-    std::printf("gram loss factored on AMX tiles: not available here (or WRING_AMX=0)\n");
+    std::printf("gram loss factored: neither AMX nor AVX512-BF16 here (or turned off)\n");
   }
 
   const int64_t routed_tokens = absl::GetFlag(FLAGS_routed), all_tokens = absl::GetFlag(FLAGS_tokens);

@@ -12,8 +12,8 @@
 // search's matrix FLOPs (awq/search_flops.h), its time, and how far that is
 // from the device's own matmul rate (measured here, in the dtype the search
 // multiplies in: bf16 on CUDA, float32 BLAS on the CPU, and on a CPU with
-// AMX tiles also their bf16 rate, which the Linears' forward losses use
-// while the Gram losses stay with float32 BLAS).
+// AMX tiles or AVX512-BF16 also that kernel's bf16 rate, which the
+// Linears' forward losses and the factored Gram losses use).
 #include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -159,7 +159,7 @@ void PrintAwqSearch(const Json& quality, const std::string& device, int layers) 
   std::printf("device matmul rate   %.3g FLOP/s (%s); the FLOP count needs %.2f s: ratio %.2fx\n",
               rate, device.c_str(), flops / rate, seconds / (flops / rate));
   if (const double tiles = device == "cpu" ? TilesFlopsPerSecond() : 0; tiles > 0) {
-    std::printf("AMX bf16 tile rate   %.3g FLOP/s (the Linears' products); the FLOP count needs %.2f s: ratio %.2fx\n",
+    std::printf("bf16 kernel rate     %.3g FLOP/s (the Linears' products); the FLOP count needs %.2f s: ratio %.2fx\n",
                 tiles, flops / tiles, seconds / (flops / tiles));
   }
 }

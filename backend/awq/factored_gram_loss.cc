@@ -13,7 +13,7 @@ namespace awq {
 
 bool FactoredGramLoss::Applies(const torch::Tensor& weight) {
   return weight.defined() && weight.dim() == 2 && weight.device().is_cpu() &&
-         weight.scalar_type() == torch::kBFloat16 && cpu_kernels::HasAmxBf16Linear();
+         weight.scalar_type() == torch::kBFloat16 && cpu_kernels::HasBf16Linear();
 }
 
 absl::StatusOr<std::optional<FactoredGramLoss>> FactoredGramLoss::Make(const LinearGram& gram,

@@ -1,4 +1,4 @@
-// The Gram-matrix loss of a bf16 Linear parent on AMX tiles.
+// The Gram-matrix loss of a bf16 Linear parent on AMX tiles or AVX512-BF16.
 //
 // LinearGram scores a candidate W' by tr(D G D^T), D = W' - W, from D^T D
 // in float32 (BLAS ssyrk, one core's float32 units). With G = L L^T (a
@@ -8,7 +8,8 @@
 // itself, so each candidate is one product on the tiles against L held as
 // two bf16 parts, its zero upper triangle skipped
 // (cpu_kernels::SplitBf16Factor): twice ssyrk's multiply-adds at several
-// times the rate. The sum agrees with LinearGram's to about 1e-5 of the
+// times the rate on the tiles, and at about 2.3 times it by AVX512-BF16
+// dot products. The sum agrees with LinearGram's to about 1e-5 of the
 // loss (the parts stand for L to 2^-17), far inside the bf16 rounding of
 // upstream's own outputs.
 #ifndef WRING_BACKEND_AWQ_FACTORED_GRAM_LOSS_H_
@@ -31,7 +32,7 @@ namespace awq {
 class FactoredGramLoss {
  public:
   // Whether the loss can serve a Linear of this weight: bf16 on the CPU,
-  // AMX tiles here (cpu_kernels::HasAmxBf16Linear).
+  // AMX tiles or AVX512-BF16 here (cpu_kernels::HasBf16Linear).
   static bool Applies(const torch::Tensor& weight);
 
   // For `gram`'s inputs and the parent's current weight [out, in]; nullopt

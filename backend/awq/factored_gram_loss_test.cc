@@ -12,7 +12,7 @@ namespace {
 class FactoredGramLossTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!cpu_kernels::HasAmxBf16Linear()) GTEST_SKIP() << "no AMX-BF16 here (or WRING_AMX=0)";
+    if (!cpu_kernels::HasBf16Linear()) GTEST_SKIP() << "neither AMX nor AVX512-BF16 here (or turned off)";
     torch::manual_seed(11);
   }
 };

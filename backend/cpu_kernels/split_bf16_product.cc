@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "backend/cpu_kernels/bf16_linear.h"
 #include "backend/cpu_kernels/internal/amx_tiles.h"
+#include "backend/cpu_kernels/internal/avx512_bf16_dot.h"
 #include "backend/cpu_kernels/parallel_for.h"
 #include "backend/cpu_kernels/rounding.h"
 
@@ -28,9 +29,9 @@ constexpr int64_t kRowsPerTask = 256;
 
 // The product block [32, 32] of rows x0 (32 rows of `row_elements`) and one
 // strip's tiles from chunk `first` on, into `block`.
-__attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlock(const uint16_t* x0, int64_t row_elements,
-                                                                  const uint16_t* tiles, int64_t first,
-                                                                  int64_t chunks, float* block) {
+__attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlockOnTiles(const uint16_t* x0, int64_t row_elements,
+                                                                         const uint16_t* tiles, int64_t first,
+                                                                         int64_t chunks, float* block) {
   const uint16_t* x1 = x0 + kTileColumns * row_elements;
   const int64_t x_bytes = row_elements * 2;
   _tile_zero(0);
@@ -58,6 +59,17 @@ __attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlock(const uint16_t* 
   _tile_stored(1, block + kTileColumns, kBlock * 4);
   _tile_stored(2, block + kTileColumns * kBlock, kBlock * 4);
   _tile_stored(3, block + kTileColumns * kBlock + kTileColumns, kBlock * 4);
+}
+
+// The same block on the tiles where the process has them, else by
+// AVX512-BF16 dot products (in the same order at the chunks' grain).
+void MultiplyBlock(bool on_tiles, const uint16_t* x0, int64_t row_elements, const uint16_t* tiles, int64_t first,
+                   int64_t chunks, float* block) {
+  if (on_tiles) {
+    MultiplyBlockOnTiles(x0, row_elements, tiles, first, chunks, block);
+  } else {
+    internal::SplitDotBlock(x0, row_elements, tiles, first, chunks, block);
+  }
 }
 
 // sum (block - reference)^2 over `rows` x `columns` of the block, the
@@ -92,7 +104,9 @@ __attribute__((target("avx512f,avx512vl"))) double SquaredDistanceOfBlock(const 
 }  // namespace
 
 absl::StatusOr<SplitBf16Factor> SplitBf16Factor::Make(const torch::Tensor& factor) {
-  if (!HasAmxBf16Linear()) return absl::FailedPreconditionError("split bf16 factor: no AMX tiles here");
+  if (!HasBf16Linear()) {
+    return absl::FailedPreconditionError("split bf16 factor: neither AMX tiles nor AVX512-BF16 here");
+  }
   if (factor.dim() != 2 || !factor.device().is_cpu() ||
       (factor.scalar_type() != torch::kFloat && factor.scalar_type() != torch::kDouble)) {
     return absl::InvalidArgumentError("split bf16 factor: a 2-D float32 or float64 CPU tensor");
@@ -167,21 +181,22 @@ void SplitBf16Factor::Run(const torch::Tensor& x, float* out) const {
   const int64_t strips = static_cast<int64_t>(first_chunk_.size()), chunks = k_padded_ / kBlock;
   const int64_t row_tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
   const uint16_t* tiles = reinterpret_cast<const uint16_t*>(tiles_.data_ptr());
+  const bool on_tiles = HasAmxBf16Linear();
   at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
-    internal::LoadTileConfig();
+    if (on_tiles) internal::LoadTileConfig();
     alignas(64) float block[kBlock * kBlock];
     for (int64_t task = begin; task < end; ++task) {
       const int64_t s = task % strips, n0 = s * kBlock, columns = std::min(kBlock, n_ - n0);
       const int64_t first_row = (task / strips) * kRowsPerTask;
       for (int64_t m0 = first_row; m0 < std::min(first_row + kRowsPerTask, m); m0 += kBlock) {
-        MultiplyBlock(left.blocks[m0 / kBlock], left.row_elements, tiles + strip_offset_[s], first_chunk_[s],
+        MultiplyBlock(on_tiles, left.blocks[m0 / kBlock], left.row_elements, tiles + strip_offset_[s], first_chunk_[s],
                       chunks, block);
         for (int64_t r = 0; r < std::min(kBlock, m - m0); ++r) {
           std::memcpy(out + (m0 + r) * n_ + n0, block + r * kBlock, columns * sizeof(float));
         }
       }
     }
-    internal::ReleaseTiles();
+    if (on_tiles) internal::ReleaseTiles();
   });
 }
 
@@ -227,11 +242,12 @@ absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const R
   const uint16_t* tiles = reinterpret_cast<const uint16_t*>(tiles_.data_ptr());
   const float* ref = reference.data_ptr<float>();
   std::vector<double> partial(tasks, 0.0);
+  const bool on_tiles = HasAmxBf16Linear();
   at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
     // Zero beyond K and beyond the last row, as the tiles read them.
     std::vector<uint16_t> x(kRowsPerTask * k_padded_, 0);
     alignas(64) float block[kBlock * kBlock];
-    internal::LoadTileConfig();
+    if (on_tiles) internal::LoadTileConfig();
     for (int64_t task = begin; task < end; ++task) {
       const int64_t first = task * kRowsPerTask, count = std::min(kRowsPerTask, m - first);
       if (count < kRowsPerTask) std::fill(x.begin(), x.end(), 0);
@@ -240,7 +256,7 @@ absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const R
       for (int64_t s = 0; s < strips; ++s) {
         const int64_t n0 = s * kBlock;
         for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
-          MultiplyBlock(x.data() + r0 * k_padded_, k_padded_, tiles + strip_offset_[s], first_chunk_[s], chunks,
+          MultiplyBlock(on_tiles, x.data() + r0 * k_padded_, k_padded_, tiles + strip_offset_[s], first_chunk_[s], chunks,
                         block);
           sum += SquaredDistanceOfBlock(block, ref + (first + r0) * n_ + n0, n_, std::min(kBlock, count - r0),
                                         std::min(kBlock, n_ - n0));
@@ -248,7 +264,7 @@ absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const R
       }
       partial[task] = sum;
     }
-    internal::ReleaseTiles();
+    if (on_tiles) internal::ReleaseTiles();
   });
   double total = 0;
   for (double p : partial) total += p;

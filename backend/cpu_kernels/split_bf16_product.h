@@ -1,4 +1,5 @@
-// A float32 right-hand factor on AMX tiles, for products whose left operand
+// A float32 right-hand factor on AMX tiles (or by AVX512-BF16 dot products
+// where the CPU has no tiles), for products whose left operand
 // is bf16: F is held as F_hi + F_lo, both bf16 (F_hi = bf16(F), F_lo =
 // bf16(F - F_hi)), so x F_hi + x F_lo are exact products summed in float32
 // and stand for x F to about 2^-17 of F's entries. AWQ scores a Linear
@@ -28,8 +29,8 @@ namespace cpu_kernels {
 
 class SplitBf16Factor {
  public:
-  // `factor` [K, N], float32 or float64 on the CPU. An error where AMX is
-  // not available (HasAmxBf16Linear) or the factor is not 2-D and finite.
+  // `factor` [K, N], float32 or float64 on the CPU. An error where neither
+  // kernel is available (HasBf16Linear) or the factor is not 2-D and finite.
   static absl::StatusOr<SplitBf16Factor> Make(const torch::Tensor& factor);
 
   int64_t rows() const { return k_; }

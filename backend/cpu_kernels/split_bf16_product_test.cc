@@ -17,7 +17,7 @@ namespace {
 class SplitBf16ProductTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HasAmxBf16Linear()) GTEST_SKIP() << "no AMX-BF16 here (or WRING_AMX=0): AWQ keeps its float32 loss";
+    if (!HasBf16Linear()) GTEST_SKIP() << "neither AMX nor AVX512-BF16 here (or turned off): AWQ keeps its float32 loss";
     torch::manual_seed(7);
   }
 };

@@ -24,6 +24,14 @@ bool Avx512Bf16DotWanted();
 // beside it. As on the tiles, subnormal inputs and results count as zero.
 void DotBlock(const uint16_t* left, const uint16_t* right, int64_t k_padded, float* c, int64_t ldc);
 
+// One 32 x 32 block of a split factor's product (split_bf16_product.h)
+// into `block` (row stride 32): `left` is 32 rows of `row_elements` bf16,
+// `chunks_from_first` a strip's chunks of 32 rows from chunk `first` to
+// `chunks`, each four packed groups of 16 columns (F_hi's two, then
+// F_lo's). Per chunk F_hi's 16 pairs are added, then F_lo's.
+void SplitDotBlock(const uint16_t* left, int64_t row_elements, const uint16_t* chunks_from_first, int64_t first,
+                   int64_t chunks, float* block);
+
 }  // namespace internal
 }  // namespace cpu_kernels
 }  // namespace backend
