@@ -48,6 +48,47 @@ TEST_F(SplitBf16ProductTest, MultipliesByTheFloatFactor) {
             0.01 * (once - exact).abs().max().item<double>());
 }
 
+// Without the tiles, each output adds per chunk of 32 rows of F the pairs
+// of F_hi in index order (the odd product of a pair first, as the
+// dot-product instruction is specified), then those of F_lo, every
+// addition rounded to float32. A scalar model of that order gives the same
+// bits; swapping the parts or the pairs would not.
+TEST_F(SplitBf16ProductTest, OnDotProductsEachChunkAddsTheHighPartThenTheLow) {
+  if (HasAmxBf16Linear()) GTEST_SKIP() << "the tiles serve here; their order is the hardware's own";
+  const int64_t m = 9, k = 100, n = 40;
+  const torch::Tensor x = torch::randn({m, k}).to(torch::kBFloat16);
+  const torch::Tensor f = torch::randn({k, n}, torch::kDouble);
+  const absl::StatusOr<SplitBf16Factor> split = SplitBf16Factor::Make(f);
+  ASSERT_TRUE(split.ok()) << split.status();
+  const absl::StatusOr<torch::Tensor> got = split->Multiply(x);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const torch::Tensor hi = f.to(torch::kFloat).to(torch::kBFloat16);
+  const torch::Tensor lo = (f - hi.to(torch::kDouble)).to(torch::kFloat).to(torch::kBFloat16);
+  const torch::Tensor xs = x.to(torch::kFloat).contiguous();
+  const torch::Tensor parts[2] = {hi.to(torch::kFloat).contiguous(), lo.to(torch::kFloat).contiguous()};
+  torch::Tensor model = torch::empty({m, n}, torch::kFloat);
+  auto model_at = model.accessor<float, 2>();
+  const auto xa = xs.accessor<float, 2>();
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      // volatile: Debian's GCC 12.2 vectorizes two additions to one sum
+      // per iteration wrongly (GCC bug 110381, fixed in 12.4).
+      volatile float sum = 0.0f;
+      for (int64_t chunk = 0; chunk < k; chunk += 32) {
+        for (const torch::Tensor& part : parts) {
+          const auto fa = part.accessor<float, 2>();
+          for (int64_t r = chunk; r < std::min(k, chunk + 32); r += 2) {
+            if (r + 1 < k) sum += xa[i][r + 1] * fa[r + 1][j];
+            sum += xa[i][r] * fa[r][j];
+          }
+        }
+      }
+      model_at[i][j] = sum;
+    }
+  }
+  EXPECT_TRUE(torch::equal(*got, model));
+}
+
 TEST_F(SplitBf16ProductTest, SkipsZeroChunksOfATriangularFactor) {
   const torch::Tensor x = torch::randn({64, 256}).to(torch::kBFloat16);
   const torch::Tensor lower = torch::randn({256, 256}, torch::kDouble).tril();
