@@ -22,7 +22,7 @@ constexpr int64_t kBlock = internal::kTileBlock;
 // a few thousand K, both operands of a task stay in the core's L2.
 constexpr int64_t kRowsPerTask = 256;
 
-// left right^T as the tiles compute it (internal::LeftOperandBlocks and
+// left right^T as the kernels read it (internal::LeftOperandBlocks and
 // internal::PackWeightTiles): a [rows, columns] float32 result, written
 // as it is or transposed ([columns, rows]).
 struct Operands {
@@ -33,8 +33,8 @@ struct Operands {
   float* out = nullptr;
 };
 
-// One 32 x 32 block of the result, held as the tiles stored it (row
-// stride kBlock), into the output.
+// One 32 x 32 block of the result, as a kernel stored it (row stride
+// kBlock), into the output.
 void StoreBlock(const Operands& ops, const float* block, int64_t m0, int64_t n0) {
   const int64_t rows = std::min(kBlock, ops.rows - m0), columns = std::min(kBlock, ops.columns - n0);
   if (!ops.transposed) {
@@ -49,53 +49,51 @@ void StoreBlock(const Operands& ops, const float* block, int64_t m0, int64_t n0)
   }
 }
 
-__attribute__((target("amx-tile,amx-bf16"))) void MultiplyBlocks(const Operands& ops, int64_t first_row,
-                                                                   int64_t end_row, int64_t strip) {
-  const int64_t k = ops.k_padded, n0 = strip * kBlock;
-  const int64_t strip_elements = k * kTileColumns;  // one 16-column group
-  const uint16_t* w0 = ops.right_tiles + (n0 / kTileColumns) * strip_elements;
-  const uint16_t* w1 = w0 + strip_elements;
-  const int64_t x_bytes = k * 2;
+// One 32 x 32 block on the tiles: `left` 32 rows of `k_padded` bf16, `right`
+// two packed groups of 16 columns one after the other (as internal::DotBlock
+// takes them), into c (row stride ldc).
+__attribute__((target("amx-tile,amx-bf16"))) void TileBlock(const uint16_t* left, const uint16_t* right,
+                                                              int64_t k_padded, float* c, int64_t ldc) {
+  const uint16_t* x1 = left + kTileColumns * k_padded;
+  const uint16_t* w1 = right + k_padded * kTileColumns;
+  const int64_t x_bytes = k_padded * 2;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t kk = 0; kk < k_padded; kk += kBlock) {
+    _tile_loadd(4, left + kk, x_bytes);
+    _tile_loadd(5, x1 + kk, x_bytes);
+    _tile_loadd(6, right + kk * kTileColumns, 64);
+    _tile_loadd(7, w1 + kk * kTileColumns, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c, ldc * 4);
+  _tile_stored(1, c + kTileColumns, ldc * 4);
+  _tile_stored(2, c + kTileColumns * ldc, ldc * 4);
+  _tile_stored(3, c + kTileColumns * ldc + kTileColumns, ldc * 4);
+}
+
+// Rows [first_row, end_row) of one 32-column strip, block by block, on the
+// tiles or by AVX512-BF16 dot products; whole blocks of an untransposed
+// result straight into the output, the others through StoreBlock.
+void MultiplyBlocks(const Operands& ops, bool on_tiles, int64_t first_row, int64_t end_row, int64_t strip) {
+  const int64_t n0 = strip * kBlock;
+  const uint16_t* right = ops.right_tiles + (n0 / kTileColumns) * ops.k_padded * kTileColumns;
   alignas(64) float edge[kBlock * kBlock];
   for (int64_t m0 = first_row; m0 < end_row; m0 += kBlock) {
-    const uint16_t* x0 = ops.left_blocks[m0 / kBlock];
-    const uint16_t* x1 = x0 + kTileColumns * k;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    for (int64_t kk = 0; kk < k; kk += kBlock) {
-      _tile_loadd(4, x0 + kk, x_bytes);
-      _tile_loadd(5, x1 + kk, x_bytes);
-      _tile_loadd(6, w0 + kk * kTileColumns, 64);
-      _tile_loadd(7, w1 + kk * kTileColumns, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
     const bool direct = !ops.transposed && m0 + kBlock <= ops.rows && n0 + kBlock <= ops.columns;
     float* c = direct ? ops.out + m0 * ops.columns + n0 : edge;
     const int64_t ldc = direct ? ops.columns : kBlock;
-    _tile_stored(0, c, ldc * 4);
-    _tile_stored(1, c + kTileColumns, ldc * 4);
-    _tile_stored(2, c + kTileColumns * ldc, ldc * 4);
-    _tile_stored(3, c + kTileColumns * ldc + kTileColumns, ldc * 4);
+    if (on_tiles) {
+      TileBlock(ops.left_blocks[m0 / kBlock], right, ops.k_padded, c, ldc);
+    } else {
+      internal::DotBlock(ops.left_blocks[m0 / kBlock], right, ops.k_padded, c, ldc);
+    }
     if (!direct) StoreBlock(ops, edge, m0, n0);
-  }
-}
-
-// The same blocks by AVX512-BF16 dot products (internal::DotBlock), for
-// CPUs without the tiles.
-void MultiplyBlocksByDotProducts(const Operands& ops, int64_t first_row, int64_t end_row, int64_t strip) {
-  const int64_t n0 = strip * kBlock;
-  const uint16_t* right = ops.right_tiles + (n0 / kTileColumns) * ops.k_padded * kTileColumns;
-  alignas(64) float block[kBlock * kBlock];
-  for (int64_t m0 = first_row; m0 < end_row; m0 += kBlock) {
-    const bool direct = !ops.transposed && m0 + kBlock <= ops.rows && n0 + kBlock <= ops.columns;
-    float* c = direct ? ops.out + m0 * ops.columns + n0 : block;
-    internal::DotBlock(ops.left_blocks[m0 / kBlock], right, ops.k_padded, c, direct ? ops.columns : kBlock);
-    if (!direct) StoreBlock(ops, block, m0, n0);
   }
 }
 
@@ -125,12 +123,8 @@ void PackedProduct(const torch::Tensor& left, const torch::Tensor& right, bool t
   at::parallel_for(0, row_tasks * strips, 1, [&](int64_t begin, int64_t end) {
     if (on_tiles) internal::LoadTileConfig();
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t first = (task / strips) * kRowsPerTask, end_row = std::min(first + kRowsPerTask, rows);
-      if (on_tiles) {
-        MultiplyBlocks(ops, first, end_row, task % strips);
-      } else {
-        MultiplyBlocksByDotProducts(ops, first, end_row, task % strips);
-      }
+      const int64_t first = (task / strips) * kRowsPerTask;
+      MultiplyBlocks(ops, on_tiles, first, std::min(first + kRowsPerTask, rows), task % strips);
     }
     if (on_tiles) internal::ReleaseTiles();
   });

@@ -20,7 +20,8 @@ void ExpectFloat32Sums(const torch::Tensor& got, const torch::Tensor& x, const t
                        const torch::Tensor& bias) {
   const torch::Tensor x64 = x.to(torch::kDouble), w64 = w.to(torch::kDouble);
   torch::Tensor exact = torch::linear(x64, w64, bias.defined() ? bias.to(torch::kDouble) : torch::Tensor());
-  torch::Tensor magnitude = torch::linear(x64.abs(), w64.abs(), bias.defined() ? bias.to(torch::kDouble).abs() : torch::Tensor());
+  torch::Tensor magnitude =
+      torch::linear(x64.abs(), w64.abs(), bias.defined() ? bias.to(torch::kDouble).abs() : torch::Tensor());
   const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.size(1) + 1);
   ASSERT_EQ(got.scalar_type(), torch::kFloat32);
   ASSERT_EQ(got.sizes(), exact.sizes());

@@ -189,8 +189,8 @@ void SplitBf16Factor::Run(const torch::Tensor& x, float* out) const {
       const int64_t s = task % strips, n0 = s * kBlock, columns = std::min(kBlock, n_ - n0);
       const int64_t first_row = (task / strips) * kRowsPerTask;
       for (int64_t m0 = first_row; m0 < std::min(first_row + kRowsPerTask, m); m0 += kBlock) {
-        MultiplyBlock(on_tiles, left.blocks[m0 / kBlock], left.row_elements, tiles + strip_offset_[s], first_chunk_[s],
-                      chunks, block);
+        MultiplyBlock(on_tiles, left.blocks[m0 / kBlock], left.row_elements, tiles + strip_offset_[s],
+                      first_chunk_[s], chunks, block);
         for (int64_t r = 0; r < std::min(kBlock, m - m0); ++r) {
           std::memcpy(out + (m0 + r) * n_ + n0, block + r * kBlock, columns * sizeof(float));
         }
@@ -256,8 +256,8 @@ absl::StatusOr<double> SplitBf16Factor::SquaredDistanceOfRows(int64_t m, const R
       for (int64_t s = 0; s < strips; ++s) {
         const int64_t n0 = s * kBlock;
         for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
-          MultiplyBlock(on_tiles, x.data() + r0 * k_padded_, k_padded_, tiles + strip_offset_[s], first_chunk_[s], chunks,
-                        block);
+          MultiplyBlock(on_tiles, x.data() + r0 * k_padded_, k_padded_, tiles + strip_offset_[s],
+                        first_chunk_[s], chunks, block);
           sum += SquaredDistanceOfBlock(block, ref + (first + r0) * n_ + n0, n_, std::min(kBlock, count - r0),
                                         std::min(kBlock, n_ - n0));
         }

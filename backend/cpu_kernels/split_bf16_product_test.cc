@@ -17,7 +17,9 @@ namespace {
 class SplitBf16ProductTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HasBf16Linear()) GTEST_SKIP() << "neither AMX nor AVX512-BF16 here (or turned off): AWQ keeps its float32 loss";
+    if (!HasBf16Linear()) {
+      GTEST_SKIP() << "neither AMX nor AVX512-BF16 here (or turned off): AWQ keeps its float32 loss";
+    }
     torch::manual_seed(7);
   }
 };

@@ -1,4 +1,5 @@
-// Eager causal attention of a bf16 model on the CPU's AMX tiles.
+// Eager causal attention of a bf16 model on the CPU's bf16 kernel (AMX
+// tiles, or AVX512-BF16 dot products where there are none).
 //
 // CausalAttention's bf16 path spends most of its time outside arithmetic:
 // [B, H, T, T] float32 scores and probabilities written and read several
@@ -6,7 +7,7 @@
 // This computes the same steps one block of query rows of one head at a
 // time, in the core's cache: scores for the keys up to the block's last
 // query only, the eager roundings, LibTorch's softmax on those rows, the
-// probabilities rounded to bf16 and multiplied by the values on the tiles.
+// probabilities rounded to bf16 and multiplied by the values.
 // The products are cpu_kernels::Bf16LinearToFloat32's float32 sums (the
 // order the Linears use); everything else is bit for bit the eager steps.
 #ifndef WRING_BACKEND_MODEL_INTERNAL_ATTENTION_ON_TILES_H_
@@ -23,7 +24,7 @@ namespace model {
 namespace internal {
 
 // Whether CausalAttentionOnTiles takes these operands: bf16 on the CPU, and
-// AMX tiles here (cpu_kernels::HasAmxBf16Linear).
+// the bf16 kernel here (cpu_kernels::HasBf16Linear).
 bool AttentionTilesTake(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value);
 
 // CausalAttention without a softcap: query [B, heads, T, D], key/value

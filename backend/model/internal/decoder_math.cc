@@ -90,7 +90,8 @@ bool IsCpuHalfPrecision(const torch::Tensor& t) {
 
 namespace {
 
-// Whether the AMX tiles take `t` as a Linear operand (both must).
+// Whether the bf16 kernel (AMX tiles or AVX512-BF16) takes `t` as a Linear
+// operand (both must).
 bool TilesTake(const torch::Tensor& t) {
   return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu() && cpu_kernels::HasBf16Linear();
 }
